@@ -1,0 +1,1 @@
+"""Performance harness: every row is a ratio measured side by side in one process run."""

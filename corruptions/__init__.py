@@ -1,0 +1,1 @@
+"""corruptions package of tacfn-robust."""

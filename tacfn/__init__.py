@@ -1,0 +1,3 @@
+"""TACFN trainer and models for the tacfn-robust robustness toolkit."""
+
+__version__ = "0.1.0"

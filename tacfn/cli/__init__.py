@@ -1,0 +1,93 @@
+"""The `tacfn-robust` command line: a thin typer layer over the packages' Python functions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from tacfn import __version__
+from tacfn.errors import UserError
+
+app = typer.Typer(
+    name="tacfn-robust",
+    help="Train and evaluate multimodal fusion models under missing, noisy and occluded "
+    "modalities; build statistical reports and CI regression checks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tacfn-robust {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """tacfn-robust: robustness of multimodal emotion recognition models."""
+
+
+def _register_commands() -> None:
+    from tacfn.cli import (
+        corruptions_cmd,
+        data_cmd,
+        models_cmd,
+        report_cmd,
+        run_cmd,
+    )
+
+    for module in (run_cmd, report_cmd, models_cmd, corruptions_cmd, data_cmd):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 2 on bad input (one line on stderr), 1 if a command says so."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="tacfn-robust", standalone_mode=False)
+    except UserError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except click.UsageError as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        if exc.ctx is not None:
+            typer.echo(f"(see '{exc.ctx.command_path} --help')", err=True)
+        return 2
+    except click.ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted; rerun the same command to resume", err=True)
+        return 130
+    except Exception as exc:  # an internal fault, not bad input
+        if debug:
+            raise
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+            err=True,
+        )
+        return 3
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

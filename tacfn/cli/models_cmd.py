@@ -1,0 +1,7 @@
+"""CLI commands: models (placeholder module, filled by its owner)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
