@@ -70,8 +70,10 @@ def test_shipped_protocols_are_package_data() -> None:
     assert {"missing_audio.yaml", "smoke.yaml"} <= names
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not (ROOT / ".venv/bin/ruff").exists(),
-                    reason="ruff not installed")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (ROOT / ".venv/bin/ruff").exists(),
+    reason="ruff not installed",
+)
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(ROOT / ".venv/bin/ruff")
     result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)

@@ -54,7 +54,7 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 2 on bad input (one line on stderr), 1 if a command says so."""
+    """Entry point: 0 on success, 2 on bad input (one line on stderr), else the command's code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
