@@ -1,0 +1,156 @@
+"""The in-memory data set every loader returns: tensors, labels, ids, metadata and splits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tacfn.batch import Batch
+from tacfn.data.info import DatasetInfo, Split
+from tacfn.errors import ConfigError, DataError
+
+IndexLike = Sequence[int] | np.ndarray | torch.Tensor
+
+
+def _as_index(indices: IndexLike) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(indices, dtype=np.int64))
+
+
+def check_finite(x: np.ndarray | torch.Tensor, source: str) -> None:
+    """Raise DataError naming `source` when `x` holds NaN or Inf."""
+    t = torch.as_tensor(x)
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise DataError(f"{source}: {bad} NaN/Inf values; expected finite numbers")
+
+
+class EmotionDataset:
+    """Samples held as tensors in memory; frames stay uint8 and become float [0, 1] per batch.
+
+    inputs: modality -> (N, ...) tensor (frames uint8 (N, 3, T, H, W) or float32 in [0, 1];
+    waveform float32 (N, L); features float32 (N, T, D)). `groups` (e.g. actors) drive the
+    folds; a data set with fixed train/valid/test parts passes `given_split` instead.
+    """
+
+    def __init__(
+        self,
+        info: DatasetInfo,
+        inputs: dict[str, torch.Tensor],
+        labels: torch.Tensor,
+        ids: list[str],
+        meta: pd.DataFrame,
+        groups: np.ndarray | None = None,
+        given_split: Split | None = None,
+        skipped: list[str] | None = None,
+    ) -> None:
+        n = len(ids)
+        for name, x in inputs.items():
+            if x.shape[0] != n:
+                raise DataError(f"{info.name}: modality {name!r} has {x.shape[0]} rows, ids {n}")
+        if labels.shape[0] != n or len(meta) != n:
+            raise DataError(f"{info.name}: labels/meta rows differ from {n} ids")
+        if len(set(ids)) != n:
+            raise DataError(f"{info.name}: sample ids are not unique")
+        self.info = info
+        self.inputs = inputs
+        self.labels = labels
+        self.ids = list(ids)
+        self.meta = meta.reset_index(drop=True)
+        self.groups = groups
+        self.given_split = given_split
+        self.skipped: list[str] = list(skipped or [])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{m}={tuple(s)}" for m, s in self.info.shapes.items())
+        return f"EmotionDataset({self.info.name!r}, n={len(self)}, {shapes})"
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+    def batch(self, indices: IndexLike) -> Batch:
+        """Samples `indices` as a Batch: float tensors, all modalities present."""
+        idx = _as_index(indices)
+        rows = idx.tolist()
+        frame = self.meta.iloc[rows]
+        return Batch(
+            inputs={m: self._float(x[idx]) for m, x in self.inputs.items()},
+            present={m: torch.ones(len(rows), dtype=torch.bool) for m in self.inputs},
+            labels=self.labels[idx],
+            ids=tuple(self.ids[i] for i in rows),
+            meta={c: frame[c].tolist() for c in frame.columns},
+            sample_rate=self.info.sample_rate,
+        )
+
+    def iter_batches(
+        self, indices: IndexLike, batch_size: int, shuffle_seed: int | None = None
+    ) -> Iterator[Batch]:
+        """Batches of at most `batch_size` samples, shuffled when shuffle_seed is given."""
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size}; expected a positive integer")
+        order = np.asarray(indices, dtype=np.int64)
+        if shuffle_seed is not None:
+            order = np.random.default_rng(shuffle_seed).permutation(order)
+        for start in range(0, len(order), batch_size):
+            yield self.batch(order[start : start + batch_size])
+
+    def modality_mean(self, modality: str, indices: IndexLike) -> torch.Tensor:
+        """Mean sample (per-sample shape, float) of `modality` over `indices`, for fill='mean'."""
+        if modality not in self.inputs:
+            raise ConfigError(
+                f"modality {modality!r} not in data set {self.info.name!r}; "
+                f"expected one of: {', '.join(self.inputs)}"
+            )
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0:
+            raise ConfigError("modality_mean needs at least one index")
+        x = self.inputs[modality]
+        total = torch.zeros(x.shape[1:], dtype=torch.float64)
+        for start in range(0, idx.size, 256):
+            total += x[_as_index(idx[start : start + 256])].double().sum(0)
+        mean = total / idx.size
+        return (mean / 255.0 if x.dtype == torch.uint8 else mean).float()
+
+    def splits(self, folds: int | None = None) -> list[Split]:
+        """Folds by group: test = one fold's groups; val = half a fold's worth of the other
+        groups (the first groups of the next fold, cyclically); train = the rest.
+
+        A data set with fixed parts returns its one given split (folds must be None or 1).
+        Without `folds`, groups are split into folds of 4 (RAVDESS: 6 folds of 4 actors).
+        """
+        if self.given_split is not None:
+            if folds not in (None, 1):
+                raise ConfigError(
+                    f"data set {self.info.name!r} has fixed train/valid/test parts; "
+                    f"folds={folds} expected to be omitted or 1"
+                )
+            return [self.given_split]
+        if self.groups is None:
+            raise ConfigError(f"data set {self.info.name!r} has no groups to build folds from")
+        unique = np.unique(self.groups)
+        k = max(2, len(unique) // 4) if folds is None else folds
+        if not 2 <= k <= len(unique) // 2:
+            raise ConfigError(
+                f"folds={k}; expected 2..{len(unique) // 2} for {len(unique)} groups "
+                "(each fold needs test groups, validation groups and training groups)"
+            )
+        parts = np.array_split(unique, k)
+        out = []
+        for i, test_groups in enumerate(parts):
+            rest = np.concatenate([parts[(i + j) % k] for j in range(1, k)])
+            n_val = max(1, len(test_groups) // 2)
+            val_groups, train_groups = rest[:n_val], rest[n_val:]
+            out.append(
+                Split(
+                    name=f"fold{i}",
+                    train=np.flatnonzero(np.isin(self.groups, train_groups)),
+                    val=np.flatnonzero(np.isin(self.groups, val_groups)),
+                    test=np.flatnonzero(np.isin(self.groups, test_groups)),
+                )
+            )
+        return out
