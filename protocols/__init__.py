@@ -1,1 +1,15 @@
-"""protocols package of tacfn-robust."""
+"""Protocols: the validated schema, grid expansion, result store, executors and runner."""
+
+from protocols.loading import load_protocol, protocol_hash, shipped_protocols
+from protocols.runner import RunResult, plan, run_protocol
+from protocols.schema import Protocol
+
+__all__ = [
+    "Protocol",
+    "RunResult",
+    "load_protocol",
+    "plan",
+    "protocol_hash",
+    "run_protocol",
+    "shipped_protocols",
+]

@@ -1,7 +1,94 @@
-"""CLI commands: run (placeholder module, filled by its owner)."""
+"""CLI commands: `run PROTOCOL` and `protocols list|show|validate|schema`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
+
+protocols_app = typer.Typer(help="List, show, validate shipped protocols; print the JSON Schema.")
+
+
+def run(
+    protocol: str = typer.Argument(..., help="A protocol YAML path or a shipped protocol name."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<name>/)."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable)."
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Parallel train cells."),
+    executor: str | None = typer.Option(None, "--executor", help="local or dask."),
+    address: str | None = typer.Option(None, "--address", help="Dask scheduler tcp://host:port."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed cell."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and a time estimate."),
+) -> None:
+    """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
+    from protocols import load_protocol, run_protocol
+
+    loaded = load_protocol(protocol, set_)
+    result = run_protocol(
+        loaded,
+        out=out,
+        workers=workers,
+        executor=executor,
+        address=address,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        return
+    done = len(result.cells) - len(result.failed)
+    typer.echo(f"{done} cells done, {len(result.failed)} failed; results in {result.run_dir}")
+    if result.report is not None:
+        typer.echo(f"report: {result.report}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@protocols_app.command("list")
+def list_protocols() -> None:
+    """Shipped protocols with their descriptions."""
+    from protocols import shipped_protocols
+
+    shipped = shipped_protocols()
+    width = max(map(len, shipped), default=0)
+    for name, description in shipped.items():
+        typer.echo(f"{name:<{width}}  {description}")
+
+
+@protocols_app.command("show")
+def show(name: str = typer.Argument(..., help="A shipped protocol name or a YAML path.")) -> None:
+    """The protocol validated, with every default filled, as YAML."""
+    import yaml
+
+    from protocols import load_protocol, protocol_hash
+
+    protocol = load_protocol(name)
+    typer.echo(f"# hash: {protocol_hash(protocol)}")
+    typer.echo(yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=False).rstrip())
+
+
+@protocols_app.command("validate")
+def validate(
+    file: str = typer.Argument(..., help="A protocol YAML path or shipped name."),
+    set_: list[str] = typer.Option([], "--set", help="Overrides to validate too."),
+) -> None:
+    """Validate a protocol; one-line error and exit 2 when it is invalid."""
+    from protocols import load_protocol, protocol_hash
+
+    protocol = load_protocol(file, set_)
+    typer.echo(f"{file}: valid ({protocol.name}, hash {protocol_hash(protocol)[:16]})")
+
+
+@protocols_app.command("schema")
+def schema() -> None:
+    """The protocol JSON Schema."""
+    from protocols.schema import Protocol
+
+    typer.echo(json.dumps(Protocol.model_json_schema(), indent=2))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("run")(run)
+    app.add_typer(protocols_app, name="protocols")

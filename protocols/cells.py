@@ -1,0 +1,276 @@
+"""One train cell as a task: train (or load) the model, evaluate every condition, store all.
+
+`execute_cell` is a picklable top-level function so that any executor (process pool, Dask)
+can run it; it never raises for a failing cell but records it (cell.json status "failed").
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from protocols import store
+from protocols.conditions import resolve_point
+from protocols.evaluate import ConditionOutput, evaluate
+from protocols.grid import Condition, TrainCell, cell_key, test_conditions, test_hash
+from protocols.loading import canonical_json
+from protocols.schema import DatasetSpec, Protocol
+from tacfn.errors import ConfigError
+
+
+@lru_cache(maxsize=4)
+def _dataset(name: str, params_json: str) -> Any:
+    import json
+
+    from tacfn.data import build_dataset
+
+    return build_dataset(name, **json.loads(params_json))
+
+
+def load_dataset(spec: DatasetSpec) -> Any:
+    """The data set of a protocol (built once per process)."""
+    return _dataset(spec.name, canonical_json(spec.build_params()))
+
+
+def fold_split(dataset: Any, spec: DatasetSpec, fold: int) -> Any:
+    """Split `fold` of the data set, or a ConfigError naming the folds that exist."""
+    splits = dataset.splits(spec.folds)
+    if not 0 <= fold < len(splits):
+        raise ConfigError(f"folds: fold {fold} does not exist; expected 0..{len(splits) - 1}")
+    return splits[fold]
+
+
+def resolve_device(device: str) -> torch.device:
+    """auto -> cuda when available, else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def build_cell_model(protocol: Protocol, cell: TrainCell, info: Any) -> torch.nn.Module:
+    """The untrained model of a cell, initialised from the cell seed (global RNG untouched)."""
+    from tacfn.models import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cell.seed)
+        return build_model(cell.model, info, protocol.preset)
+
+
+def train_config(protocol: Protocol, cell: TrainCell, device: torch.device) -> Any:
+    from tacfn.train import TrainConfig
+
+    t = protocol.train
+    return TrainConfig(
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        optimizer=t.optimizer,
+        weight_decay=t.weight_decay,
+        schedule=t.schedule,
+        grad_clip=t.grad_clip,
+        select=t.select,
+        seed=cell.seed,
+        device=str(device),
+        amp=t.amp,
+    )
+
+
+def train_regime(protocol: Protocol, cell: TrainCell) -> Any:
+    """The regime's batch_transform (None for a regime without corruptions)."""
+    from corruptions import TrainRegime
+
+    specs = [c.as_spec() for c in protocol.train.regimes[cell.regime]]
+    return TrainRegime(specs, seed=cell.seed) if specs else None
+
+
+def predictions_frame(
+    cell: TrainCell,
+    conditions: list[Condition],
+    outputs: dict[str, ConditionOutput],
+    meta: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per sample x condition (x target for multi-label sets), contract columns."""
+    frames = []
+    for condition in conditions:
+        out = outputs[condition.id]
+        logits, labels = out.stacked()
+        base = {
+            "model": cell.model,
+            "regime": cell.regime,
+            "seed": cell.seed,
+            "fold": cell.fold,
+            "condition": condition.id,
+            "sweep": condition.sweep,
+            **_condition_columns(condition),
+        }
+        if logits.dim() == 3:  # multi-label: (N, K, 2) -> one row per sample and target
+            n, k, _ = logits.shape
+            rows = {
+                "sample_id": np.repeat(out.ids, k),
+                "target": np.tile(np.arange(k), n),
+                "label": labels.reshape(-1).numpy().astype(np.int64),
+                "pred": logits.argmax(-1).reshape(-1).numpy().astype(np.int64),
+            }
+            flat = logits.reshape(n * k, 2).numpy()
+            meta_rows = meta.loc[np.repeat(out.ids, k)]
+        else:
+            rows = {
+                "sample_id": np.asarray(out.ids),
+                "label": labels.numpy().astype(np.int64),
+                "pred": logits.argmax(-1).numpy().astype(np.int64),
+            }
+            flat = logits.numpy()
+            meta_rows = meta.loc[out.ids]
+        frame = pd.DataFrame({**{k: [v] * len(rows["sample_id"]) for k, v in base.items()}, **rows})
+        for j in range(flat.shape[1]):
+            frame[f"logit_{j}"] = flat[:, j].astype(np.float32)
+        for column in meta_rows.columns:
+            if column not in frame.columns:
+                frame[column] = meta_rows[column].to_numpy()
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    for column in ("value", "value2"):
+        table[column] = table[column].astype("float64")
+    return table
+
+
+def _condition_columns(condition: Condition) -> dict[str, Any]:
+    names = ("corruption", "modality", "param", "value", "unit")
+    empty = {f"{n}{s}": None for s in ("", "2") for n in names} | {"stage": None, "fill": None}
+    return {**empty, **condition.columns}
+
+
+def _records_frame(outputs: dict[str, ConditionOutput]) -> pd.DataFrame:
+    rows = [r for out in outputs.values() for r in out.records]
+    columns = ["condition", "corruption", "sample_id", "field", "value", "text"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def execute_cell(
+    run_dir: str,
+    protocol_data: dict[str, Any],
+    cell: TrainCell,
+    threads: int | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Train, evaluate and store one cell unless it is stored; return its cell.json."""
+    if threads:
+        torch.set_num_threads(threads)
+    protocol = Protocol.model_validate(protocol_data)
+    key = cell_key(protocol, cell)
+    directory = store.cell_dir(Path(run_dir), key)
+    tests = test_hash(protocol)
+    stored = store.read_cell(Path(run_dir), key)
+    if stored and stored.get("status") == "done" and stored.get("test_hash") == tests:
+        return stored
+    directory.mkdir(parents=True, exist_ok=True)
+    store.remove_temporaries(directory)
+    started = time.perf_counter()
+    record: dict[str, Any] = {
+        "key": key,
+        "model": cell.model,
+        "regime": cell.regime,
+        "seed": cell.seed,
+        "fold": cell.fold,
+        "protocol": protocol.name,
+        "test_hash": tests,
+    }
+    try:
+        record.update(_train_and_evaluate(protocol, cell, directory, stored, progress))
+        record["status"] = "done"
+        record["error"] = None
+    except Exception as exc:  # recorded; the rest of the grid goes on
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    store.write_json(directory / store.CELL_FILE, record)
+    return record
+
+
+def _train_and_evaluate(
+    protocol: Protocol,
+    cell: TrainCell,
+    directory: Path,
+    stored: dict[str, Any] | None,
+    progress: Any,
+) -> dict[str, Any]:
+    """Train (or reload a trained checkpoint when only the test conditions changed), evaluate."""
+    dataset = load_dataset(protocol.dataset)
+    split = fold_split(dataset, protocol.dataset, cell.fold)
+    device = resolve_device(protocol.device)
+    model = build_cell_model(protocol, cell, dataset.info)
+    checkpoint = directory / store.CHECKPOINT_FILE
+    trained_before = stored is not None and stored.get("status") == "done" and checkpoint.is_file()
+    if trained_before:
+        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        training = {k: stored[k] for k in ("best_epoch", "legacy_max_test_acc", "train_seconds")}
+    else:
+        training = _train(protocol, cell, model, dataset, split, device, directory, progress)
+    model.to(device)
+    conditions = test_conditions(protocol, dataset.info.modalities, resolve_point)
+    started = time.perf_counter()
+    outputs = evaluate(
+        model, dataset, split.test, conditions, cell.seed, protocol.test.batch_size, device
+    )
+    meta = dataset.meta.set_index(pd.Index(dataset.ids, name="sample_id"))
+    store.write_parquet(
+        directory / store.PREDICTIONS_FILE, predictions_frame(cell, conditions, outputs, meta)
+    )
+    store.write_parquet(directory / store.RECORDS_FILE, _records_frame(outputs))
+    info = dataset.info
+    return {
+        **training,
+        "modalities": list(getattr(model, "modalities", info.modalities)),
+        "num_classes": info.num_classes,
+        "class_names": list(info.class_names),
+        "task": info.task,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "conditions": [c.id for c in conditions],
+        "eval_seconds": round(time.perf_counter() - started, 3),
+        "device": str(device),
+        "n_train": len(split.train),
+        "n_val": len(split.val),
+        "n_test": len(split.test),
+    }
+
+
+def _train(
+    protocol: Protocol,
+    cell: TrainCell,
+    model: torch.nn.Module,
+    dataset: Any,
+    split: Any,
+    device: torch.device,
+    directory: Path,
+    progress: Any,
+) -> dict[str, Any]:
+    from tacfn.train import fit
+
+    started = time.perf_counter()
+    result = fit(
+        model,
+        dataset,
+        split,
+        train_config(protocol, cell, device),
+        batch_transform=train_regime(protocol, cell),
+        out_dir=None,
+        progress=progress,
+    )
+    model.load_state_dict(result.state_dict)
+    store.write_torch(directory / store.CHECKPOINT_FILE, result.state_dict)
+    store.write_csv(directory / store.TRAIN_LOG_FILE, result.log)
+    return {
+        "best_epoch": int(result.best_epoch),
+        "legacy_max_test_acc": float(result.legacy_max_test_acc),
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }

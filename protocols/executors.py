@@ -1,0 +1,117 @@
+"""Where train-cell tasks run: in this process, a local process pool, or a Dask cluster.
+
+A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order).
+`threads` is the torch thread count each task should use (None: leave the process default).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from tacfn.errors import ConfigError
+
+Task = tuple[Any, ...]
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of `workers` processes so that workers x threads <= cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+class SequentialExecutor:
+    """Runs tasks one after another in this process."""
+
+    workers = 1
+    threads: int | None = None
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
+        for args in tasks:
+            yield fn(*args)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class PoolExecutor:
+    """A local pool of `workers` spawned processes, each limited to its share of the cores."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.threads: int | None = threads_per_worker(workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
+        futures = [self._pool.submit(fn, *args) for args in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster at `address`, or on a LocalCluster of `workers` processes."""
+
+    def __init__(self, address: str | None, workers: int) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError(
+                "executor dask needs dask[distributed]; expected it installed "
+                "(pip install 'tacfn-robust[dist]')"
+            ) from None
+        self.workers = workers
+        self.threads: int | None = None
+        self._cluster = None
+        if address is None:
+            self.threads = threads_per_worker(workers)
+            self._cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            address = self._cluster.scheduler_address
+        try:
+            self._client = Client(address, timeout="30s")
+        except OSError as exc:
+            raise ConfigError(
+                f"executor.address {address!r}: cannot reach the Dask scheduler ({exc}); "
+                "expected tcp://host:port of a running scheduler"
+            ) from None
+
+    def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
+        from dask.distributed import as_completed as dask_as_completed
+
+        futures = [self._client.submit(fn, *args, pure=False) for args in tasks]
+        try:
+            for future in dask_as_completed(futures):
+                yield future.result()
+        finally:
+            self._client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+Executor = SequentialExecutor | PoolExecutor | DaskExecutor
+
+
+def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:
+    """The executor for `kind` ("local" or "dask"): local with 1 worker runs in-process."""
+    if kind == "dask":
+        return DaskExecutor(address, workers)
+    if kind != "local":
+        raise ConfigError(f"executor {kind!r}; expected local or dask")
+    if address is not None:
+        raise ConfigError("--address is only used with --executor dask")
+    return SequentialExecutor() if workers <= 1 else PoolExecutor(workers)

@@ -1,0 +1,195 @@
+"""Loading protocols: files or shipped names, --set overrides, one-line errors, stable hashes."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from protocols.schema import Protocol, suggest
+from tacfn.errors import ConfigError
+
+# Fields that change how or where a protocol runs, not what it computes.
+COSMETIC_FIELDS = ("description", "output", "executor", "device")
+
+
+def shipped_protocols() -> dict[str, str]:
+    """Names of the protocols shipped with the package -> their descriptions."""
+    found = {}
+    for entry in sorted(resources.files("protocols").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+            found[entry.name[: -len(".yaml")]] = str(data.get("description", ""))
+    return found
+
+
+def protocol_text(source: str | Path) -> tuple[str, str]:
+    """(origin, YAML text) of a protocol given as a path or the name of a shipped protocol."""
+    path = Path(source)
+    if path.is_file():
+        return str(path), path.read_text(encoding="utf-8")
+    shipped = resources.files("protocols") / f"{source}.yaml"
+    if "/" not in str(source) and shipped.is_file():
+        return f"{source}.yaml", shipped.read_text(encoding="utf-8")
+    names = list(shipped_protocols())
+    raise ConfigError(
+        f"{source}: no such protocol file or shipped protocol; expected a YAML path or one of: "
+        f"{', '.join(names)}{suggest(str(source), names)}"
+    )
+
+
+def parse_yaml(origin: str, text: str) -> dict[str, Any]:
+    """The YAML mapping of a protocol file; one-line error for a syntax problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{origin}: {where}invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{origin}: expected a mapping of protocol fields, got {type(data).__name__}"
+        )
+    return data
+
+
+def _yaml_path(loc: tuple[Any, ...]) -> str:
+    """pydantic's error location as a YAML path like train.regimes.clean[0].corruption."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("Sweep", "JointSweep", "function-after[_consistent(), Sweep]"):
+            continue
+        elif isinstance(part, str) and part.startswith(("function-", "list[", "dict[")):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names valid at the parent of an error location (for unknown-key errors)."""
+    from protocols import schema
+
+    model: Any = Protocol
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        if part in ("Sweep", "JointSweep"):
+            model = getattr(schema, part)
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            continue
+        model = _inner_model(field.annotation)
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as list[Sweep] or DatasetSpec | None."""
+    from typing import get_args
+
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _one_line(error: dict[str, Any]) -> str:
+    """One pydantic error as `path: problem; expected ...`."""
+    loc = tuple(error["loc"])
+    path = _yaml_path(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        return (
+            f"{path}: unknown key {loc[-1]!r}; expected one of: {', '.join(allowed)}"
+            f"{suggest(str(loc[-1]), allowed)}"
+        )
+    if kind == "missing":
+        return f"{path}: missing required field"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("value_error", "assertion_error"):
+        return f"{path}: {message}"
+    return f"{path}: {message}; got {error.get('input')!r}"
+
+
+def validate(data: dict[str, Any], origin: str) -> Protocol:
+    """Validate a protocol mapping; a ConfigError of one line names origin and field."""
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{origin}: {_one_line(errors[0])}{more}") from None
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """A copy of `data` with one `KEY=VALUE` override set (dotted KEY, VALUE parsed as YAML)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.epochs=5")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {assignment}: empty field name in {key!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {assignment}: value {raw!r} is not valid YAML") from None
+    out = copy.deepcopy(data)
+    node: Any = out
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(f"--set {assignment}: {where} is not a mapping")
+        node = node.setdefault(part, {})
+        if node is None:
+            node = {}
+    last = parts[-1]
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {assignment}: {'.'.join(parts[:-1])} is not a mapping")
+    return out
+
+
+def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Protocol:
+    """Read, override (--set) and validate a protocol given as a path or a shipped name."""
+    origin, text = protocol_text(source)
+    data = parse_yaml(origin, text)
+    validate(data, origin)
+    for assignment in overrides:
+        data = apply_override(data, assignment)
+        validate(data, f"{origin} with --set {assignment}")
+    return validate(data, origin)
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text (sorted keys, no spaces) used for every hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(value: Any, length: int = 16) -> str:
+    """Hex sha256 of the canonical JSON of `value`, truncated to `length`."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+
+
+def protocol_hash(protocol: Protocol) -> str:
+    """Stable hash of what a protocol computes (cosmetic and execution fields excluded)."""
+    return digest(protocol.model_dump(mode="json", exclude=set(COSMETIC_FIELDS)), length=64)

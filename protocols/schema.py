@@ -1,0 +1,298 @@
+"""The protocol schema: pydantic models that are the only thing the runner accepts."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
+
+
+def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """`; did you mean 'x'?` for the closest valid name, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ValueError:
+    """A validator error for an unknown registry name, with the valid names and a suggestion."""
+    names = ", ".join(sorted(valid))
+    return ValueError(f"unknown {kind} {name!r}; expected one of: {names}{suggest(name, valid)}")
+
+
+class Strict(BaseModel):
+    """Base of every protocol section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class CorruptionParams(BaseModel):
+    """A corruption by name and modality; extra keys are the corruption's own parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    corruption: str
+    modality: str
+
+    @field_validator("corruption")
+    @classmethod
+    def _known_corruption(cls, name: str) -> str:
+        import corruptions
+
+        valid = corruptions.list_corruptions()
+        if name not in valid and name != "subsets":
+            raise unknown("corruption", name, valid)
+        return name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The corruption's own parameters (everything but corruption and modality)."""
+        return dict(self.model_extra or {})
+
+
+class TrainCorruption(CorruptionParams):
+    """One train-time corruption of a regime, as TrainRegime accepts it (p, severity range, ...)."""
+
+    def as_spec(self) -> dict[str, Any]:
+        return {"corruption": self.corruption, "modality": self.modality, **self.params}
+
+
+class Sweep(Strict):
+    """One test-time axis: a corruption swept over parameter values or severity levels.
+
+    `kind: subsets` instead evaluates every non-empty subset of the data set's modalities.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    kind: Literal["corruption", "subsets"] = "corruption"
+    corruption: str | None = None
+    modality: str | None = None
+    param: str | None = None
+    values: list[float] | None = None
+    levels: list[int] | None = None
+    fill: str | None = None
+    stage: Literal["input", "feature"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sweep:
+        if self.kind == "subsets":
+            if self.corruption or self.values or self.levels or self.model_extra:
+                raise ValueError(
+                    "a subsets sweep takes only fill and stage; expected {kind: subsets, "
+                    "fill: zeros, stage: input}"
+                )
+            return self
+        if not self.corruption or not self.modality:
+            raise ValueError("a sweep needs corruption and modality")
+        if (self.values is None) == (self.levels is None):
+            raise ValueError("a sweep needs exactly one of values or levels")
+        points = self.values if self.values is not None else self.levels
+        if not points:
+            raise ValueError("a sweep needs at least one value")
+        if self.levels is not None and any(not 0 <= lv <= 5 for lv in self.levels):
+            raise ValueError(f"levels {self.levels} out of range; expected integers 0..5")
+        if self.values is not None and any(not math.isfinite(v) for v in self.values):
+            raise ValueError(f"values {self.values} must be finite numbers")
+        CorruptionParams(corruption=self.corruption, modality=self.modality)
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Fixed corruption parameters of the sweep (extra keys)."""
+        return dict(self.model_extra or {})
+
+
+class JointSweep(Strict):
+    """A product grid of two sweeps, e.g. audio SNR x video occlusion."""
+
+    joint: list[Sweep] = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _two_corruption_sweeps(self) -> JointSweep:
+        if any(s.kind != "corruption" for s in self.joint):
+            raise ValueError("a joint sweep combines two corruption sweeps, not subsets")
+        return self
+
+
+class DatasetSpec(Strict):
+    """Which data set and how to build it; set fields are passed to build_dataset."""
+
+    name: str = "synthetic"
+    path: str | None = None
+    folds: PositiveInt | None = None
+    actors: PositiveInt | None = None
+    seed: int | None = None
+    frames: PositiveInt | None = None
+    size: PositiveInt | None = None
+    duration: float | None = None
+    sample_rate: PositiveInt | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        from tacfn.data import list_datasets
+
+        valid = list_datasets()
+        if name not in valid:
+            raise unknown("dataset", name, valid)
+        return name
+
+    @model_validator(mode="after")
+    def _path_when_needed(self) -> DatasetSpec:
+        if self.name in DATASETS_NEEDING_PATH and not self.path:
+            raise ValueError(
+                f"data set {self.name!r} needs path; expected the folder or file that holds it "
+                "(e.g. --set dataset.path=/data/RAVDESS)"
+            )
+        return self
+
+    def build_params(self) -> dict[str, Any]:
+        """Keyword arguments for build_dataset (fields that were set, plus options)."""
+        fields = self.model_dump(exclude={"name", "folds", "options"}, exclude_none=True)
+        return {**fields, **self.options}
+
+
+class TrainSpec(Strict):
+    """Training settings shared by every train cell, and the train-time corruption regimes."""
+
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    lr: float = Field(1e-3, gt=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["none", "cosine", "step"] = "none"
+    grad_clip: float | None = Field(None, gt=0)
+    select: Literal["val_loss", "val_acc", "last"] = "val_loss"
+    pretrain_epochs: int = Field(0, ge=0)
+    amp: bool = False
+    regimes: dict[str, list[TrainCorruption]] = Field(default_factory=lambda: {"clean": []})
+
+    @field_validator("regimes")
+    @classmethod
+    def _some_regime(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
+        if not regimes:
+            raise ValueError("no regimes; expected at least one, e.g. {clean: []}")
+        for name in regimes:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"regime name {name!r}; expected letters, digits and _")
+        return regimes
+
+
+class TestSpec(Strict):
+    """Test-time settings: batch size and the sweeps that define the test conditions."""
+
+    __test__ = False  # not a pytest test class
+
+    batch_size: PositiveInt = 64
+    sweeps: list[Sweep | JointSweep] = Field(default_factory=list)
+
+
+class ReportSpec(Strict):
+    """What the report compares: reference model (for CE), focus model, CI level.
+
+    Unset reference / focus default to concat / tacfn when the protocol has them, else to the
+    first model.
+    """
+
+    reference: str | None = None
+    focus: str | None = None
+    ci: float = Field(0.95, gt=0, lt=1)
+
+
+class ExecutorSpec(Strict):
+    """Where train cells run: in this process / a local pool (local) or on a Dask cluster."""
+
+    kind: Literal["local", "dask"] = "local"
+    workers: PositiveInt = 1
+    address: str | None = None
+
+
+class Protocol(Strict):
+    """A validated protocol with defaults filled."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    preset: str = "cpu"
+    models: list[str] = Field(min_length=1)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    test: TestSpec = Field(default_factory=TestSpec)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    folds: list[int] | None = None
+    metrics: list[str] = Field(
+        default_factory=lambda: ["accuracy", "macro_f1", "uar", "weighted_f1"], min_length=1
+    )
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    output: str | None = None
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    device: str = "auto"
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, models: list[str]) -> list[str]:
+        from tacfn.models import list_models
+
+        valid = list_models()
+        for name in models:
+            if name not in valid:
+                raise unknown("model", name, valid)
+        if len(set(models)) != len(models):
+            raise ValueError(f"models {models} repeat a name; expected each model once")
+        return models
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, preset: str) -> str:
+        from tacfn.models import list_presets
+
+        valid = list_presets()
+        if preset not in valid:
+            raise unknown("preset", preset, valid)
+        return preset
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds {seeds} repeat a value; expected distinct seeds")
+        return seeds
+
+    @field_validator("folds")
+    @classmethod
+    def _fold_indices(cls, folds: list[int] | None) -> list[int] | None:
+        if folds is not None and (not folds or any(f < 0 for f in folds)):
+            raise ValueError(f"folds {folds}; expected a non-empty list of fold indices >= 0")
+        return folds
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if device not in ("auto", "cpu", "mps") and not device.startswith("cuda"):
+            raise ValueError(f"device {device!r}; expected auto, cpu, cuda, cuda:N or mps")
+        return device
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Protocol:
+        if self.dataset.folds is not None and self.folds is not None:
+            bad = [f for f in self.folds if f >= self.dataset.folds]
+            if bad:
+                raise ValueError(
+                    f"folds {bad} out of range; expected indices below dataset.folds="
+                    f"{self.dataset.folds}"
+                )
+        for field, default in (("reference", "concat"), ("focus", "tacfn")):
+            name = getattr(self.report, field)
+            if name is None:
+                setattr(self.report, field, default if default in self.models else self.models[0])
+                continue
+            if name not in self.models:
+                raise ValueError(
+                    f"report.{field} {name!r} is not among models; expected one of: "
+                    f"{', '.join(self.models)}{suggest(name, self.models)}"
+                )
+        return self

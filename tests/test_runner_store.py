@@ -1,0 +1,62 @@
+"""The result store: atomic writes leave either the old or the new file, never a torn one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocols import store
+
+
+def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "cell.json"
+    store.write_json(path, {"status": "done", "n": 3})
+    assert store.read_json(path) == {"status": "done", "n": 3}
+    store.write_json(path, {"status": "failed"})
+    assert store.read_json(path) == {"status": "failed"}
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_a_failing_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.parquet"
+    store.write_parquet(path, pd.DataFrame({"x": [1, 2]}))
+
+    def torn(handle) -> None:
+        handle.write(b"PAR1 half a file")
+        raise KeyboardInterrupt  # e.g. the run is interrupted mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        store.atomic_write(path, torn)
+    assert pd.read_parquet(path)["x"].tolist() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.parquet"]
+
+
+def test_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    (tmp_path / ".checkpoint.pt.abc.tmp").write_bytes(b"partial")
+    (tmp_path / ".cell.json.def.tmp").write_bytes(b"{")
+    (tmp_path / "train_log.csv").write_text("epoch\n0\n")
+    assert store.remove_temporaries(tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["train_log.csv"]
+
+
+def test_torn_json_reads_as_absent(tmp_path: Path) -> None:
+    (tmp_path / "cell.json").write_text('{"status": "do')
+    assert store.read_json(tmp_path / "cell.json") is None
+    assert store.read_json(tmp_path / "missing.json") is None
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, width=32), min_size=1, max_size=50))
+def test_torch_round_trip(values: list[float]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.pt"
+        store.write_torch(path, {"w": torch.tensor(values)})
+        loaded = torch.load(path, weights_only=True)
+        assert torch.equal(loaded["w"], torch.tensor(values))
