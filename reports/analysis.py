@@ -1,0 +1,135 @@
+"""Everything the report, summary.json and the baseline need, computed once from a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
+from reports.stats import (
+    Friedman,
+    bootstrap_ci,
+    condition_means,
+    friedman,
+    paired_comparisons,
+    probability_of_improvement,
+)
+from reports.store import Run
+from reports.table import results_table
+
+DEFAULT_FOCUS = "tacfn"
+DEFAULT_REFERENCE = "concat"
+
+
+@dataclass
+class Analysis:
+    """Tidy tables of one run: per-run scores, condition means with CIs, curve summaries."""
+
+    run: Run
+    table: pd.DataFrame
+    means: pd.DataFrame
+    points: pd.DataFrame
+    summaries: pd.DataFrame
+    summary_means: pd.DataFrame
+    floors: pd.DataFrame
+    focus: str
+    reference: str
+    level: float
+    comparisons: pd.DataFrame | None = None
+    improvement: pd.DataFrame | None = None
+    friedman: Friedman | None = None
+
+    @property
+    def fusion_models(self) -> list[str]:
+        return sorted(m for m, mods in self.run.modalities().items() if len(mods) > 1)
+
+
+def summarise_measures(summaries: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Mean, std, CI and n over runs of every (model, regime, sweep, measure)."""
+    rows = []
+    for key, g in summaries.groupby(["model", "regime", "sweep", "measure"], sort=True):
+        values = g["score"].dropna().to_numpy()
+        ci = bootstrap_ci(values, level)
+        rows.append(
+            {
+                **dict(zip(["model", "regime", "sweep", "measure"], key, strict=True)),
+                "mean": float(values.mean()) if values.size else float("nan"),
+                "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "ci_method": ci.method,
+                "n": int(values.size),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _floors(table: pd.DataFrame, points: pd.DataFrame, run: Run) -> pd.DataFrame:
+    """Unimodal floor per regime and missing-modality sweep."""
+    rows = []
+    if points.empty:
+        return pd.DataFrame(columns=["regime", "sweep", "missing", "floor", "models"])
+    missing = points[points["corruption"] == "missing"][["regime", "sweep", "modality"]]
+    for regime, sweep, modality in missing.drop_duplicates().itertuples(index=False):
+        floor, models = unimodal_floor(table, run.modalities(), modality, regime)
+        rows.append(
+            {
+                "regime": regime,
+                "sweep": sweep,
+                "missing": modality,
+                "floor": floor,
+                "models": models,
+            }
+        )
+    return pd.DataFrame(rows, columns=["regime", "sweep", "missing", "floor", "models"])
+
+
+def analyse(run: Run, with_tests: bool = True) -> Analysis:
+    """Score the run; `with_tests` adds paired comparisons, Friedman and P(improvement)."""
+    options = run.report_options
+    level = float(options.get("ci", 0.95))
+    focus = str(options.get("focus", DEFAULT_FOCUS))
+    reference = str(options.get("reference", DEFAULT_REFERENCE))
+    table = results_table(run)
+    points = curve_points(table, run.protocol)
+    summaries = curve_summaries(points, table, reference)
+    analysis = Analysis(
+        run=run,
+        table=table,
+        means=condition_means(table, run.predictions, level),
+        points=points,
+        summaries=summaries,
+        summary_means=summarise_measures(summaries, level),
+        floors=_floors(table, points, run),
+        focus=focus,
+        reference=reference,
+        level=level,
+    )
+    if with_tests:
+        models = sorted(table["model"].unique())
+        others = [m for m in analysis.fusion_models if m != focus]
+        if focus in models:
+            analysis.comparisons = paired_comparisons(table, run.predictions, focus, others, level)
+            analysis.improvement = probability_of_improvement(table, focus, others)
+        analysis.friedman = friedman(table, models)
+    return analysis
+
+
+def per_run_nauc(analysis: Analysis) -> pd.DataFrame:
+    """nAUC of every run's curve (the unit the baseline's curve check compares)."""
+    s = analysis.summaries
+    return s[s["measure"] == "nauc"][[*CURVE_KEYS, "score"]]
+
+
+def worst_condition(analysis: Analysis) -> str | None:
+    """The non-clean condition with the lowest mean accuracy over the fusion models."""
+    m = analysis.means
+    rows = m[(m["metric"] == "accuracy") & (m["condition"] != "clean")]
+    fused = rows[rows["model"].isin(analysis.fusion_models)]
+    rows = fused if not fused.empty else rows
+    if rows.empty:
+        return None
+    by_condition = rows.groupby("condition")["mean"].mean()
+    return str(by_condition.idxmin()) if np.isfinite(by_condition.min()) else None

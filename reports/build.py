@@ -1,0 +1,86 @@
+"""build_report: stored predictions -> results table, summary.json, PNG figures, report.html."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from reports import plots
+from reports.analysis import Analysis, analyse, worst_condition
+from reports.html import render_html
+from reports.store import RUN_KEYS, Run, load_run
+from reports.summary import write_summary
+from reports.table import write_table
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def curve_means(analysis: Analysis, metric: str = "accuracy") -> pd.DataFrame:
+    """Condition means of every 1-D curve point, the clean-sourced identity points included."""
+    m = analysis.means[analysis.means["metric"] == metric]
+    stored = m[(m["sweep"] != "clean") & m["corruption2"].isna()]
+    from_clean = analysis.points[analysis.points["source"] == "clean"]
+    keys = ["model", "regime", "sweep", "value"]
+    filled = from_clean[[*keys, "param", "unit"]].drop_duplicates(keys)
+    clean = m[m["condition"] == "clean"].drop(columns=["sweep", "value", "param", "unit"])
+    return pd.concat([stored, filled.merge(clean, on=["model", "regime"])], ignore_index=True)
+
+
+def training_logs(run: Run) -> pd.DataFrame:
+    """train_log.csv of every done cell, tagged with its run keys."""
+    frames = []
+    for cell in run.cells[run.cells["status"] == "done"].itertuples():
+        path = run.cell_dir(cell.key) / "train_log.csv"
+        if path.is_file():
+            log = pd.read_csv(path)
+            frames.append(log.assign(**{k: getattr(cell, k) for k in RUN_KEYS}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
+    """Every PNG of the report, grouped by report section."""
+    figures: dict[str, list[Path]] = {
+        k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
+    }
+    accuracy = analysis.means[analysis.means["metric"] == "accuracy"]
+    curves = curve_means(analysis)
+    for sweep in sorted(curves["sweep"].unique()):
+        f = analysis.floors[analysis.floors["sweep"] == sweep]
+        floors = dict(zip(f["regime"], f["floor"], strict=True))
+        path = out / f"curve_{_slug(sweep)}.png"
+        figures["curves"].append(plots.curve_plot(curves, sweep, path, floors))
+    for sweep in sorted(accuracy.loc[accuracy["corruption2"].notna(), "sweep"].unique()):
+        figures["joint"].append(
+            plots.joint_heatmap(accuracy, sweep, out / f"joint_{_slug(sweep)}.png")
+        )
+    if (accuracy["condition"] != "clean").any():
+        figures["drop"].append(plots.drop_heatmap(accuracy, out / "drop_heatmap.png"))
+    if analysis.friedman is not None:
+        figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png"))
+    worst = worst_condition(analysis)
+    if worst is not None:
+        figures["classes"].append(
+            plots.class_accuracy_plot(analysis.table, worst, out / "class_accuracy_worst.png")
+        )
+    logs = training_logs(analysis.run)
+    if not logs.empty and "epoch" in logs.columns:
+        figures["training"].append(plots.training_curves(logs, out / "training_curves.png"))
+    return figures
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Rebuild results table, summary.json, figures and report.html; return report.html's path."""
+    run = load_run(run_dir)
+    analysis = analyse(run)
+    write_table(analysis.table, run.root)
+    write_summary(analysis, run.root / "summary.json")
+    out = run.root / "report"
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    figures = make_figures(analysis, out)
+    return render_html(analysis, figures, out / "report.html")

@@ -1,0 +1,181 @@
+"""Robustness summaries of curves y(x): nAUC, relative robustness, drop, CE, effective robustness.
+
+Identity point of a sweep (where x leaves the input untouched): the clean rows used for a
+declared value the runner did not store separately, value 0 of a `missing` sweep or of a
+sweep over `level`, or the value named by the sweep's optional `identity` field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reports.store import RUN_KEYS
+
+CURVE_KEYS = [*RUN_KEYS, "sweep"]
+MEASURES = {
+    "clean": "accuracy at the identity (clean) condition",
+    "nauc": "trapezoid area over the declared x values / (x_max - x_min)",
+    "relative_robustness": "nAUC / clean",
+    "mean_corrupted": "mean accuracy over the non-identity points",
+    "drop": "clean - mean corrupted",
+    "error_corrupted": "raw error: mean of (1 - accuracy) over the non-identity points",
+    "ce": "corruption error: sum_s E_s(model) / sum_s E_s(reference), E = 1 - accuracy",
+    "relative_ce": "sum_s (E_s - E_clean)(model) / sum_s (E_s - E_clean)(reference)",
+    "effective_robustness": "sum_s (f_s - (r_s + f_0 - r_0)) against the reference r",
+    "mce": "mean CE over the sweeps of the model",
+    "relative_mce": "mean relative CE over the sweeps of the model",
+}
+
+
+def normalised_auc(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoid area over the actual x grid divided by its span (y itself for one point)."""
+    order = np.argsort(np.asarray(x, dtype=float))
+    x = np.asarray(x, dtype=float)[order]
+    y = np.asarray(y, dtype=float)[order]
+    span = x[-1] - x[0]
+    if span == 0:
+        return float(np.mean(y))
+    return float(np.trapezoid(y, x) / span)
+
+
+def _spec_for(protocol: dict, first: pd.Series) -> dict:
+    """The declared test sweep whose corruption, modality, param (and fill/stage) match."""
+    for spec in (protocol.get("test") or {}).get("sweeps") or []:
+        fields = ("corruption", "modality", "param", "fill", "stage")
+        if all(
+            spec.get(f) is None or pd.isna(first.get(f)) or spec.get(f) == first.get(f)
+            for f in fields
+        ) and spec.get("corruption") == first.get("corruption"):
+            return spec
+    return {}
+
+
+def _is_identity(spec: dict, corruption: str, param: str, value: float) -> bool:
+    if "identity" in spec and spec["identity"] is not None:
+        return bool(np.isclose(value, float(spec["identity"])))
+    return (corruption == "missing" or param == "level") and bool(np.isclose(value, 0.0))
+
+
+def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") -> pd.DataFrame:
+    """Per run and one-dimensional sweep: x, score, whether the point is the identity, source."""
+    scores = table[table["metric"] == metric]
+    clean = scores[scores["condition"] == "clean"].set_index(RUN_KEYS)["score"]
+    one_d = scores[(scores["sweep"] != "clean") & scores["corruption2"].isna()]
+    frames = []
+    for sweep, rows in one_d.groupby("sweep", sort=True):
+        first = rows.iloc[0]
+        spec = _spec_for(protocol, first)
+        stored = rows.assign(source="stored")[[*CURVE_KEYS, "value", "score", "source"]]
+        declared = [float(v) for v in spec.get("values", [])]
+        extra = [v for v in declared if not np.isclose(stored["value"], v).any()]
+        filled = [
+            pd.DataFrame(
+                {
+                    **{k: clean.index.get_level_values(k) for k in RUN_KEYS},
+                    "sweep": sweep,
+                    "value": v,
+                    "score": clean.to_numpy(),
+                    "source": "clean",
+                }
+            )
+            for v in extra
+        ]
+        points = pd.concat([stored, *filled], ignore_index=True)
+        runs = stored[RUN_KEYS].drop_duplicates()
+        points = points.merge(runs, on=RUN_KEYS)
+        points["identity"] = (points["source"] == "clean") | points["value"].map(
+            lambda v, s=spec, f=first: _is_identity(s, f["corruption"], f["param"], v)
+        )
+        points["corruption"], points["modality"] = first["corruption"], first["modality"]
+        points["param"], points["unit"] = first["param"], first["unit"]
+        frames.append(points)
+    if not frames:
+        return pd.DataFrame(columns=[*CURVE_KEYS, "value", "score", "source", "identity"])
+    return pd.concat(frames, ignore_index=True).sort_values([*CURVE_KEYS, "value"])
+
+
+def _run_measures(points: pd.DataFrame, clean: float) -> dict[str, float]:
+    corrupted = points.loc[~points["identity"], "score"].to_numpy()
+    nauc = normalised_auc(points["value"].to_numpy(), points["score"].to_numpy())
+    mean_corrupted = float(corrupted.mean()) if corrupted.size else float("nan")
+    return {
+        "clean": clean,
+        "nauc": nauc,
+        "relative_robustness": nauc / clean if clean > 0 else float("nan"),
+        "mean_corrupted": mean_corrupted,
+        "drop": clean - mean_corrupted,
+        "error_corrupted": 1.0 - mean_corrupted,
+    }
+
+
+def _against_reference(
+    points: pd.DataFrame, clean: float, ref_curve: pd.Series | None, ref_clean: float
+) -> dict[str, float]:
+    """CE, relative CE and effective robustness of one run against the reference's mean curve."""
+    nan = float("nan")
+    if ref_curve is None:
+        return {"ce": nan, "relative_ce": nan, "effective_robustness": nan}
+    corrupted = points[~points["identity"]].set_index("value")["score"]
+    shared = corrupted.index.intersection(ref_curve.index)
+    f, r = corrupted.loc[shared].to_numpy(), ref_curve.loc[shared].to_numpy()
+    ref_error = np.sum(1 - r)
+    ref_rel = np.sum((1 - r) - (1 - ref_clean))
+    return {
+        "ce": float(np.sum(1 - f) / ref_error) if ref_error > 0 else nan,
+        "relative_ce": float(np.sum((1 - f) - (1 - clean)) / ref_rel) if ref_rel > 0 else nan,
+        "effective_robustness": float(np.sum(f - (r + clean - ref_clean))),
+    }
+
+
+def curve_summaries(points: pd.DataFrame, table: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Long table: one row per run x sweep x measure (sweep 'all' for mCE), column `score`."""
+    if points.empty:
+        return pd.DataFrame(columns=[*CURVE_KEYS, "measure", "score"])
+    clean_rows = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    clean = clean_rows.set_index(RUN_KEYS)["score"]
+    ref_points = points[(points["model"] == reference) & ~points["identity"]]
+    ref_curves = ref_points.groupby(["regime", "sweep", "value"])["score"].mean()
+    ref_clean = clean_rows[clean_rows["model"] == reference].groupby("regime")["score"].mean()
+    rows = []
+    for key, run_points in points.groupby(CURVE_KEYS, sort=True):
+        run_key, regime, sweep = key[:4], key[1], key[4]
+        c = float(clean.get(run_key, np.nan))
+        has_ref = (regime, sweep) in ref_curves.index.droplevel("value") and regime in ref_clean
+        ref_curve = ref_curves.loc[(regime, sweep)] if has_ref else None
+        measures = _run_measures(run_points, c)
+        measures.update(_against_reference(run_points, c, ref_curve, ref_clean.get(regime, np.nan)))
+        rows.extend(
+            {**dict(zip(CURVE_KEYS, key, strict=True)), "measure": m, "score": s}
+            for m, s in measures.items()
+        )
+    long = pd.DataFrame(rows)
+    per_run = long[long["measure"].isin(["ce", "relative_ce"])].groupby([*RUN_KEYS, "measure"])
+    mce = per_run["score"].mean().reset_index()
+    mce["measure"] = mce["measure"].map({"ce": "mce", "relative_ce": "relative_mce"})
+    mce["sweep"] = "all"
+    return pd.concat([long, mce[long.columns]], ignore_index=True)
+
+
+def unimodal_floor(
+    table: pd.DataFrame, modalities: dict[str, tuple[str, ...]], missing: str, regime: str
+) -> tuple[float, list[str]]:
+    """Best clean accuracy among unimodal models reading only modalities other than `missing`.
+
+    Uses the unimodal models' runs in `regime` when they exist, else all their runs.
+    Returns (floor, model names); NaN and [] when no such unimodal model was run.
+    """
+    fused = {m for mods in modalities.values() if len(mods) > 1 for m in mods}
+    remaining = fused - {missing}
+    candidates = [
+        name for name, mods in modalities.items() if len(mods) == 1 and set(mods) <= remaining
+    ]
+    clean = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    best, used = float("nan"), []
+    for name in candidates:
+        rows = clean[clean["model"] == name]
+        same = rows[rows["regime"] == regime]
+        score = float((same if not same.empty else rows)["score"].mean())
+        if not np.isnan(score) and (np.isnan(best) or score > best):
+            best, used = score, [name]
+    return best, used

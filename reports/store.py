@@ -1,0 +1,108 @@
+"""Read a run directory (protocol.json + store/cells/*) as written by the protocol runner."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from tacfn.errors import DataError
+
+RUN_KEYS = ["model", "regime", "seed", "fold"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A loaded run directory: its protocol record, every cell's cell.json, done predictions."""
+
+    root: Path
+    record: dict
+    cells: pd.DataFrame
+    predictions: pd.DataFrame
+
+    @property
+    def protocol(self) -> dict:
+        """The validated protocol dict (report, seeds, models, test.sweeps, ...)."""
+        return self.record.get("protocol", {})
+
+    @property
+    def report_options(self) -> dict:
+        return self.protocol.get("report", {}) or {}
+
+    @property
+    def multilabel(self) -> bool:
+        return "target" in self.predictions.columns
+
+    def modalities(self) -> dict[str, tuple[str, ...]]:
+        """Model name -> the modalities it reads (from cell.json)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for row in self.cells.itertuples():
+            out.setdefault(row.model, tuple(row.modalities or ()))
+        return out
+
+    def class_names(self) -> list[str]:
+        done = self.cells[self.cells["status"] == "done"]
+        if done.empty:
+            return []
+        return list(done.iloc[0]["class_names"])
+
+    def cell_dir(self, key: str) -> Path:
+        return self.root / "store" / "cells" / key
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """Return the run directory as a Path, or raise DataError saying what is missing."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: no such directory; expected a run directory from 'tacfn-robust run'"
+        )
+    if not (root / "protocol.json").is_file():
+        raise DataError(
+            f"{root}: not a run directory (no protocol.json); expected the output of "
+            "'tacfn-robust run'"
+        )
+    if not (root / "store" / "cells").is_dir():
+        raise DataError(f"{root}: not a run directory (no store/cells/); nothing has been run yet")
+    return root
+
+
+def load_cells(root: Path) -> pd.DataFrame:
+    """One row per cell.json, with its key and status."""
+    rows = []
+    for path in sorted((root / "store" / "cells").glob("*/cell.json")):
+        cell = _read_json(path)
+        missing = [k for k in ("model", "regime", "seed", "fold", "status") if k not in cell]
+        if missing:
+            raise DataError(f"{path}: missing field(s) {', '.join(missing)}")
+        cell.setdefault("key", path.parent.name)
+        rows.append(cell)
+    return pd.DataFrame(rows)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load protocol.json, every cell.json and the predictions of every done cell."""
+    root = check_run_dir(run_dir)
+    record = _read_json(root / "protocol.json")
+    cells = load_cells(root)
+    if cells.empty:
+        raise DataError(f"{root}/store/cells: no cell.json found; nothing has been run yet")
+    frames = []
+    for row in cells[cells["status"] == "done"].itertuples():
+        path = root / "store" / "cells" / row.key / "predictions.parquet"
+        if not path.is_file():
+            raise DataError(f"{path}: missing, but cell.json says status 'done'")
+        frames.append(pd.read_parquet(path))
+    if not frames:
+        raise DataError(f"{root}: every cell failed; no predictions to report on")
+    predictions = pd.concat(frames, ignore_index=True)
+    return Run(root=root, record=record, cells=cells, predictions=predictions)

@@ -1,0 +1,83 @@
+"""summary.json: every curve point with its CI and n, in a stable machine-readable schema.
+
+Schema (version 1); NaN is written as null:
+
+    schema: "tacfn-robust/summary"     version: 1
+    protocol: {name, description, hash}
+    ci_level: float                    focus: str     reference: str
+    points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
+               corruption2, modality2, param2, value2, unit2, stage, fill, metric,
+               mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
+    curves:  [{model, regime, sweep, measure, mean, std, ci_low, ci_high, ci_method, n}]
+             (measure: clean, nauc, relative_robustness, mean_corrupted, drop,
+              error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
+              relative_mce)
+    floors:  [{regime, sweep, missing, floor, models}]
+    comparisons: [{model_a, model_b, regime, condition, sweep, value, metric, n, mean_diff,
+                   ci_low, ci_high, ci_method, p, p_method, p_holm, mcnemar_b, mcnemar_c,
+                   mcnemar_midp}]
+    probability_of_improvement: [{model_a, model_b, probability, ci_low, ci_high, n, method}]
+    friedman: null | {statistic, p, n_blocks, models, mean_ranks, nemenyi, method}
+    failed_cells: [{key, model, regime, seed, fold, error}]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from reports.analysis import Analysis
+
+SCHEMA = "tacfn-robust/summary"
+VERSION = 1
+
+
+def records(frame: pd.DataFrame | None) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts (NaN -> None)."""
+    if frame is None or frame.empty:
+        return []
+    return json.loads(frame.to_json(orient="records", double_precision=10))
+
+
+def failed_cells(analysis: Analysis) -> pd.DataFrame:
+    cells = analysis.run.cells
+    failed = cells[cells["status"] != "done"]
+    return failed.reindex(columns=["key", "model", "regime", "seed", "fold", "error"])
+
+
+def summary_dict(analysis: Analysis) -> dict:
+    """The summary.json content."""
+    record = analysis.run.record
+    f = analysis.friedman
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "protocol": {k: record.get(k) for k in ("name", "description", "hash")},
+        "ci_level": analysis.level,
+        "focus": analysis.focus,
+        "reference": analysis.reference,
+        "points": records(analysis.means),
+        "curves": records(analysis.summary_means),
+        "floors": records(analysis.floors),
+        "comparisons": records(analysis.comparisons),
+        "probability_of_improvement": records(analysis.improvement),
+        "friedman": None
+        if f is None
+        else {
+            "statistic": f.statistic,
+            "p": f.p,
+            "n_blocks": f.n_blocks,
+            "models": f.models,
+            "mean_ranks": f.mean_ranks.to_dict(),
+            "nemenyi": json.loads(f.nemenyi.to_json()),
+            "method": f.method,
+        },
+        "failed_cells": records(failed_cells(analysis)),
+    }
+
+
+def write_summary(analysis: Analysis, path: Path) -> Path:
+    path.write_text(json.dumps(summary_dict(analysis), indent=1, allow_nan=False))
+    return path

@@ -1,0 +1,71 @@
+"""The tidy results table: one row per run x test condition x metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.metrics import multiclass_scores, multilabel_scores
+from reports.store import RUN_KEYS, Run
+
+CONDITION_COLUMNS = [
+    "sweep",
+    "condition",
+    "corruption",
+    "modality",
+    "param",
+    "value",
+    "unit",
+    "corruption2",
+    "modality2",
+    "param2",
+    "value2",
+    "unit2",
+    "stage",
+    "fill",
+]
+COLUMNS = [*RUN_KEYS, *CONDITION_COLUMNS, "metric", "score", "n"]
+
+
+def _condition_frame(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Predictions with every condition column present (null where the runner left it out)."""
+    frame = predictions.copy()
+    for column in CONDITION_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    return frame
+
+
+def results_table(run: Run) -> pd.DataFrame:
+    """Score every (run, condition) of the done cells with every metric."""
+    frame = _condition_frame(run.predictions)
+    class_names = run.class_names()
+    keys = [*RUN_KEYS, "condition"]
+    rows = []
+    for _, group in frame.groupby(keys, sort=True, dropna=False):
+        first = group.iloc[0]
+        labels = group["label"].to_numpy()
+        preds = group["pred"].to_numpy()
+        if run.multilabel:
+            scores = multilabel_scores(group["target"].to_numpy(), labels, preds, class_names)
+            n = group["sample_id"].nunique()
+        else:
+            scores = multiclass_scores(labels, preds, class_names)
+            n = len(group)
+        base = {c: first[c] for c in [*RUN_KEYS, *CONDITION_COLUMNS]}
+        rows.extend({**base, "metric": m, "score": s, "n": n} for m, s in scores.items())
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("value", "value2", "score"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["n"] = table["n"].astype(np.int64)
+    return table
+
+
+def write_table(table: pd.DataFrame, root: Path) -> tuple[Path, Path]:
+    """Write results.parquet and results.csv into the run directory."""
+    parquet, csv = root / "results.parquet", root / "results.csv"
+    table.to_parquet(parquet, index=False)
+    table.to_csv(csv, index=False)
+    return parquet, csv
