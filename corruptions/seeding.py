@@ -1,0 +1,92 @@
+"""Per-sample seeds and generators (ROBUSTNESS.md §3): stable keys, never global RNG state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+_MASK_63 = (1 << 63) - 1
+
+
+def stable_key(*parts: object) -> int:
+    """A 63-bit integer from a tuple of JSON-serialisable parts (blake2b, never hash())."""
+    text = json.dumps(parts, separators=(",", ":"), default=str)
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & _MASK_63
+
+
+def _keys(tag: str, prefix: tuple[object, ...], ids: Iterable[str]) -> torch.Tensor:
+    return torch.tensor([stable_key(tag, *prefix, str(i)) for i in ids], dtype=torch.int64)
+
+
+def test_seeds(protocol_seed: int, condition: str, ids: Iterable[str]) -> torch.Tensor:
+    """Seeds (B,) int64 of a test condition: a pure function of (protocol seed, condition, id)."""
+    return _keys("test", (int(protocol_seed), str(condition)), ids)
+
+
+test_seeds.__test__ = False  # a library function, not a pytest test when imported into tests
+
+
+def train_seeds(seed: int, epoch: int, ids: Iterable[str]) -> torch.Tensor:
+    """Seeds (B,) int64 of a training epoch: a pure function of (seed, epoch, id)."""
+    return _keys("train", (int(seed), int(epoch)), ids)
+
+
+def derive_seeds(seeds: torch.Tensor, *parts: object) -> torch.Tensor:
+    """Child seeds (B,) of each seed for a named sub-stream (e.g. one spec of a regime)."""
+    return torch.tensor([stable_key(int(s), *parts) for s in seeds.tolist()], dtype=torch.int64)
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator for one sample's parameter draws."""
+    return torch.Generator().manual_seed(int(seed))
+
+
+def generators(seeds: torch.Tensor) -> Iterator[torch.Generator]:
+    """One CPU generator per sample seed."""
+    return (generator(s) for s in seeds.tolist())
+
+
+def child_seed(gen: torch.Generator) -> int:
+    """A fresh 62-bit seed drawn from a sample's generator (for noise fields, library calls)."""
+    return int(torch.randint(0, 1 << 62, (1,), generator=gen))
+
+
+def noise_fields(
+    seeds: Sequence[int],
+    shape: tuple[int, ...],
+    device: torch.device,
+    kind: str = "normal",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Stacked per-sample noise (B, *shape) on `device`; sample i depends only on seeds[i].
+
+    The stream is the device's generator, so CPU and CUDA give different (each reproducible)
+    fields; the drawn parameters and records do not depend on the device.
+    """
+    out = torch.empty((len(seeds), *shape), device=device, dtype=dtype)
+    for row, seed in enumerate(seeds):
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        draw = torch.randn if kind == "normal" else torch.rand
+        out[row] = draw(shape, generator=gen, device=device, dtype=dtype)
+    return out
+
+
+@contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed Python's and numpy's global RNGs for a library call, then restore their state."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    try:
+        random.seed(seed)
+        np.random.seed(seed % (1 << 32))
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
