@@ -34,7 +34,7 @@ def dataset_loader(name: str) -> Callable[..., EmotionDataset]:
     return getattr(import_module(module), function)
 
 
-def build_dataset(name: str, **params: object) -> EmotionDataset:
+def build_dataset(name: str, /, **params: object) -> EmotionDataset:
     """Load data set `name`; parameters are checked by name and type before loading."""
     loader = dataset_loader(name)
     valid = list(inspect.signature(loader).parameters)
