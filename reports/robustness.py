@@ -1,8 +1,10 @@
 """Robustness summaries of curves y(x): nAUC, relative robustness, drop, CE, effective robustness.
 
-Identity point of a sweep (where x leaves the input untouched): the clean rows used for a
-declared value the runner did not store separately, value 0 of a `missing` sweep or of a
-sweep over `level`, or the value named by the sweep's optional `identity` field.
+A curve is one one-dimensional sweep of one run. Its identity point (the input untouched)
+is the clean condition placed at each declared value the runner did not store (the runner
+maps identity points onto clean), or a stored point of a `missing` sweep at p = 0.
+Sweeps declared by `levels` are drawn over the stored physical values of levels 1..5.
+`subsets` sweeps and joint (two-axis) sweeps have no 1-D curve.
 """
 
 from __future__ import annotations
@@ -39,35 +41,42 @@ def normalised_auc(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.trapezoid(y, x) / span)
 
 
-def _spec_for(protocol: dict, first: pd.Series) -> dict:
-    """The declared test sweep whose corruption, modality, param (and fill/stage) match."""
+def _sweep_id_matches(spec: dict, sweep: str) -> bool:
+    """Whether a declared sweep produced the sweep id (see protocols.grid.Axis.sweep)."""
+    known = {"kind", "corruption", "modality", "param", "values", "levels", "fill", "stage"}
+    qualifiers = [f"{k}={v}" for k, v in sorted(spec.items()) if k not in known]
+    if spec.get("fill") not in (None, "zeros"):
+        qualifiers.append(f"fill={spec['fill']}")
+    if spec.get("stage") not in (None, "input"):
+        qualifiers.append(f"stage={spec['stage']}")
+    where = ";".join([str(spec.get("modality")), *qualifiers])
+    head = f"{spec.get('corruption')}[{where}]."
+    param = spec.get("param")
+    return sweep.startswith(head) and (param is None or sweep == head + str(param))
+
+
+def _declared_values(protocol: dict, sweep: str) -> list[float]:
+    """The explicit `values` of the declared test sweep that produced `sweep` (else none)."""
     for spec in (protocol.get("test") or {}).get("sweeps") or []:
-        fields = ("corruption", "modality", "param", "fill", "stage")
-        if all(
-            spec.get(f) is None or pd.isna(first.get(f)) or spec.get(f) == first.get(f)
-            for f in fields
-        ) and spec.get("corruption") == first.get("corruption"):
-            return spec
-    return {}
-
-
-def _is_identity(spec: dict, corruption: str, param: str, value: float) -> bool:
-    if "identity" in spec and spec["identity"] is not None:
-        return bool(np.isclose(value, float(spec["identity"])))
-    return (corruption == "missing" or param == "level") and bool(np.isclose(value, 0.0))
+        if _sweep_id_matches(spec, sweep):
+            return [float(v) for v in spec.get("values") or []]
+    return []
 
 
 def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") -> pd.DataFrame:
     """Per run and one-dimensional sweep: x, score, whether the point is the identity, source."""
     scores = table[table["metric"] == metric]
     clean = scores[scores["condition"] == "clean"].set_index(RUN_KEYS)["score"]
-    one_d = scores[(scores["sweep"] != "clean") & scores["corruption2"].isna()]
+    one_d = scores[
+        (scores["sweep"] != "clean")
+        & scores["corruption2"].isna()
+        & (scores["corruption"] != "subsets")
+    ]
     frames = []
     for sweep, rows in one_d.groupby("sweep", sort=True):
         first = rows.iloc[0]
-        spec = _spec_for(protocol, first)
         stored = rows.assign(source="stored")[[*CURVE_KEYS, "value", "score", "source"]]
-        declared = [float(v) for v in spec.get("values", [])]
+        declared = _declared_values(protocol, sweep)
         extra = [v for v in declared if not np.isclose(stored["value"], v).any()]
         filled = [
             pd.DataFrame(
@@ -84,8 +93,8 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
         points = pd.concat([stored, *filled], ignore_index=True)
         runs = stored[RUN_KEYS].drop_duplicates()
         points = points.merge(runs, on=RUN_KEYS)
-        points["identity"] = (points["source"] == "clean") | points["value"].map(
-            lambda v, s=spec, f=first: _is_identity(s, f["corruption"], f["param"], v)
+        points["identity"] = (points["source"] == "clean") | (
+            (first["corruption"] == "missing") & np.isclose(points["value"], 0.0)
         )
         points["corruption"], points["modality"] = first["corruption"], first["modality"]
         points["param"], points["unit"] = first["param"], first["unit"]

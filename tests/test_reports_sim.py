@@ -50,8 +50,12 @@ def missing_audio_accuracy(model: str, regime: str, cond: dict) -> float:
     return (1 - p) * clean + p * without
 
 
-def sweep_conditions(values: list[float] = P_VALUES) -> list[dict]:
-    """The clean condition and one missing-audio condition per p (including p=0)."""
+def sweep_conditions(values: list[float] = P_VALUES, store_identity: bool = False) -> list[dict]:
+    """Clean and one missing-audio condition per p; p=0 only when `store_identity`.
+
+    The protocol runner maps identity points onto clean (store_identity=False); other
+    producers may store them, and the reports handle both.
+    """
     conds = [
         {
             "condition": "clean",
@@ -66,6 +70,8 @@ def sweep_conditions(values: list[float] = P_VALUES) -> list[dict]:
         }
     ]
     for p in values:
+        if p == 0 and not store_identity:
+            continue
         conds.append(
             {
                 "condition": f"missing[audio].p={p}",
@@ -169,6 +175,7 @@ def simulate_run(
     values: list[float] = P_VALUES,
     failed: dict[tuple[str, int], str] | None = None,
     sim_seed: int = 0,
+    store_identity: bool = False,
 ) -> Path:
     """Write protocol.json and store/cells/<key>/* for every (model, regime, seed); fold 0."""
     models = models or list(MODALITIES)
@@ -179,7 +186,7 @@ def simulate_run(
     record = protocol_record(name, models, seeds, values)
     record["protocol"]["train"]["regimes"] = {r: [] for r in regimes}
     (root / "protocol.json").write_text(json.dumps(record, indent=1))
-    conds = sweep_conditions(values)
+    conds = sweep_conditions(values, store_identity)
     for model in models:
         for regime in regimes:
             for seed in seeds:
