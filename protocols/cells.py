@@ -19,7 +19,7 @@ import torch
 from protocols import store
 from protocols.conditions import resolve_point
 from protocols.evaluate import ConditionOutput, evaluate
-from protocols.grid import Condition, TrainCell, cell_key, test_conditions, test_hash
+from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expand_conditions
 from protocols.loading import canonical_json
 from protocols.schema import DatasetSpec, Protocol
 from tacfn.errors import ConfigError
@@ -74,11 +74,15 @@ def train_config(protocol: Protocol, cell: TrainCell, device: torch.device) -> A
         optimizer=t.optimizer,
         weight_decay=t.weight_decay,
         schedule=t.schedule,
+        plateau_patience=t.plateau_patience,
         grad_clip=t.grad_clip,
         select=t.select,
         seed=cell.seed,
-        device=str(device),
+        device=device.type,
         amp=t.amp,
+        pretrain_epochs=t.pretrain_epochs,
+        legacy_test_eval=t.legacy_test_eval,
+        eval_batch_size=protocol.test.batch_size,
     )
 
 
@@ -168,9 +172,9 @@ def execute_cell(
     protocol = Protocol.model_validate(protocol_data)
     key = cell_key(protocol, cell)
     directory = store.cell_dir(Path(run_dir), key)
-    tests = test_hash(protocol)
+    tests = conditions_hash(protocol)
     stored = store.read_cell(Path(run_dir), key)
-    if stored and stored.get("status") == "done" and stored.get("test_hash") == tests:
+    if stored and stored.get("status") == "done" and stored.get("conditions_hash") == tests:
         return stored
     directory.mkdir(parents=True, exist_ok=True)
     store.remove_temporaries(directory)
@@ -182,7 +186,7 @@ def execute_cell(
         "seed": cell.seed,
         "fold": cell.fold,
         "protocol": protocol.name,
-        "test_hash": tests,
+        "conditions_hash": tests,
     }
     try:
         record.update(_train_and_evaluate(protocol, cell, directory, stored, progress))
@@ -212,12 +216,13 @@ def _train_and_evaluate(
     checkpoint = directory / store.CHECKPOINT_FILE
     trained_before = stored is not None and stored.get("status") == "done" and checkpoint.is_file()
     if trained_before:
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(payload["state_dict"])
         training = {k: stored[k] for k in ("best_epoch", "legacy_max_test_acc", "train_seconds")}
     else:
         training = _train(protocol, cell, model, dataset, split, device, directory, progress)
     model.to(device)
-    conditions = test_conditions(protocol, dataset.info.modalities, resolve_point)
+    conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
     started = time.perf_counter()
     outputs = evaluate(
         model, dataset, split.test, conditions, cell.seed, protocol.test.batch_size, device
@@ -263,14 +268,13 @@ def _train(
         split,
         train_config(protocol, cell, device),
         batch_transform=train_regime(protocol, cell),
-        out_dir=None,
+        out_dir=directory,
         progress=progress,
     )
-    model.load_state_dict(result.state_dict)
-    store.write_torch(directory / store.CHECKPOINT_FILE, result.state_dict)
-    store.write_csv(directory / store.TRAIN_LOG_FILE, result.log)
     return {
         "best_epoch": int(result.best_epoch),
-        "legacy_max_test_acc": float(result.legacy_max_test_acc),
+        "legacy_max_test_acc": None
+        if result.legacy_max_test_acc is None
+        else float(result.legacy_max_test_acc),
         "train_seconds": round(time.perf_counter() - started, 3),
     }

@@ -98,7 +98,8 @@ def cell_key(protocol: Protocol, cell: TrainCell) -> str:
             "dataset": protocol.dataset.model_dump(mode="json"),
             "preset": protocol.preset,
             "train": train,
-            "regime": regime,
+            "regime": cell.regime,
+            "regime_specs": regime,
             "model": cell.model,
             "seed": cell.seed,
             "fold": cell.fold,
@@ -107,7 +108,7 @@ def cell_key(protocol: Protocol, cell: TrainCell) -> str:
     )
 
 
-def test_hash(protocol: Protocol) -> str:
+def conditions_hash(protocol: Protocol) -> str:
     """Hash of what determines a trained model's predictions: the test sweeps."""
     return digest([s.model_dump(mode="json") for s in protocol.test.sweeps])
 
@@ -138,7 +139,16 @@ def _columns(axes: tuple[Axis, ...], units: dict[str, str]) -> dict[str, Any]:
 
 
 def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Condition]:
-    """Every non-empty proper subset of modalities present (the full set is clean)."""
+    """Every non-empty proper subset of modalities present (the full set is clean).
+
+    Ids name the modalities kept, e.g. subsets[audio], or subsets[audio;stage=feature].
+    """
+    qualifiers = []
+    if sweep.fill not in (None, "zeros"):
+        qualifiers.append(f"fill={sweep.fill}")
+    if sweep.stage not in (None, "input"):
+        qualifiers.append(f"stage={sweep.stage}")
+    sweep_id = f"subsets[{';'.join(qualifiers)}]" if qualifiers else "subsets"
     conditions = []
     for size in range(len(modalities) - 1, 0, -1):
         for kept in itertools.combinations(modalities, size):
@@ -157,15 +167,12 @@ def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Conditi
                 stage=sweep.stage,
                 fill=sweep.fill,
             )
-            conditions.append(
-                Condition(
-                    id=f"subsets[{'+'.join(kept)}]", sweep="subsets", axes=axes, columns=columns
-                )
-            )
+            where = ";".join(["+".join(kept), *qualifiers])
+            conditions.append(Condition(f"subsets[{where}]", sweep_id, axes, columns))
     return conditions
 
 
-def test_conditions(
+def expand_conditions(
     protocol: Protocol, modalities: tuple[str, ...], resolve: Any
 ) -> list[Condition]:
     """Clean, then every sweep point that is not the identity, without duplicates.

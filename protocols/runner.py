@@ -29,7 +29,14 @@ from protocols.cells import (
 )
 from protocols.conditions import resolve_point
 from protocols.executors import make_executor
-from protocols.grid import Condition, TrainCell, cell_key, test_conditions, test_hash, train_cells
+from protocols.grid import (
+    Condition,
+    TrainCell,
+    cell_key,
+    conditions_hash,
+    expand_conditions,
+    train_cells,
+)
 from protocols.loading import protocol_hash
 from protocols.schema import DATASETS_NEEDING_PATH, Protocol
 from tacfn.errors import DataError, UserError
@@ -92,13 +99,13 @@ def plan(protocol: Protocol, run_dir: Path | None = None) -> Plan:
     cells = train_cells(protocol, num_folds)
     for fold in sorted({c.fold for c in cells}):
         fold_split(dataset, protocol.dataset, fold)
-    conditions = test_conditions(protocol, dataset.info.modalities, resolve_point)
+    conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
     keys = {c: cell_key(protocol, c) for c in cells}
-    tests = test_hash(protocol)
+    tests = conditions_hash(protocol)
     done = set()
     for cell, key in keys.items():
         stored = store.read_cell(run_dir, key)
-        if stored and stored.get("status") == "done" and stored.get("test_hash") == tests:
+        if stored and stored.get("status") == "done" and stored.get("conditions_hash") == tests:
             done.add(cell)
     return Plan(protocol, run_dir, cells, keys, conditions, done)
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from tacfn.errors import UserError
+
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 
 
@@ -163,23 +165,31 @@ class TrainSpec(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 32
     lr: float = Field(1e-3, gt=0)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: Literal["adam", "adamw"] = "adam"
     weight_decay: float = Field(0.0, ge=0)
-    schedule: Literal["none", "cosine", "step"] = "none"
+    schedule: Literal["none", "cosine", "plateau"] = "none"
+    plateau_patience: PositiveInt = 20
     grad_clip: float | None = Field(None, gt=0)
     select: Literal["val_loss", "val_acc", "last"] = "val_loss"
     pretrain_epochs: int = Field(0, ge=0)
     amp: bool = False
+    legacy_test_eval: bool = False
     regimes: dict[str, list[TrainCorruption]] = Field(default_factory=lambda: {"clean": []})
 
     @field_validator("regimes")
     @classmethod
-    def _some_regime(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
+    def _valid_regimes(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
+        from corruptions import TrainRegime
+
         if not regimes:
             raise ValueError("no regimes; expected at least one, e.g. {clean: []}")
-        for name in regimes:
+        for name, specs in regimes.items():
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"regime name {name!r}; expected letters, digits and _")
+            try:
+                TrainRegime([s.as_spec() for s in specs], seed=0)
+            except UserError as exc:
+                raise ValueError(f"regime {name!r}: {exc}") from None
         return regimes
 
 
@@ -230,7 +240,7 @@ class Protocol(Strict):
     report: ReportSpec = Field(default_factory=ReportSpec)
     output: str | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @field_validator("models")
     @classmethod
@@ -268,13 +278,6 @@ class Protocol(Strict):
         if folds is not None and (not folds or any(f < 0 for f in folds)):
             raise ValueError(f"folds {folds}; expected a non-empty list of fold indices >= 0")
         return folds
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, device: str) -> str:
-        if device not in ("auto", "cpu", "mps") and not device.startswith("cuda"):
-            raise ValueError(f"device {device!r}; expected auto, cpu, cuda, cuda:N or mps")
-        return device
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Protocol:

@@ -1,8 +1,10 @@
-"""The result store: atomic file writes and the per-cell directories of a run."""
+"""The result store: atomic file writes and the per-cell directories of a run.
+
+train_log.csv and checkpoint.pt are written (atomically, same temporary naming) by fit.
+"""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -11,12 +13,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-import torch
 
 CELL_FILE = "cell.json"
 PREDICTIONS_FILE = "predictions.parquet"
 RECORDS_FILE = "records.parquet"
-TRAIN_LOG_FILE = "train_log.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -51,17 +51,6 @@ def write_json(path: Path, value: Any) -> Path:
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
     return atomic_write(path, lambda f: frame.to_parquet(f, index=False))
-
-
-def write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return write_text(path, frame.to_csv(index=False))
-
-
-def write_torch(path: Path, value: Any) -> Path:
-    """torch.save into memory first, then the atomic write."""
-    buffer = io.BytesIO()
-    torch.save(value, buffer)
-    return write_bytes(path, buffer.getvalue())
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

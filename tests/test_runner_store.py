@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,12 +50,10 @@ def test_torn_json_reads_as_absent(tmp_path: Path) -> None:
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.floats(allow_nan=False, width=32), min_size=1, max_size=50))
-def test_torch_round_trip(values: list[float]) -> None:
+@given(st.binary(max_size=4096), st.text(max_size=200))
+def test_bytes_and_text_round_trip(data: bytes, text: str) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "checkpoint.pt"
-        store.write_torch(path, {"w": torch.tensor(values)})
-        loaded = torch.load(path, weights_only=True)
-        assert torch.equal(loaded["w"], torch.tensor(values))
+        assert store.write_bytes(Path(tmp) / "b.bin", data).read_bytes() == data
+        assert store.write_text(Path(tmp) / "t.txt", text).read_bytes() == text.encode()

@@ -1,0 +1,79 @@
+"""Encoder-output reuse gives exactly the logits of the naive full forward per condition."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+
+from protocols import load_protocol
+from protocols.cells import build_cell_model, fold_split, load_dataset
+from protocols.conditions import build_axis, resolve_point
+from protocols.evaluate import evaluate
+from protocols.grid import TrainCell, expand_conditions
+
+SWEEPS = [
+    {"corruption": "missing", "modality": "audio", "values": [0.0, 0.5]},
+    {"corruption": "missing", "modality": "video", "values": [1.0], "stage": "feature"},
+    {"corruption": "gaussian_snr", "modality": "audio", "levels": [2]},
+    {"corruption": "occlusion", "modality": "video", "levels": [3]},
+    {"kind": "subsets", "fill": "zeros", "stage": "input"},
+]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    sweeps = yaml.safe_dump(SWEEPS, default_flow_style=True).strip()
+    protocol = load_protocol("smoke", [f"test.sweeps={sweeps}"])
+    dataset = load_dataset(protocol.dataset)
+    test = fold_split(dataset, protocol.dataset, 0).test[::5]  # 24 clips of 2 actors
+    conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
+    return protocol, dataset, test, conditions
+
+
+@pytest.mark.parametrize("model_name", ["tacfn", "concat"])
+def test_reuse_equals_naive_exactly(setup, model_name: str) -> None:
+    protocol, dataset, test, conditions = setup
+    model = build_cell_model(protocol, TrainCell(model_name, "clean", 0, 0), dataset.info)
+    reused = evaluate(model, dataset, test, conditions, seed=3, batch_size=12)
+    naive = evaluate(model, dataset, test, conditions, seed=3, batch_size=12, reuse=False)
+    assert len(conditions) == 7
+    for condition in conditions:
+        a, labels_a = reused[condition.id].stacked()
+        b, labels_b = naive[condition.id].stacked()
+        assert a.shape == (len(test), dataset.info.num_classes)
+        assert torch.equal(a, b), condition.id
+        assert torch.equal(labels_a, labels_b)
+        assert reused[condition.id].ids == naive[condition.id].ids
+
+
+def test_reuse_encodes_only_touched_modalities(setup) -> None:
+    protocol, dataset, test, conditions = setup
+    model = build_cell_model(protocol, TrainCell("concat", "clean", 0, 0), dataset.info)
+    calls: list[str] = []
+    encode = model.encode_modality
+
+    def counted(name: str, x: torch.Tensor) -> torch.Tensor:
+        calls.append(name)
+        return encode(name, x)
+
+    model.encode_modality = counted
+    evaluate(model, dataset, test, conditions, seed=0, batch_size=len(test))
+    touched = {m: 0 for m in ("audio", "video")}
+    for condition in conditions:
+        for m in {m for axis in condition.axes for m in build_axis(axis).touches}:
+            touched[m] += 1
+    assert calls.count("audio") == 1 + touched["audio"]
+    assert calls.count("video") == 1 + touched["video"]
+    assert len(calls) < 2 * len(conditions)
+
+
+def test_predictions_do_not_depend_on_batch_size(setup) -> None:
+    protocol, dataset, test, conditions = setup
+    model = build_cell_model(protocol, TrainCell("tacfn", "clean", 1, 0), dataset.info)
+    big = evaluate(model, dataset, test, conditions, seed=5, batch_size=len(test))
+    small = evaluate(model, dataset, test, conditions, seed=5, batch_size=5)
+    for condition in conditions:
+        torch.testing.assert_close(
+            big[condition.id].stacked()[0], small[condition.id].stacked()[0], rtol=1e-4, atol=1e-5
+        )
