@@ -1,7 +1,86 @@
-"""CLI commands: data (placeholder module, filled by its owner)."""
+"""CLI commands `data synth` (build and cache the synthetic set) and `data export`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from tacfn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tacfn.data.base import EmotionDataset
+
+EXPORT_FORMATS = ("ravdess",)
+
+data_app = typer.Typer(help="Build, cache and export data sets.", no_args_is_help=True)
+
+
+def _summary(dataset: EmotionDataset, seconds: float) -> list[str]:
+    info = dataset.info
+    counts = dataset.meta.groupby("emotion_name", sort=False).size()
+    return [
+        f"data set   {info.name}: {len(dataset)} clips, {dataset.meta.actor.nunique()} actors",
+        f"classes    {info.num_classes}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        "shapes     " + ", ".join(f"{m} {tuple(s)}" for m, s in info.shapes.items()),
+        f"sample rate {info.sample_rate} Hz",
+        f"cache      {info.extra['cache_path']} ({'hit' if info.extra['cache_hit'] else 'built'})",
+        f"seconds    {seconds:.1f}",
+    ]
+
+
+@data_app.command("synth")
+def synth(
+    out: Path | None = typer.Option(
+        None, "--out", help="Cache folder (default $TACFN_ROBUST_CACHE or ~/.cache/tacfn-robust)."
+    ),
+    actors: int = typer.Option(12, "--actors", help="Number of actors, 1..24 (60 clips each)."),
+    seed: int = typer.Option(0, "--seed", help="Generator seed."),
+    duration: float = typer.Option(2.0, "--duration", help="Clip length in seconds."),
+    frames: int = typer.Option(16, "--frames", help="Video frames per clip."),
+    size: int = typer.Option(64, "--size", help="Frame height and width in pixels."),
+) -> None:
+    """Generate the synthetic set (or find it in the cache) and print a summary."""
+    from tacfn.data.synthetic import load_synthetic
+
+    started = time.perf_counter()
+    dataset = load_synthetic(
+        actors=actors,
+        duration=duration,
+        frames=frames,
+        size=size,
+        seed=seed,
+        cache=str(out) if out is not None else None,
+    )
+    for line in _summary(dataset, time.perf_counter() - started):
+        typer.echo(line)
+
+
+@data_app.command("export")
+def export(
+    out: Path = typer.Argument(..., help="Folder to write Actor_XX/*.mp4 into."),
+    fmt: str = typer.Option("ravdess", "--format", help="Layout to write: ravdess."),
+    actors: int = typer.Option(12, "--actors", help="Synthetic actors to export, 1..24."),
+    seed: int = typer.Option(0, "--seed", help="Generator seed."),
+    duration: float = typer.Option(2.0, "--duration", help="Clip length in seconds."),
+    frames: int = typer.Option(16, "--frames", help="Video frames per clip."),
+    size: int = typer.Option(64, "--size", help="Frame height and width in pixels."),
+) -> None:
+    """Export the synthetic set as real containers (h264 + AAC) in RAVDESS's file layout."""
+    from tacfn.data.export import export_ravdess
+    from tacfn.data.synthetic import load_synthetic
+
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"--format {fmt!r}; expected one of: {', '.join(EXPORT_FORMATS)}")
+    started = time.perf_counter()
+    dataset = load_synthetic(actors=actors, duration=duration, frames=frames, size=size, seed=seed)
+    files = export_ravdess(dataset, out)
+    seconds = time.perf_counter() - started
+    typer.echo(f"wrote {len(files)} clips for {actors} actors to {out} in {seconds:.1f} s")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the `data` command group to the app."""
+    app.add_typer(data_app, name="data")
