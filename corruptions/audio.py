@@ -17,7 +17,7 @@ from corruptions.functional import audio as F
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, noise_fields
 from tacfn.batch import Batch
-from tacfn.errors import DataError
+from tacfn.errors import ConfigError, DataError
 
 SNR_LEVELS = (30.0, 20.0, 10.0, 5.0, 0.0)
 SNR_BOUNDS = (-30.0, 100.0)
@@ -87,6 +87,12 @@ class Background(_AdditiveNoise):
 
     name = "background"
     options = {"folder": Option(None, directory, "folder of noise .wav files (soundfile)")}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        if config["folder"] is None:
+            raise ConfigError("background: folder is required; expected a folder of .wav files")
+        return config
 
     def __init__(self, modality: str, value: float, config: dict[str, Any]) -> None:
         super().__init__(modality, value, config)
@@ -173,7 +179,11 @@ class Lowpass(Corruption):
 
 @register
 class Reverb(Corruption):
-    """Convolution with an exponentially decaying synthetic room response (RMS kept)."""
+    """Convolution with an exponentially decaying synthetic room response (RMS kept).
+
+    The direct-to-reverberant ratio falls as the room gets more reverberant, as in a room with
+    the source at a fixed distance: DRR = drr_db - 10 log10(RT60 / 1 s).
+    """
 
     name = "reverb"
     kind = "waveform"
@@ -182,14 +192,17 @@ class Reverb(Corruption):
     levels = (0.2, 0.4, 0.7, 1.0, 1.5)
     identity = 0.0
     bounds = (0.01, 10.0)
+    options = {"drr_db": Option(-3.0, number(-40.0, 40.0), "direct-to-reverberant dB at RT60 1 s")}
 
     def corrupt(self, x, seeds, batch):
         rate = sample_rate_of(self.name, batch)
         taps = max(2, math.ceil(self.value * rate))
+        drr = self.config["drr_db"] - 10.0 * math.log10(self.value)
         noise = noise_fields([child_seed(generator(s)) for s in seeds], (taps,), x.device)
-        rir = F.exponential_rir(noise, self.value, rate)
+        rir = F.exponential_rir(noise, self.value, rate, drr)
         out = F.convolve_rms_matched(x, rir)
-        return out, [{"rt60_s": self.value, "rir_taps": taps} for _ in seeds]
+        detail = {"rt60_s": self.value, "drr_db": drr, "rir_taps": taps}
+        return out, [dict(detail) for _ in seeds]
 
 
 @register

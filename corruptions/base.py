@@ -92,8 +92,8 @@ def box(corruption: str, option: str, value: Any) -> tuple[float, float, float, 
 
 def directory(corruption: str, option: str, value: Any) -> Path:
     """Validator: an existing directory."""
-    if value is None:
-        raise ConfigError(f"{corruption}: {option} is required; expected a folder of .wav files")
+    if not isinstance(value, str | Path):
+        raise _fail(corruption, option, value, "a folder path")
     path = Path(value)
     if not path.is_dir():
         raise _fail(corruption, option, str(value), "an existing folder of .wav files")

@@ -68,12 +68,18 @@ def lowpass(x: torch.Tensor, sample_rate: int, cutoff_hz: float, taps: int) -> t
     return AF.fftconvolve(x, kernel[None, :], mode="same")
 
 
-def exponential_rir(noise: torch.Tensor, rt60_s: float, sample_rate: int) -> torch.Tensor:
-    """Synthetic room responses (B, K): a unit direct path, then `noise` decaying 60 dB at RT60."""
-    t = torch.arange(noise.shape[-1], device=noise.device, dtype=noise.dtype) / sample_rate
-    rir = noise * torch.exp(-3.0 * math.log(10.0) * t / rt60_s)
+def exponential_rir(
+    noise: torch.Tensor, rt60_s: float, sample_rate: int, drr_db: float
+) -> torch.Tensor:
+    """Synthetic room responses (B, K): a unit direct path, then `noise` decaying 60 dB at RT60,
+    scaled so that the direct-to-reverberant energy ratio is exactly `drr_db`."""
+    t = torch.arange(noise.shape[-1], device=noise.device, dtype=torch.float64) / sample_rate
+    tail = noise.double() * torch.exp(-3.0 * math.log(10.0) * t / rt60_s)
+    tail[:, 0] = 0.0
+    energy = tail.pow(2).sum(-1, keepdim=True).clamp_min(1e-30)
+    rir = tail * torch.sqrt(10.0 ** (-drr_db / 10.0) / energy)
     rir[:, 0] = 1.0
-    return rir
+    return rir.to(noise.dtype)
 
 
 def convolve_rms_matched(x: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:

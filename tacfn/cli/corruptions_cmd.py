@@ -19,7 +19,12 @@ def corruptions_table() -> Table:
 
     table = Table(title="Corruptions (level 0 = identity)")
     for column in ("name", "kind", "param", "unit", "1", "2", "3", "4", "5", "backend"):
-        table.add_column(column, justify="right" if column.isdigit() else "left")
+        table.add_column(
+            column,
+            justify="right" if column.isdigit() else "left",
+            no_wrap=column in ("name", "param"),
+            overflow="fold",
+        )
     for name in list_corruptions():
         info = describe(name)
         levels = [_fmt(v) for v in info["levels"]]
