@@ -156,14 +156,14 @@ def _draw(rng: np.random.Generator, seeds: int = 3, samples: int = 240) -> dict:
     return {"points": points, "curves": curves}
 
 
-@pytest.mark.parametrize("abs_tol", [0.0, 0.01])
-def test_false_alarm_rate_over_seed_draws(abs_tol: float) -> None:
+def test_false_alarm_rate_over_seed_draws() -> None:
     """Measured false-alarm rate of a whole check (3 models x 6 points + 3 nAUC, 3 seeds each
-    side, 300 draws): 0.030 with abs_tol 0 and 0.030 with the default abs_tol 0.01."""
+    side, 300 draws): 0.030 with abs_tol 0 (tested here, the strict case) and 0.030 with the
+    default abs_tol 0.01."""
     rng = np.random.default_rng(11)
     draws = 300
     alarms = sum(
-        any(not r.passed for r in compare(_draw(rng), _draw(rng), abs_tol=abs_tol))
+        any(not r.passed for r in compare(_draw(rng), _draw(rng), abs_tol=0.0))
         for _ in range(draws)
     )
     assert alarms / draws < 0.05
