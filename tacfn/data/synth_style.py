@@ -37,8 +37,8 @@ EYE_OPEN = (0.6, 0.35, 0.55, 1.0)
 MOTION = (0.3, 0.6, 0.8, 1.2)
 
 WITHIN = 0.5  # within-pair cue strength, in units of the cue's own noise
-AUDIO_NOISE = 0.12  # per-clip relative noise on audio cues
-VIDEO_NOISE = 0.12  # per-clip relative noise on video cues (relative to cue spacing)
+AUDIO_NOISE = 0.1  # per-clip relative noise on audio cues
+VIDEO_NOISE = 0.07  # per-clip relative noise on video cues (relative to cue spacing)
 STRONG_GAIN = 1.4  # strong intensity scales the deviation from the neutral cue
 
 
