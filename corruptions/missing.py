@@ -66,14 +66,12 @@ class Missing(Corruption):
 
     def apply(self, batch: Batch, seeds: torch.Tensor) -> tuple[Batch, list[dict[str, Any]]]:
         seeds = self.check_seeds(batch, seeds)
-        if self.is_identity:
-            return super().apply(batch, seeds)
         x = self.input_of(batch)
         absent = self.absent(seeds)
-        if self.config["stage"] == "input":
+        if not self.is_identity and self.config["stage"] == "input":
             out, _ = self.corrupt(x, seeds.tolist(), batch)
             batch = batch.with_inputs(**{self.modality: out})
-        else:
+        elif not self.is_identity:
             batch = batch.with_feature_fill(**{self.modality: self.config["fill"]})
         was = batch.present[self.modality]
         batch = batch.with_present(**{self.modality: was & ~absent.to(was.device)})
@@ -81,7 +79,7 @@ class Missing(Corruption):
         for sample_id, gone, before in zip(batch.ids, absent.tolist(), was.tolist(), strict=True):
             rec = self.record(sample_id)
             rec.update(
-                applied=True,
+                applied=not self.is_identity,
                 missing=gone,
                 was_present=before,
                 fill=self.config["fill"],

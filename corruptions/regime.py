@@ -40,7 +40,8 @@ def parse_spec(spec: dict[str, Any], index: int) -> RegimeSpec:
     if isinstance(p, bool) or not isinstance(p, Real) or not 0.0 <= p <= 1.0:
         raise ConfigError(f"{where}: p={p!r} is invalid; expected a probability in [0, 1]")
     options = {k: v for k, v in spec.items() if k not in SPEC_KEYS}
-    severities = [k for k in ("levels", "values", "level", cls.param) if k in spec]
+    # A spec's `p` is always the application probability (missing's own p comes via values).
+    severities = [k for k in ("levels", "values", "level", cls.param) if k in spec and k != "p"]
     if len(severities) > 1:
         raise ConfigError(f"{where}: give one of levels, values, level, {cls.param}")
     if "levels" in spec:
