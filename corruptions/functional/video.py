@@ -5,19 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torchvision.transforms.v2.functional as TF
-
-
-def frames_view(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, T, H, W) -> (B * T, 3, H, W)."""
-    b, c, t, h, w = x.shape
-    return x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-
-
-def clips_view(frames: torch.Tensor, batch: int) -> torch.Tensor:
-    """(B * T, 3, H, W) -> (B, 3, T, H, W)."""
-    bt, c, h, w = frames.shape
-    return frames.reshape(batch, bt // batch, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
+import torch.nn.functional as nnf
 
 
 def blur_kernel_size(sigma: float, height: int, width: int) -> int:
@@ -27,11 +15,28 @@ def blur_kernel_size(sigma: float, height: int, width: int) -> int:
     return max(3, min(size, limit if limit % 2 else limit - 1))
 
 
+def blur_matrix(length: int, sigma: float, size: int, like: torch.Tensor) -> torch.Tensor:
+    """(length, length) matrix of a 1-D Gaussian blur with reflect padding: out = M @ signal."""
+    half = size // 2
+    taps = torch.arange(size, device=like.device, dtype=torch.float64) - half
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    eye = torch.eye(length, device=like.device, dtype=torch.float64)[:, None, :]
+    padded = nnf.pad(eye, (half, half), mode="reflect")
+    columns = nnf.conv1d(padded, kernel.view(1, 1, size))[:, 0, :]  # row i: blur of e_i
+    return columns.T.to(like.dtype)
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur every frame with an isotropic Gaussian of `sigma` pixels."""
-    size = blur_kernel_size(sigma, x.shape[-2], x.shape[-1])
-    frames = TF.gaussian_blur(frames_view(x), [size, size], [sigma, sigma])
-    return clips_view(frames, x.shape[0])
+    """Blur every frame with an isotropic Gaussian of `sigma` pixels (reflect padding).
+
+    Separable, as two matrix products with banded blur matrices: BLAS-fast on CPU and GPU.
+    """
+    height, width = x.shape[-2], x.shape[-1]
+    size = blur_kernel_size(sigma, height, width)
+    rows = blur_matrix(height, sigma, size, x)
+    cols = blur_matrix(width, sigma, size, x)
+    return torch.matmul(torch.matmul(rows, x), cols.T)
 
 
 def brightness_hsv(x: torch.Tensor, delta: float) -> torch.Tensor:
