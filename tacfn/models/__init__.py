@@ -1,0 +1,16 @@
+"""Encoders, fusion heads (TACFN, concat, cross-attention, late average, unimodal), presets."""
+
+from tacfn.models.base import FusionModel
+from tacfn.models.presets import PRESETS, Preset, get_preset, list_presets
+from tacfn.models.registry import build_model, count_parameters, list_models
+
+__all__ = [
+    "PRESETS",
+    "FusionModel",
+    "Preset",
+    "build_model",
+    "count_parameters",
+    "get_preset",
+    "list_models",
+    "list_presets",
+]
