@@ -140,14 +140,25 @@ def predictions_frame(
                 frame[column] = meta_rows[column].to_numpy()
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
+    for column in TEXT_COLUMNS:
+        table[column] = table[column].astype("str")
     for column in ("value", "value2"):
         table[column] = table[column].astype("float64")
     return table
 
 
+AXIS_COLUMNS = ("corruption", "modality", "param", "value", "unit")
+TEXT_COLUMNS = [f"{n}{s}" for s in ("", "2") for n in AXIS_COLUMNS if n != "value"] + [
+    "stage",
+    "fill",
+]
+
+
 def _condition_columns(condition: Condition) -> dict[str, Any]:
-    names = ("corruption", "modality", "param", "value", "unit")
-    empty = {f"{n}{s}": None for s in ("", "2") for n in names} | {"stage": None, "fill": None}
+    empty = {f"{n}{s}": None for s in ("", "2") for n in AXIS_COLUMNS} | {
+        "stage": None,
+        "fill": None,
+    }
     return {**empty, **condition.columns}
 
 

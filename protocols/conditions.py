@@ -49,6 +49,10 @@ def resolve_point(sweep: Sweep, point: float, is_level: bool) -> tuple[Axis, boo
     return axis, bool(corruption.is_identity), str(corruption.unit)
 
 
+# Record fields every sample of a condition shares (they are columns of predictions.parquet).
+SHARED_FIELDS = frozenset({"sample_id", "corruption", "modality", "param", "value", "unit"})
+
+
 @dataclass
 class Corrupted:
     """A corrupted batch, the modalities whose inputs changed, and per-sample records."""
@@ -69,7 +73,7 @@ def corrupt(batch: Batch, condition: Condition, seed: int) -> Corrupted:
         touched |= set(corruption.touches)
         for sample_id, record in zip(batch.ids, per_sample, strict=True):
             for field, value in record.items():
-                if field in ("sample_id", "corruption"):
+                if field in SHARED_FIELDS:
                     continue
                 records.append(_record(condition.id, axis.corruption, sample_id, field, value))
     return Corrupted(batch, frozenset(touched), records)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -38,7 +39,7 @@ from protocols.grid import (
     train_cells,
 )
 from protocols.loading import protocol_hash
-from protocols.schema import DATASETS_NEEDING_PATH, Protocol
+from protocols.schema import DATASETS_NEEDING_PATH, Protocol, TrainSpec
 from tacfn.errors import DataError, UserError
 
 VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
@@ -212,10 +213,14 @@ def print_plan(p: Plan, console: Console, estimate: float | None) -> None:
     conditions.add_column("condition")
     conditions.add_column("sweep")
     for condition in p.conditions:
-        conditions.add_row(condition.id, condition.sweep)
+        conditions.add_row(escape(condition.id), escape(condition.sweep))
     console.print(conditions)
     if estimate is not None:
-        console.print(f"estimated time: {estimate / 60:.1f} min for {len(p.pending)} cells")
+        console.print(f"estimated time: {_duration(estimate)} for {len(p.pending)} cells")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def run_protocol(
@@ -227,8 +232,13 @@ def run_protocol(
     fail_fast: bool = False,
     dry_run: bool = False,
     console: Console | None = None,
+    report: bool = True,
 ) -> RunResult:
-    """Run every unstored cell of a protocol, then build the report (see DESIGN.md flow)."""
+    """Run every unstored cell of a protocol, then build the report (see DESIGN.md flow).
+
+    report=False leaves the report to a later `tacfn-robust report DIR` (e.g. while a grid is
+    still spread over a cluster).
+    """
     console = console or Console(stderr=True)
     p = plan(protocol, Path(out) if out is not None else None)
     if dry_run:
@@ -244,16 +254,17 @@ def run_protocol(
     try:
         with _progress(console) as progress:
             task = progress.add_task("cells", total=len(p.cells), completed=len(p.done))
-            epochs = _epoch_reporter(progress) if pool.workers == 1 and kind == "local" else None
+            sequential = pool.workers == 1 and kind == "local"
+            modalities = len(load_dataset(protocol.dataset).info.modalities)
+            epochs = EpochProgress(progress, protocol.train, modalities) if sequential else None
             tasks = [(str(p.run_dir), data, c, pool.threads, epochs) for c in p.pending]
             for record in pool.run(execute_cell, tasks):
                 records[record["key"]] = record
                 progress.advance(task)
                 if record["status"] != "done":
                     label = f"{record['model']}/{record['regime']}/seed{record['seed']}"
-                    console.print(
-                        f"[red]failed[/red] {label}/fold{record['fold']}: {record['error']}"
-                    )
+                    error = escape(str(record["error"]))
+                    console.print(f"[red]failed[/red] {label}/fold{record['fold']}: {error}")
                     if fail_fast:
                         raise CellFailed(
                             f"cell {label}/fold{record['fold']} failed: {record['error']} "
@@ -263,10 +274,11 @@ def run_protocol(
     finally:
         pool.close()
     cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
+    if not report:
+        return RunResult(p.run_dir, cells, None)
     from reports import build_report
 
-    report = build_report(p.run_dir)
-    return RunResult(p.run_dir, cells, Path(report) if report is not None else None)
+    return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)))
 
 
 def _progress(console: Console) -> Progress:
@@ -280,21 +292,24 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _epoch_reporter(progress: Progress) -> Any:
-    """A progress callback for fit: one bar per cell's epochs, in the sequential executor."""
-    return EpochProgress(progress)
-
-
 class EpochProgress:
-    """fit's progress hook, drawing a rich bar of epochs."""
+    """fit's progress hook: a rich bar of the epochs of the cell being trained."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, train: TrainSpec, modalities: int) -> None:
         self._progress = progress
+        self._total = train.epochs + train.pretrain_epochs * modalities
         self._task: Any = None
+        self._done = 0
 
-    def __call__(self, epoch: int, epochs: int, metrics: dict[str, float] | None = None) -> None:
-        if self._task is None or epoch == 0:
+    def __call__(self, row: dict[str, Any]) -> None:
+        if self._task is None or self._done >= self._total:
             if self._task is not None:
                 self._progress.remove_task(self._task)
-            self._task = self._progress.add_task("  epochs", total=epochs)
-        self._progress.update(self._task, completed=epoch + 1)
+            self._task = self._progress.add_task("  epochs", total=self._total)
+            self._done = 0
+        self._done += 1
+        loss = row.get("val_loss")
+        label = f"  {row.get('stage', 'fusion')} epoch {row.get('epoch')}"
+        if loss is not None:
+            label += f" val_loss {loss:.3f}"
+        self._progress.update(self._task, completed=self._done, description=label)
