@@ -121,3 +121,13 @@ def test_registry_lists_and_rejects_names() -> None:
         build_model("concat", PAPER, gain=2.0)
     with pytest.raises(ConfigError, match="modality 'text' is not in data set 'ravdess'"):
         build_model("tacfn", PAPER, blocks=[("text", "video")])
+
+
+def test_models_command_prints_every_model_with_its_count(capsys) -> None:
+    from tacfn.cli import main
+
+    assert main(["models", "--preset", "iemocap"]) == 0
+    out = capsys.readouterr().out
+    assert "348,970" in out and "vision_only" in out
+    assert main(["models", "--preset", "gpu"]) == 2
+    assert "unknown preset 'gpu'" in capsys.readouterr().err

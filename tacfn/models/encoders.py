@@ -49,11 +49,21 @@ class FramesEncoder(nn.Module):
         self.feature_shape = backbone.out_shape(pooled)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames
-        if self.pool != (1, 1, 1):  # pooling first: it commutes with the affine normalisation
-            x = nn.functional.avg_pool3d(x, self.pool)
+        x = _average_pool(frames, self.pool)  # first: it commutes with the normalisation
         x = (x - self.mean) / self.std
         return self.backbone(x).contiguous(memory_format=torch.channels_last_3d)
+
+
+def _average_pool(x: torch.Tensor, pool: tuple[int, int, int]) -> torch.Tensor:
+    """Non-overlapping average pooling of (B, C, T, H, W); a reshape-mean when sizes divide
+    (several times faster than avg_pool3d on CPU)."""
+    if pool == (1, 1, 1):
+        return x
+    (b, c, *size), (pt, ph, pw) = x.shape, pool
+    if any(n % p for n, p in zip(size, pool, strict=True)):
+        return nn.functional.avg_pool3d(x, pool)
+    t, h, w = (n // p for n, p in zip(size, pool, strict=True))
+    return x.reshape(b, c, t, pt, h, ph, w, pw).mean(dim=(3, 5, 7))
 
 
 class FeatureEncoder(nn.Module):

@@ -55,12 +55,13 @@ class MFCC(nn.Module):
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             win_length=self.n_fft,
-            power=2.0,
+            power=None,
             normalized=False,
             center=True,
             pad_mode="constant",
         )
-        mel = torch.matmul(spec.transpose(-1, -2), self.fbanks)  # (B, frames, n_mels)
+        power = torch.view_as_real(spec).square().sum(-1)  # |X|², cheaper than abs().pow(2)
+        mel = torch.matmul(power.transpose(-1, -2), self.fbanks)  # (B, frames, n_mels)
         db = AF.amplitude_to_DB(mel, multiplier=10.0, amin=1e-10, db_multiplier=0.0)
         floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
         db = torch.maximum(db, floor)
