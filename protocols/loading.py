@@ -72,7 +72,7 @@ def _yaml_path(loc: tuple[Any, ...]) -> str:
             continue
         else:
             out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return out
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -121,18 +121,26 @@ def _one_line(error: dict[str, Any]) -> str:
         return f"{path}: missing required field"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind in ("value_error", "assertion_error"):
-        return f"{path}: {message}"
+        return f"{path}: {message}" if path else message
     return f"{path}: {message}; got {error.get('input')!r}"
+
+
+def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
+    """(protocol, "", "") when valid, else (None, yaml path, one-line problem)."""
+    try:
+        return Protocol.model_validate(data), "", ""
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return None, _yaml_path(tuple(errors[0]["loc"])), _one_line(errors[0]) + more
 
 
 def validate(data: dict[str, Any], origin: str) -> Protocol:
     """Validate a protocol mapping; a ConfigError of one line names origin and field."""
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{origin}: {_one_line(errors[0])}{more}") from None
+    protocol, _, problem = _first_error(data)
+    if protocol is None:
+        raise ConfigError(f"{origin}: {problem}")
+    return protocol
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
@@ -170,14 +178,24 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
 
 
 def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Protocol:
-    """Read, override (--set) and validate a protocol given as a path or a shipped name."""
+    """Read, override (--set) and validate a protocol given as a path or a shipped name.
+
+    The file must be valid alone; an error after the overrides names the override whose key
+    leads to the failing field (or all of them when none does).
+    """
     origin, text = protocol_text(source)
     data = parse_yaml(origin, text)
     validate(data, origin)
     for assignment in overrides:
         data = apply_override(data, assignment)
-        validate(data, f"{origin} with --set {assignment}")
-    return validate(data, origin)
+    protocol, path, problem = _first_error(data)
+    if protocol is not None:
+        return protocol
+    keys = {a: a.split("=", 1)[0].strip() for a in overrides}
+    blamed = [a for a, k in keys.items() if path and (path + ".").startswith(k + ".")]
+    blamed = blamed or [a for a, k in keys.items() if k.split(".")[0] in problem] or list(keys)
+    named = " ".join(f"--set {a}" for a in blamed)
+    raise ConfigError(f"{origin} with {named}: {problem}")
 
 
 def canonical_json(value: Any) -> str:

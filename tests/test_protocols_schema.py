@@ -188,3 +188,16 @@ def test_json_schema_lists_the_top_level_fields() -> None:
         schema["properties"]
     )
     json.dumps(schema)
+
+
+def test_overrides_are_validated_together(tmp_path: Path) -> None:
+    protocol = load_protocol(
+        "missing_audio", ["models=[tacfn, audio_only]", "report.reference=tacfn"]
+    )
+    assert protocol.models == ["tacfn", "audio_only"]
+    with pytest.raises(ConfigError) as info:
+        load_protocol("missing_audio", ["seeds=[0]", "models=[tacfn, audio_only]"])
+    assert str(info.value) == (
+        "missing_audio.yaml with --set models=[tacfn, audio_only]: report.reference 'concat' "
+        "is not among models; expected one of: tacfn, audio_only"
+    )
