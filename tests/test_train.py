@@ -154,3 +154,19 @@ def test_tacfn_learns_the_tiny_set_well_above_chance(data, split) -> None:
     fit(model, data, split, config)
     logits = predict(model, data, split.test)
     assert float((logits.argmax(1) == data.labels[split.test]).float().mean()) >= 0.75
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["tacfn", "concat", "cross_attention", "late_average", "audio_only", "video_only"]
+)
+def test_every_model_beats_chance_clearly_on_the_synthetic_set(name: str) -> None:
+    from tacfn.data import build_dataset
+
+    dataset = build_dataset("synthetic")
+    split = dataset.splits(3)[0]
+    model = build_model(name, dataset.info, "cpu", seed=0)
+    fit(model, dataset, split, TrainConfig(epochs=10, batch_size=32, device="cpu"))
+    logits = predict(model, dataset, split.test)
+    accuracy = float((logits.argmax(1) == dataset.labels[split.test]).float().mean())
+    assert accuracy >= 3 / dataset.info.num_classes  # chance is 1/8
