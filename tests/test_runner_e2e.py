@@ -193,3 +193,16 @@ def test_resume_after_sigkill_matches_uninterrupted(smoke_run, tmp_path) -> None
     assert finished.returncode == 0, finished.stderr
     pd.testing.assert_frame_equal(predictions(out), predictions(target))
     assert not list(target.glob("store/cells/*/.*.tmp"))
+
+
+@pytest.mark.slow
+def test_local_pool_matches_sequential_up_to_thread_numerics(smoke_run, tmp_path) -> None:
+    out, _ = smoke_run
+    result = run_protocol(load_protocol("smoke"), out=tmp_path / "pool", workers=2, report=False)
+    assert len(result.cells) == 4 and not result.failed
+    sequential, pooled = predictions(out), predictions(tmp_path / "pool")
+    assert sequential[CONTRACT_COLUMNS[:-2]].equals(pooled[CONTRACT_COLUMNS[:-2]])
+    logits = [c for c in sequential.columns if c.startswith("logit_")]
+    diff = (sequential[logits] - pooled[logits]).abs().to_numpy().max()
+    assert diff < 1e-2
+    assert (sequential["pred"] == pooled["pred"]).mean() > 0.97
