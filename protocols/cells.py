@@ -170,6 +170,15 @@ def _records_frame(outputs: dict[str, ConditionOutput]) -> pd.DataFrame:
     return frame
 
 
+def is_stored(record: dict[str, Any] | None, conditions: str) -> bool:
+    """Whether a cell.json says the cell is done for these test conditions."""
+    return (
+        bool(record)
+        and record.get("status") == "done"
+        and record.get("conditions_hash") == conditions
+    )
+
+
 def execute_cell(
     run_dir: str,
     protocol_data: dict[str, Any],
@@ -185,7 +194,7 @@ def execute_cell(
     directory = store.cell_dir(Path(run_dir), key)
     tests = conditions_hash(protocol)
     stored = store.read_cell(Path(run_dir), key)
-    if stored and stored.get("status") == "done" and stored.get("conditions_hash") == tests:
+    if is_stored(stored, tests):
         return stored
     directory.mkdir(parents=True, exist_ok=True)
     store.remove_temporaries(directory)

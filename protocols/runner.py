@@ -24,6 +24,7 @@ from protocols.cells import (
     build_cell_model,
     execute_cell,
     fold_split,
+    is_stored,
     load_dataset,
     resolve_device,
     train_regime,
@@ -40,13 +41,13 @@ from protocols.grid import (
 )
 from protocols.loading import protocol_hash
 from protocols.schema import DATASETS_NEEDING_PATH, Protocol, TrainSpec
-from tacfn.errors import DataError, UserError
+from tacfn.errors import DataError
 
 VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
 
 
-class CellFailed(UserError):
-    """A cell failed and --fail-fast stopped the run."""
+class CellFailed(Exception):
+    """A cell failed and --fail-fast stopped the run (the CLI exits 1)."""
 
 
 @dataclass
@@ -103,11 +104,7 @@ def plan(protocol: Protocol, run_dir: Path | None = None) -> Plan:
     conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
     keys = {c: cell_key(protocol, c) for c in cells}
     tests = conditions_hash(protocol)
-    done = set()
-    for cell, key in keys.items():
-        stored = store.read_cell(run_dir, key)
-        if stored and stored.get("status") == "done" and stored.get("conditions_hash") == tests:
-            done.add(cell)
+    done = {c for c, key in keys.items() if is_stored(store.read_cell(run_dir, key), tests)}
     return Plan(protocol, run_dir, cells, keys, conditions, done)
 
 

@@ -24,17 +24,22 @@ def run(
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
+    from protocols.runner import CellFailed
 
     loaded = load_protocol(protocol, set_)
-    result = run_protocol(
-        loaded,
-        out=out,
-        workers=workers,
-        executor=executor,
-        address=address,
-        fail_fast=fail_fast,
-        dry_run=dry_run,
-    )
+    try:
+        result = run_protocol(
+            loaded,
+            out=out,
+            workers=workers,
+            executor=executor,
+            address=address,
+            fail_fast=fail_fast,
+            dry_run=dry_run,
+        )
+    except CellFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if dry_run:
         return
     done = len(result.cells) - len(result.failed)
