@@ -70,7 +70,7 @@ class Actor:
 def draw_actor(rng: np.random.Generator, actor: int) -> Actor:
     """Odd actors share one voice/face family, even actors the other."""
     odd = actor % 2 == 1
-    tone = rng.uniform(0.55, 1.0)
+    tone = rng.uniform(0.75, 1.0)
     return Actor(
         f0=(115.0 if odd else 205.0) * rng.uniform(0.88, 1.12),
         formant_scale=(1.0 if odd else 1.15) * rng.uniform(0.96, 1.04),
@@ -84,7 +84,7 @@ def draw_actor(rng: np.random.Generator, actor: int) -> Actor:
         face_ry=(0.78 if odd else 0.74) * rng.uniform(0.94, 1.06),
         eye_dx=rng.uniform(0.32, 0.4),
         skin=np.array([0.92, 0.72, 0.58]) * tone + rng.uniform(-0.04, 0.04, 3),
-        background=rng.uniform(0.1, 0.9, 3),
+        background=rng.uniform(0.3, 0.7, 3),
     )
 
 

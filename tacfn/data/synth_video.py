@@ -73,9 +73,9 @@ def render_video(
 
     freq = rng.uniform(0.5, 1.5, 2)
     shift = rng.uniform(0, 2 * np.pi, 2)
-    cx = actor.face_dx + 0.05 * motion * np.sin(2 * np.pi * freq[0] * t + shift[0])
-    cy = actor.face_dy + 0.04 * motion * np.sin(2 * np.pi * freq[1] * t + shift[1])
-    tiltx = 0.03 * motion * np.sin(2 * np.pi * freq[1] * t + shift[0])
+    cx = actor.face_dx + 0.1 * motion * np.sin(2 * np.pi * freq[0] * t + shift[0])
+    cy = actor.face_dy + 0.08 * motion * np.sin(2 * np.pi * freq[1] * t + shift[1])
+    tiltx = 0.05 * motion * np.sin(2 * np.pi * freq[1] * t + shift[0])
 
     axis = (np.arange(size) + 0.5) / size * 2 - 1
     y, x = np.meshgrid(axis, axis, indexing="ij")
@@ -88,18 +88,18 @@ def render_video(
     eye_y = cy - 0.2 * ry
     for side in (-1.0, 1.0):
         ex = cx + side * actor.eye_dx * rx + tiltx
-        erx, ery = 0.14, 0.11 * eye_t + 1e-3
+        erx, ery = 0.16, 0.16 * eye_t + 1e-3
         eyes = np.maximum(eyes, _soft(1 - ((x - ex) / erx) ** 2 - ((y - eye_y) / ery) ** 2, 6))
-        by = eye_y - 0.2 - 0.12 * raise_t
+        by = eye_y - 0.22 - 0.2 * raise_t
         inner, outer = ex - side * 0.12, ex + side * 0.14
-        d = _segment_distance(x, y, inner, by + 0.09 * angle_t, outer, by - 0.06 * angle_t)
-        brows = np.maximum(brows, _soft(0.045 - d, size))
+        d = _segment_distance(x, y, inner, by + 0.15 * angle_t, outer, by - 0.1 * angle_t)
+        brows = np.maximum(brows, _soft(0.075 - d, size))
 
-    mw = 0.32 * rx / 0.6
+    mw = 0.42 * rx / 0.6
     my = cy + 0.48 * ry
     xm = np.clip((x - cx) / mw, -1.2, 1.2)
-    centre_line = my - 0.14 * curve_t * (xm**2 - 0.35)
-    half = 0.025 + 0.16 * open_t * np.clip(1 - xm**2, 0, 1)
+    centre_line = my - 0.3 * curve_t * (xm**2 - 0.35)
+    half = 0.04 + 0.3 * open_t * np.clip(1 - xm**2, 0, 1)
     mouth = _soft(half - np.abs(y - centre_line), size) * _soft(1 - np.abs(xm), size * 0.3)
 
     gradient = 1.0 + 0.15 * y

@@ -26,7 +26,7 @@ from tacfn.data.synth_style import draw_actor
 from tacfn.data.synth_video import render_video
 from tacfn.errors import ConfigError
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MAX_ACTORS = 24
 _ACTOR_STREAM = 1_000_003
 
