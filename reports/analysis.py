@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
 from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
 from reports.stats import (
     Friedman,
@@ -14,7 +15,9 @@ from reports.stats import (
     condition_means,
     friedman,
     paired_comparisons,
+    percentile_interval,
     probability_of_improvement,
+    single_run_what,
 )
 from reports.store import Run
 from reports.table import results_table
@@ -46,12 +49,27 @@ class Analysis:
         return sorted(m for m, mods in self.run.modalities().items() if len(mods) > 1)
 
 
-def summarise_measures(summaries: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Mean, std, CI and n over runs of every (model, regime, sweep, measure)."""
+def summarise_measures(
+    summaries: pd.DataFrame,
+    level: float,
+    single_run: dict[tuple, tuple[np.ndarray, int]] | None = None,
+) -> pd.DataFrame:
+    """Mean, std, CI and n over runs of every (model, regime, sweep, measure).
+
+    `single_run` holds sample-bootstrap draws for model x regime pairs with one run.
+    """
     rows = []
+    single_run = single_run or {}
     for key, g in summaries.groupby(["model", "regime", "sweep", "measure"], sort=True):
         values = g["score"].dropna().to_numpy()
-        ci = bootstrap_ci(values, level)
+        if values.size == 1 and key in single_run:
+            draws, samples = single_run[key]
+            what = single_run_what(samples)
+            if key[3] in REFERENCE_MEASURES:
+                what += " (reference curve fixed at its mean)"
+            ci = percentile_interval(draws, level, what)
+        else:
+            ci = bootstrap_ci(values, level)
         rows.append(
             {
                 **dict(zip(["model", "regime", "sweep", "measure"], key, strict=True)),
@@ -95,13 +113,14 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
     table = results_table(run)
     points = curve_points(table, run.protocol)
     summaries = curve_summaries(points, table, reference)
+    single_run = single_run_measure_draws(points, run.predictions, table, reference)
     analysis = Analysis(
         run=run,
         table=table,
-        means=condition_means(table, run.predictions, level),
+        means=condition_means(table, run.predictions, level, run.class_names()),
         points=points,
         summaries=summaries,
-        summary_means=summarise_measures(summaries, level),
+        summary_means=summarise_measures(summaries, level, single_run),
         floors=_floors(table, points, run),
         focus=focus,
         reference=reference,

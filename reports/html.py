@@ -12,7 +12,7 @@ import pandas as pd
 from reports.analysis import Analysis
 from reports.metrics import METRIC_LABELS
 from reports.robustness import MEASURES
-from reports.stats import N_RESAMPLES, WILCOXON_MIN_N
+from reports.stats import N_RESAMPLES, N_SAMPLE_RESAMPLES, WILCOXON_MIN_N
 from reports.summary import failed_cells, records
 
 
@@ -48,13 +48,40 @@ def _clean_table(analysis: Analysis) -> list[dict]:
     return records(clean.sort_values(["regime", "model", "metric"]))
 
 
-def _summary_rows(summary_means: pd.DataFrame) -> tuple[list[str], list[dict]]:
-    """Measures in documented order, and one row per (model, regime, sweep) holding them."""
+MACHINE_LABELS = {
+    "platform": "platform",
+    "processor": "processor",
+    "cores": "cores",
+    "torch_threads": "torch threads",
+    "cuda": "CUDA device",
+}
+
+
+def machine_text(machine: dict | None) -> str:
+    """protocol.json's machine record as one readable line; keys without a value are left out."""
+    items = {k: v for k, v in (machine or {}).items() if v not in (None, "")}
+    order = [k for k in MACHINE_LABELS if k in items] + [
+        k for k in items if k not in MACHINE_LABELS
+    ]
+    return "; ".join(f"{MACHINE_LABELS.get(k, k)}: {items[k]}" for k in order) or "not recorded"
+
+
+def summary_rows(
+    summary_means: pd.DataFrame, across_sweeps: bool = False
+) -> tuple[list[str], list[dict]]:
+    """Measures with a value, in documented order, and one row per (model, regime, sweep).
+
+    Per-sweep rows by default; `across_sweeps` gives the sweep 'all' rows (mCE). Rows and
+    measure columns with no finite mean are left out.
+    """
     if summary_means.empty:
         return [], []
-    present = [m for m in MEASURES if m in set(summary_means["measure"])]
+    is_all = summary_means["sweep"] == "all"
+    rows_of = summary_means[is_all if across_sweeps else ~is_all]
+    rows_of = rows_of[rows_of["mean"].notna()]
+    present = [m for m in MEASURES if m in set(rows_of["measure"])]
     rows = []
-    for (regime, model, sweep), g in summary_means.groupby(["regime", "model", "sweep"]):
+    for (regime, model, sweep), g in rows_of.groupby(["regime", "model", "sweep"]):
         cells = {r["measure"]: r for r in records(g)}
         rows.append({"regime": regime, "model": model, "sweep": sweep, "cells": cells})
     return present, rows
@@ -63,7 +90,8 @@ def _summary_rows(summary_means: pd.DataFrame) -> tuple[list[str], list[dict]]:
 def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -> Path:
     """Write report.html from the analysis and the PNG figures (grouped by section)."""
     record = analysis.run.record
-    measure_names, summary_rows = _summary_rows(analysis.summary_means)
+    measure_names, per_sweep = summary_rows(analysis.summary_means)
+    all_names, across = summary_rows(analysis.summary_means, across_sweeps=True)
     f = analysis.friedman
     context = {
         "record": record,
@@ -80,7 +108,10 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
             ].sort_values(["sweep", "regime", "model", "value"])
         ),
         "summary_measures": measure_names,
-        "summaries": summary_rows,
+        "summaries": per_sweep,
+        "across_measures": all_names,
+        "across": across,
+        "machine": machine_text(record.get("machine")),
         "measures": MEASURES,
         "floors": records(analysis.floors),
         "comparisons": records(analysis.comparisons),
@@ -89,6 +120,7 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
         "failed": records(failed_cells(analysis)),
         "figures": {k: [(p.stem, data_uri(p)) for p in v] for k, v in figures.items()},
         "n_resamples": N_RESAMPLES,
+        "n_sample_resamples": N_SAMPLE_RESAMPLES,
         "wilcoxon_min_n": WILCOXON_MIN_N,
         "multilabel": analysis.run.multilabel,
     }

@@ -21,19 +21,44 @@ def _size(labels: np.ndarray, preds: np.ndarray) -> int:
     return int(max(np.max(labels, initial=0), np.max(preds, initial=0))) + 1
 
 
-def _per_class(labels: np.ndarray, preds: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-class (f1, recall, support, used) over classes seen in labels or preds."""
-    cm = confusion(labels, preds, _size(labels, preds))
-    tp = np.diag(cm).astype(float)
-    support = cm.sum(axis=1).astype(float)
-    predicted = cm.sum(axis=0).astype(float)
+def confusions(labels: np.ndarray, preds: np.ndarray, draws: np.ndarray, k: int) -> np.ndarray:
+    """Confusion matrices (R, k, k) of the resamples `draws` (R, n) of sample indices."""
+    labels = np.asarray(labels, dtype=np.int64)
+    preds = np.asarray(preds, dtype=np.int64)
+    r = draws.shape[0]
+    flat = (np.arange(r)[:, None] * k + labels[draws]) * k + preds[draws]
+    return np.bincount(flat.ravel(), minlength=r * k * k).reshape(r, k, k)
+
+
+def confusion_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, macro F1, UAR, weighted F1 and per-class recall of confusion matrices (..., k, k).
+
+    Macro F1 averages over classes seen in labels or predictions, UAR over classes seen in
+    labels; a class with no true sample has recall NaN.
+    """
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support = cm.sum(axis=-1)
+    predicted = cm.sum(axis=-2)
+    total = support.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(support > 0, tp / support, 0.0)
         denom = precision + recall
         f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
-    used = (support > 0) | (predicted > 0)
-    return f1, recall, support, used
+        used = (support > 0) | (predicted > 0)
+        seen = support > 0
+        return {
+            "accuracy": tp.sum(axis=-1) / total,
+            "macro_f1": (f1 * used).sum(axis=-1) / used.sum(axis=-1),
+            "uar": (recall * seen).sum(axis=-1) / seen.sum(axis=-1),
+            "weighted_f1": (f1 * support).sum(axis=-1) / total,
+            "recall": np.where(seen, recall, np.nan),
+        }
+
+
+def _score(name: str, labels: np.ndarray, preds: np.ndarray) -> float:
+    return float(confusion_scores(confusion(labels, preds, _size(labels, preds)))[name])
 
 
 def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
@@ -43,28 +68,22 @@ def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
 
 def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted mean F1 over classes present in labels or predictions."""
-    f1, _, _, used = _per_class(labels, preds)
-    return float(f1[used].mean())
+    return _score("macro_f1", labels, preds)
 
 
 def uar(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted average recall over classes present in labels (balanced accuracy)."""
-    _, recall, support, _ = _per_class(labels, preds)
-    return float(recall[support > 0].mean())
+    return _score("uar", labels, preds)
 
 
 def weighted_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """F1 per class averaged with weights proportional to class support."""
-    f1, _, support, _ = _per_class(labels, preds)
-    return float((f1 * support).sum() / support.sum())
+    return _score("weighted_f1", labels, preds)
 
 
 def class_recall(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """Accuracy within each true class (NaN for a class with no samples)."""
-    cm = confusion(labels, preds, num_classes)
-    support = cm.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(support > 0, np.diag(cm) / support, np.nan)
+    return confusion_scores(confusion(labels, preds, num_classes))["recall"]
 
 
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
@@ -93,9 +112,16 @@ def multiclass_scores(
     labels: np.ndarray, preds: np.ndarray, class_names: list[str]
 ) -> dict[str, float]:
     """Every registered metric plus per-class recall as `recall[<class>]`."""
-    scores = {name: fn(labels, preds) for name, fn in METRICS.items()}
-    recalls = class_recall(labels, preds, len(class_names))
-    scores.update({f"recall[{c}]": float(r) for c, r in zip(class_names, recalls, strict=True)})
+    k = max(len(class_names), _size(labels, preds))
+    cm = confusion(labels, preds, k)
+    return {name: float(v) for name, v in multiclass_from_confusion(cm, class_names).items()}
+
+
+def multiclass_from_confusion(cm: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
+    """multiclass_scores of confusion matrices (..., k, k), one array per metric name."""
+    scores = confusion_scores(cm)
+    recall = scores.pop("recall")
+    scores.update({f"recall[{c}]": recall[..., i] for i, c in enumerate(class_names)})
     return scores
 
 
@@ -106,13 +132,23 @@ def multilabel_scores(
 
     Rows are (sample, target) pairs; `labels`/`preds` are 0/1 for emotion `targets`.
     """
-    scores: dict[str, float] = {}
-    for k, name in enumerate(class_names):
-        mask = np.asarray(targets) == k
-        if mask.any():
-            scores[f"accuracy[{name}]"] = accuracy(labels[mask], preds[mask])
-            scores[f"weighted_f1[{name}]"] = weighted_f1(labels[mask], preds[mask])
+    targets = np.asarray(targets)
+    cms = {
+        name: confusion(labels[targets == k], preds[targets == k], 2)
+        for k, name in enumerate(class_names)
+        if (targets == k).any()
+    }
+    return {name: float(v) for name, v in multilabel_from_confusion(cms).items()}
+
+
+def multilabel_from_confusion(cms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """multilabel_scores of per-emotion binary confusion matrices (..., 2, 2)."""
+    scores: dict[str, np.ndarray] = {}
+    for name, cm in cms.items():
+        binary = confusion_scores(cm)
+        scores[f"accuracy[{name}]"] = binary["accuracy"]
+        scores[f"weighted_f1[{name}]"] = binary["weighted_f1"]
     for metric in ("accuracy", "weighted_f1"):
         parts = [v for k, v in scores.items() if k.startswith(f"{metric}[")]
-        scores[metric] = float(np.mean(parts))
+        scores[metric] = np.mean(parts, axis=0)
     return scores

@@ -35,10 +35,8 @@ def normalised_auc(x: np.ndarray, y: np.ndarray) -> float:
     order = np.argsort(np.asarray(x, dtype=float))
     x = np.asarray(x, dtype=float)[order]
     y = np.asarray(y, dtype=float)[order]
-    span = x[-1] - x[0]
-    if span == 0:
-        return float(np.mean(y))
-    return float(np.trapezoid(y, x) / span)
+    identity = np.zeros(x.shape, dtype=bool)
+    return float(curve_measures(x, y, identity, 1.0)["nauc"])
 
 
 def _sweep_id_matches(spec: dict, sweep: str) -> bool:
@@ -75,7 +73,9 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
     frames = []
     for sweep, rows in one_d.groupby("sweep", sort=True):
         first = rows.iloc[0]
-        stored = rows.assign(source="stored")[[*CURVE_KEYS, "value", "score", "source"]]
+        stored = rows.assign(source="stored")[
+            [*CURVE_KEYS, "condition", "value", "score", "source"]
+        ]
         declared = _declared_values(protocol, sweep)
         extra = [v for v in declared if not np.isclose(stored["value"], v).any()]
         filled = [
@@ -83,6 +83,7 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
                 {
                     **{k: clean.index.get_level_values(k) for k in RUN_KEYS},
                     "sweep": sweep,
+                    "condition": "clean",
                     "value": v,
                     "score": clean.to_numpy(),
                     "source": "clean",
@@ -100,41 +101,75 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
         points["param"], points["unit"] = first["param"], first["unit"]
         frames.append(points)
     if not frames:
-        return pd.DataFrame(columns=[*CURVE_KEYS, "value", "score", "source", "identity"])
+        return pd.DataFrame(
+            columns=[*CURVE_KEYS, "condition", "value", "score", "source", "identity"]
+        )
     return pd.concat(frames, ignore_index=True).sort_values([*CURVE_KEYS, "value"])
 
 
-def _run_measures(points: pd.DataFrame, clean: float) -> dict[str, float]:
-    corrupted = points.loc[~points["identity"], "score"].to_numpy()
-    nauc = normalised_auc(points["value"].to_numpy(), points["score"].to_numpy())
-    mean_corrupted = float(corrupted.mean()) if corrupted.size else float("nan")
-    return {
-        "clean": clean,
-        "nauc": nauc,
-        "relative_robustness": nauc / clean if clean > 0 else float("nan"),
-        "mean_corrupted": mean_corrupted,
-        "drop": clean - mean_corrupted,
-        "error_corrupted": 1.0 - mean_corrupted,
-    }
+def curve_measures(
+    x: np.ndarray,
+    y: np.ndarray,
+    identity: np.ndarray,
+    clean: np.ndarray | float,
+    ref_y: np.ndarray | None = None,
+    ref_clean: float = float("nan"),
+) -> dict[str, np.ndarray]:
+    """Every measure of curves y (..., P) over sorted x (P,), one value per leading index.
+
+    `identity` (P,) flags identity points; `clean` (...) is the clean accuracy; `ref_y` (P,)
+    is the reference model's mean curve on the same x (NaN where it has no point).
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    identity = np.asarray(identity, dtype=bool)
+    clean = np.asarray(clean, dtype=float)
+    nan = np.full(clean.shape, np.nan)
+    span = x[-1] - x[0]
+    nauc = np.trapezoid(y, x, axis=-1) / span if span != 0 else y.mean(axis=-1)
+    corrupted = y[..., ~identity]
+    mean_corrupted = corrupted.mean(axis=-1) if corrupted.shape[-1] else nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "clean": clean,
+            "nauc": nauc,
+            "relative_robustness": np.where(clean > 0, nauc / clean, np.nan),
+            "mean_corrupted": mean_corrupted,
+            "drop": clean - mean_corrupted,
+            "error_corrupted": 1.0 - mean_corrupted,
+        }
+        shared = ~identity & ~np.isnan(ref_y) if ref_y is not None else np.zeros_like(identity)
+        if not shared.any():
+            return {**out, "ce": nan, "relative_ce": nan, "effective_robustness": nan}
+        f, r = y[..., shared], np.asarray(ref_y)[shared]
+        ref_error = np.sum(1 - r)
+        ref_rel = np.sum((1 - r) - (1 - ref_clean))
+        f_error = np.sum(1 - f, axis=-1)
+        f_rel = np.sum((1 - f) - (1 - clean[..., None]), axis=-1)
+        out["ce"] = f_error / ref_error if ref_error > 0 else nan
+        out["relative_ce"] = f_rel / ref_rel if ref_rel > 0 else nan
+        out["effective_robustness"] = np.sum(f - (r + clean[..., None] - ref_clean), axis=-1)
+    return out
 
 
-def _against_reference(
-    points: pd.DataFrame, clean: float, ref_curve: pd.Series | None, ref_clean: float
-) -> dict[str, float]:
-    """CE, relative CE and effective robustness of one run against the reference's mean curve."""
-    nan = float("nan")
-    if ref_curve is None:
-        return {"ce": nan, "relative_ce": nan, "effective_robustness": nan}
-    corrupted = points[~points["identity"]].set_index("value")["score"]
-    shared = corrupted.index.intersection(ref_curve.index)
-    f, r = corrupted.loc[shared].to_numpy(), ref_curve.loc[shared].to_numpy()
-    ref_error = np.sum(1 - r)
-    ref_rel = np.sum((1 - r) - (1 - ref_clean))
-    return {
-        "ce": float(np.sum(1 - f) / ref_error) if ref_error > 0 else nan,
-        "relative_ce": float(np.sum((1 - f) - (1 - clean)) / ref_rel) if ref_rel > 0 else nan,
-        "effective_robustness": float(np.sum(f - (r + clean - ref_clean))),
-    }
+def reference_curves(
+    points: pd.DataFrame, table: pd.DataFrame, reference: str
+) -> tuple[pd.Series, pd.Series]:
+    """The reference model's mean corrupted curve (regime, sweep, value) and clean (regime)."""
+    clean_rows = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    ref_points = points[(points["model"] == reference) & ~points["identity"]]
+    curves = ref_points.groupby(["regime", "sweep", "value"])["score"].mean()
+    clean = clean_rows[clean_rows["model"] == reference].groupby("regime")["score"].mean()
+    return curves, clean
+
+
+def reference_on(
+    curves: pd.Series, clean: pd.Series, regime: str, sweep: str, x: np.ndarray
+) -> tuple[np.ndarray | None, float]:
+    """The reference curve on grid x (NaN where missing) and its clean accuracy, if any."""
+    if regime not in clean.index or (regime, sweep) not in curves.index.droplevel("value"):
+        return None, float("nan")
+    curve = curves.loc[(regime, sweep)]
+    return curve.reindex(x).to_numpy(dtype=float), float(clean[regime])
 
 
 def curve_summaries(points: pd.DataFrame, table: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -143,27 +178,38 @@ def curve_summaries(points: pd.DataFrame, table: pd.DataFrame, reference: str) -
         return pd.DataFrame(columns=[*CURVE_KEYS, "measure", "score"])
     clean_rows = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
     clean = clean_rows.set_index(RUN_KEYS)["score"]
-    ref_points = points[(points["model"] == reference) & ~points["identity"]]
-    ref_curves = ref_points.groupby(["regime", "sweep", "value"])["score"].mean()
-    ref_clean = clean_rows[clean_rows["model"] == reference].groupby("regime")["score"].mean()
+    ref_curves, ref_clean = reference_curves(points, table, reference)
     rows = []
     for key, run_points in points.groupby(CURVE_KEYS, sort=True):
-        run_key, regime, sweep = key[:4], key[1], key[4]
-        c = float(clean.get(run_key, np.nan))
-        has_ref = (regime, sweep) in ref_curves.index.droplevel("value") and regime in ref_clean
-        ref_curve = ref_curves.loc[(regime, sweep)] if has_ref else None
-        measures = _run_measures(run_points, c)
-        measures.update(_against_reference(run_points, c, ref_curve, ref_clean.get(regime, np.nan)))
+        run_points = run_points.sort_values("value")
+        regime, sweep = key[1], key[4]
+        x = run_points["value"].to_numpy(dtype=float)
+        ref_y, ref_c = reference_on(ref_curves, ref_clean, regime, sweep, x)
+        measures = curve_measures(
+            x,
+            run_points["score"].to_numpy(),
+            run_points["identity"].to_numpy(),
+            float(clean.get(key[:4], np.nan)),
+            ref_y,
+            ref_c,
+        )
         rows.extend(
-            {**dict(zip(CURVE_KEYS, key, strict=True)), "measure": m, "score": s}
+            {**dict(zip(CURVE_KEYS, key, strict=True)), "measure": m, "score": float(s)}
             for m, s in measures.items()
         )
     long = pd.DataFrame(rows)
-    per_run = long[long["measure"].isin(["ce", "relative_ce"])].groupby([*RUN_KEYS, "measure"])
+    return pd.concat([long, mean_ce(long)], ignore_index=True)
+
+
+def mean_ce(long: pd.DataFrame) -> pd.DataFrame:
+    """mCE and relative mCE per run (sweep 'all') from a long table of CE per sweep."""
+    per_run = long[long["measure"].isin(["ce", "relative_ce"])].groupby(
+        [*RUN_KEYS, "measure"], dropna=False
+    )
     mce = per_run["score"].mean().reset_index()
     mce["measure"] = mce["measure"].map({"ce": "mce", "relative_ce": "relative_mce"})
     mce["sweep"] = "all"
-    return pd.concat([long, mce[long.columns]], ignore_index=True)
+    return mce[long.columns]
 
 
 def unimodal_floor(

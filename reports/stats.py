@@ -14,11 +14,18 @@ import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats
 
-from reports.metrics import get_metric
+from reports.metrics import (
+    confusions,
+    get_metric,
+    multiclass_from_confusion,
+    multilabel_from_confusion,
+)
 from reports.table import CONDITION_COLUMNS
 
 N_RESAMPLES = 2000
+N_SAMPLE_RESAMPLES = 1000
 WILCOXON_MIN_N = 6
+NEEDS_PAIRS = "not computed: needs ≥ 2 paired runs"
 
 
 @dataclass(frozen=True)
@@ -30,15 +37,22 @@ class Interval:
     method: str
 
 
-def bootstrap_ci(values: np.ndarray, level: float = 0.95, seed: int = 0) -> Interval:
-    """CI of the mean of `values` over runs: BCa, percentile where BCa is degenerate."""
+def bootstrap_ci(
+    values: np.ndarray, level: float = 0.95, seed: int = 0, unit: str = "runs"
+) -> Interval:
+    """CI of the mean of `values` over `unit`: BCa, percentile where BCa is degenerate.
+
+    One value has no interval (NaN, the method says so); equal values a zero-width one.
+    """
     values = np.asarray(values, dtype=float)
     n = values.size
     if n == 0:
-        return Interval(float("nan"), float("nan"), "no runs")
-    if n == 1 or np.all(values == values[0]):
+        return Interval(float("nan"), float("nan"), f"no {unit}")
+    if n == 1:
+        return Interval(float("nan"), float("nan"), f"not computed: needs ≥ 2 {unit}")
+    if np.all(values == values[0]):
         v = float(values[0])
-        return Interval(v, v, f"no spread: all {n} run(s) equal")
+        return Interval(v, v, f"no spread: all {n} {unit} equal")
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -52,28 +66,63 @@ def bootstrap_ci(values: np.ndarray, level: float = 0.95, seed: int = 0) -> Inte
             )
         low, high = res.confidence_interval
         if np.isfinite(low) and np.isfinite(high):
-            return Interval(float(low), float(high), f"{method} bootstrap over {n} runs")
-    return Interval(float("nan"), float("nan"), f"bootstrap failed over {n} runs")
+            return Interval(float(low), float(high), f"{method} bootstrap over {n} {unit}")
+    return Interval(float("nan"), float("nan"), f"bootstrap failed over {n} {unit}")
+
+
+def sample_draws(n: int, seed: int = 0) -> np.ndarray:
+    """Bootstrap resamples (N_SAMPLE_RESAMPLES, n) of the indices of n test samples."""
+    return np.random.default_rng(seed).integers(0, n, size=(N_SAMPLE_RESAMPLES, n))
+
+
+def percentile_interval(draws: np.ndarray, level: float, what: str) -> Interval:
+    """Percentile CI of bootstrap draws (NaN draws ignored), labelled with what was resampled."""
+    alpha = (1 - level) / 2
+    draws = np.asarray(draws, dtype=float)
+    if np.isnan(draws).all():
+        return Interval(float("nan"), float("nan"), f"not computed: undefined in every {what}")
+    low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    return Interval(float(low), float(high), f"percentile bootstrap over {what}")
+
+
+def single_run_what(n: int) -> str:
+    return f"{n} test samples of a single run"
 
 
 def sample_bootstrap_ci(
     labels: np.ndarray, preds: np.ndarray, metric: str, level: float = 0.95, seed: int = 0
 ) -> Interval:
     """CI of a metric by bootstrap over the test samples of a single run (percentile)."""
-    fn = get_metric(metric)
+    get_metric(metric)
     labels, preds = np.asarray(labels), np.asarray(preds)
-    n = labels.size
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(N_RESAMPLES // 2, n))
-    if metric == "accuracy":
-        boot = (labels[draws] == preds[draws]).mean(axis=1)
-    else:
-        boot = np.array([fn(labels[d], preds[d]) for d in draws])
-    alpha = (1 - level) / 2
-    low, high = np.quantile(boot, [alpha, 1 - alpha])
-    return Interval(
-        float(low), float(high), f"percentile bootstrap over {n} test samples of a single run"
-    )
+    k = int(max(labels.max(initial=0), preds.max(initial=0))) + 1
+    cm = confusions(labels, preds, sample_draws(labels.size, seed), k)
+    boot = multiclass_from_confusion(cm, [])[metric]
+    return percentile_interval(boot, level, single_run_what(labels.size))
+
+
+def single_run_scores(
+    rows: pd.DataFrame, class_names: list[str], seed: int = 0
+) -> tuple[dict[str, np.ndarray], int]:
+    """Every metric of one run x condition over bootstrap resamples of its test samples.
+
+    Multilabel rows (a `target` column) are resampled by sample, all targets together.
+    Returns (metric -> draws, number of test samples).
+    """
+    if "target" not in rows.columns:
+        labels, preds = rows["label"].to_numpy(), rows["pred"].to_numpy()
+        k = max(len(class_names), int(max(labels.max(), preds.max())) + 1)
+        cm = confusions(labels, preds, sample_draws(len(rows), seed), k)
+        return multiclass_from_confusion(cm, class_names), len(rows)
+    wide = rows.pivot_table(index="sample_id", columns="target", values=["label", "pred"])
+    draws = sample_draws(len(wide), seed)
+    cms = {}
+    for k, name in enumerate(class_names):
+        if ("label", k) in wide.columns:
+            labels = wide[("label", k)].to_numpy(np.int64)
+            preds = wide[("pred", k)].to_numpy(np.int64)
+            cms[name] = confusions(labels, preds, draws, 2)
+    return multilabel_from_confusion(cms), len(wide)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -115,8 +164,10 @@ def permutation_p(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def paired_p(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
-    """p-value for paired runs: Wilcoxon signed-rank when n >= 6, exact permutation otherwise."""
+    """p-value for paired runs: Wilcoxon signed-rank when n >= 6, exact permutation when n >= 2."""
     n = len(a)
+    if n < 2:
+        return float("nan"), NEEDS_PAIRS
     if n >= WILCOXON_MIN_N:
         return wilcoxon_p(a, b), f"Wilcoxon signed-rank, two-sided, n={n} paired runs"
     smallest = 2 / 2**n
@@ -138,29 +189,29 @@ def mcnemar_midp(b: int, c: int) -> float:
 
 
 def condition_means(
-    table: pd.DataFrame, predictions: pd.DataFrame, level: float = 0.95
+    table: pd.DataFrame,
+    predictions: pd.DataFrame,
+    level: float = 0.95,
+    class_names: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Mean over runs of every (model, regime, condition, metric), with its CI, method and n."""
+    """Mean over runs of every (model, regime, condition, metric), with its CI, method and n.
+
+    With one run the CI is a percentile bootstrap over that run's test samples.
+    """
     keys = ["model", "regime", *CONDITION_COLUMNS, "metric"]
+    run_keys = ["model", "regime", "seed", "fold", "condition"]
+    by_run = predictions.groupby(run_keys, sort=False)
+    single: dict[tuple, tuple[dict[str, np.ndarray], int]] = {}
     rows = []
     for key, g in table.groupby(keys, sort=True, dropna=False):
         row = dict(zip(keys, key, strict=True))
         scores = g["score"].to_numpy()
-        if (
-            len(g) == 1
-            and row["metric"] in ("accuracy", "macro_f1", "uar", "weighted_f1")
-            and ("target" not in predictions.columns)
-        ):
-            run = g.iloc[0]
-            mask = (
-                (predictions["model"] == run["model"])
-                & (predictions["regime"] == run["regime"])
-                & (predictions["seed"] == run["seed"])
-                & (predictions["fold"] == run["fold"])
-                & (predictions["condition"] == run["condition"])
-            )
-            sel = predictions.loc[mask]
-            ci = sample_bootstrap_ci(sel["label"], sel["pred"], row["metric"], level)
+        if len(g) == 1:
+            run = tuple(g.iloc[0][run_keys])
+            if run not in single:
+                single[run] = single_run_scores(by_run.get_group(run), class_names or [])
+            draws, n = single[run]
+            ci = percentile_interval(draws[row["metric"]], level, single_run_what(n))
         else:
             ci = bootstrap_ci(scores, level)
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
@@ -187,16 +238,29 @@ def _pairs(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return pd.concat([left, right], axis=1, join="inner").reset_index()
 
 
-def _discordant(predictions: pd.DataFrame, a: str, b: str, regime: str, condition: str):
-    """Pooled per-sample McNemar counts (b: only a right, c: only b right) over paired runs."""
+def _correct(predictions: pd.DataFrame, a: str, b: str, regime: str, condition: str):
+    """Per-sample correctness of models a and b, joined on (seed, fold, sample_id[, target])."""
     keys = ["seed", "fold", "sample_id"] + (["target"] if "target" in predictions else [])
     sel = predictions[(predictions["regime"] == regime) & (predictions["condition"] == condition)]
     right = {
         m: sel[sel["model"] == m].assign(ok=lambda f: f["label"] == f["pred"]).set_index(keys)["ok"]
         for m in (a, b)
     }
-    joined = pd.concat([right[a].rename("a"), right[b].rename("b")], axis=1, join="inner")
+    return pd.concat([right[a].rename("a"), right[b].rename("b")], axis=1, join="inner")
+
+
+def _discordant(joined: pd.DataFrame) -> tuple[int, int]:
+    """Pooled per-sample McNemar counts (b: only a right, c: only b right) over paired runs."""
     return int((joined["a"] & ~joined["b"]).sum()), int((~joined["a"] & joined["b"]).sum())
+
+
+def _sample_diff_ci(joined: pd.DataFrame, level: float) -> Interval:
+    """CI of the accuracy difference a - b of one paired run, by bootstrap over its samples."""
+    per_sample = joined.astype(float).groupby(level="sample_id").mean()
+    diff = (per_sample["a"] - per_sample["b"]).to_numpy()
+    draws = diff[sample_draws(diff.size)].mean(axis=1)
+    what = f"{diff.size} paired test samples of a single run per model"
+    return percentile_interval(draws, level, what)
 
 
 def paired_comparisons(
@@ -207,7 +271,11 @@ def paired_comparisons(
     level: float = 0.95,
     metric: str = "accuracy",
 ) -> pd.DataFrame:
-    """Focus model vs each other model per regime and condition; Holm within each sweep."""
+    """Focus model vs each other model per regime and condition; Holm within each sweep.
+
+    With one paired run the difference's CI is a paired bootstrap over test samples and the
+    paired p-value is not computed (NaN, p_method says so); McNemar still is.
+    """
     scores = table[table["metric"] == metric]
     conditions = scores[["condition", "sweep", "value"]].drop_duplicates("condition")
     rows = []
@@ -215,9 +283,11 @@ def paired_comparisons(
         pairs = _pairs(scores, focus, other)
         for (regime, condition), g in pairs.groupby(["regime", "condition"], sort=True):
             diff = (g["a"] - g["b"]).to_numpy()
-            ci = bootstrap_ci(diff, level)
+            joined = _correct(predictions, focus, other, regime, condition)
+            single = len(g) == 1 and metric == "accuracy"
+            ci = _sample_diff_ci(joined, level) if single else bootstrap_ci(diff, level)
             p, method = paired_p(g["a"].to_numpy(), g["b"].to_numpy())
-            b, c = _discordant(predictions, focus, other, regime, condition)
+            b, c = _discordant(joined)
             rows.append(
                 {
                     "model_a": focus,
@@ -297,7 +367,7 @@ def probability_of_improvement(
         if pairs.empty:
             continue
         wins = (pairs["a"] > pairs["b"]).to_numpy(float) + 0.5 * (pairs["a"] == pairs["b"])
-        ci = bootstrap_ci(wins, 0.95)
+        ci = bootstrap_ci(wins, 0.95, unit="observations")
         rows.append(
             {
                 "model_a": focus,

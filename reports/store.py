@@ -39,7 +39,8 @@ class Run:
         """Model name -> the modalities it reads (from cell.json)."""
         out: dict[str, tuple[str, ...]] = {}
         for row in self.cells.itertuples():
-            out.setdefault(row.model, tuple(row.modalities or ()))
+            if isinstance(row.modalities, (list, tuple)):
+                out.setdefault(row.model, tuple(row.modalities))
         return out
 
     def class_names(self) -> list[str]:
@@ -89,11 +90,30 @@ def load_cells(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame:
+    """The cells of the current grid: protocol.json's `cells[].key` when it lists them, else all.
+
+    A run directory reused with a changed protocol keeps older cells under store/cells/;
+    they never enter a report. A listed cell with no cell.json yet is reported as failed.
+    """
+    listed = record.get("cells")
+    if listed is None:
+        return cells
+    keys = [c["key"] for c in listed]
+    stored = cells[cells["key"].isin(keys)] if not cells.empty else cells
+    absent = [c for c in listed if stored.empty or c["key"] not in set(stored["key"])]
+    rows = [
+        {**c, "status": "failed", "error": f"not run: no {root}/store/cells/{c['key']}/cell.json"}
+        for c in absent
+    ]
+    return pd.concat([stored, pd.DataFrame(rows)], ignore_index=True) if rows else stored
+
+
 def load_run(run_dir: str | Path) -> Run:
-    """Load protocol.json, every cell.json and the predictions of every done cell."""
+    """Load protocol.json, the current grid's cell.json files and its done cells' predictions."""
     root = check_run_dir(run_dir)
     record = _read_json(root / "protocol.json")
-    cells = load_cells(root)
+    cells = current_cells(load_cells(root), record, root)
     if cells.empty:
         raise DataError(f"{root}/store/cells: no cell.json found; nothing has been run yet")
     frames = []
@@ -105,4 +125,7 @@ def load_run(run_dir: str | Path) -> Run:
     if not frames:
         raise DataError(f"{root}: every cell failed; no predictions to report on")
     predictions = pd.concat(frames, ignore_index=True)
+    if record.get("conditions") is not None:
+        predictions = predictions[predictions["condition"].isin(record["conditions"])]
+        predictions = predictions.reset_index(drop=True)
     return Run(root=root, record=record, cells=cells, predictions=predictions)

@@ -118,10 +118,21 @@ def protocol_record(name: str, models: list[str], seeds: list[int], values: list
         "hash": digest,
         "protocol": protocol,
         "versions": {"numpy": np.__version__, "pandas": pd.__version__},
-        "machine": {"platform": "test", "cpu": "simulated"},
+        "machine": {
+            "platform": "Linux-simulated",
+            "processor": "x86_64",
+            "cuda": None,
+            "cores": 2,
+            "torch_threads": 2,
+        },
         "git_commit": "0" * 40,
         "created": "2024-01-01T00:00:00Z",
     }
+
+
+def cell_key(record: dict, model: str, regime: str, seed: int) -> str:
+    """A content key as the runner's: the protocol hash and the cell (fold 0)."""
+    return hashlib.sha1(f"{record['hash']}|{model}|{regime}|{seed}|0".encode()).hexdigest()[:12]
 
 
 def _predictions(model, regime, seed, fold, conds, accuracy, n_samples, sim_seed) -> pd.DataFrame:
@@ -176,8 +187,12 @@ def simulate_run(
     failed: dict[tuple[str, int], str] | None = None,
     sim_seed: int = 0,
     store_identity: bool = False,
+    not_run: frozenset[tuple[str, int]] = frozenset(),
 ) -> Path:
-    """Write protocol.json and store/cells/<key>/* for every (model, regime, seed); fold 0."""
+    """Write protocol.json and store/cells/<key>/* for every (model, regime, seed); fold 0.
+
+    Cells in `not_run` are listed in protocol.json but have no cell directory (interrupted).
+    """
     models = models or list(MODALITIES)
     seeds = seeds if seeds is not None else [0, 1, 2]
     regimes = regimes or ["clean"]
@@ -185,12 +200,24 @@ def simulate_run(
     root.mkdir(parents=True, exist_ok=True)
     record = protocol_record(name, models, seeds, values)
     record["protocol"]["train"]["regimes"] = {r: [] for r in regimes}
-    (root / "protocol.json").write_text(json.dumps(record, indent=1))
     conds = sweep_conditions(values, store_identity)
+    grid = [
+        {"key": cell_key(record, model, regime, seed), "model": model, "regime": regime}
+        | {"seed": seed, "fold": 0}
+        for model in models
+        for regime in regimes
+        for seed in seeds
+    ]
+    # as the protocol runner: the current grid's cells and conditions
+    record["cells"] = grid
+    record["conditions"] = [c["condition"] for c in conds]
+    (root / "protocol.json").write_text(json.dumps(record, indent=1))
     for model in models:
         for regime in regimes:
             for seed in seeds:
-                key = hashlib.sha1(f"{model}|{regime}|{seed}|0".encode()).hexdigest()[:12]
+                key = cell_key(record, model, regime, seed)
+                if (model, seed) in not_run:
+                    continue
                 cell_dir = root / "store" / "cells" / key
                 cell_dir.mkdir(parents=True, exist_ok=True)
                 error = failed.get((model, seed))

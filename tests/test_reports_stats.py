@@ -29,7 +29,7 @@ def test_holm_hand_computed() -> None:
 
 def test_bootstrap_ci_degenerate_and_method() -> None:
     same = bootstrap_ci(np.full(4, 0.8))
-    assert (same.low, same.high) == (0.8, 0.8) and "all 4 run(s) equal" in same.method
+    assert (same.low, same.high) == (0.8, 0.8) and "all 4 runs equal" in same.method
     ci = bootstrap_ci(np.array([0.80, 0.82, 0.85, 0.79, 0.83]))
     assert ci.method == "BCa bootstrap over 5 runs"
     assert 0.79 <= ci.low < 0.818 < ci.high <= 0.85
