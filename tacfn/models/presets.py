@@ -138,7 +138,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "cpu",
-            "CPU-sized: video pooled to 8×16×16, narrow 2-stage ResNeXt -> 64×2×2×2, d 32, 1 layer",
+            "CPU-sized: video average-pooled 2×2×2, narrow 2-stage ResNeXt, d 32, 1 layer",
             _info(
                 "synthetic",
                 {"audio": (32000,), "video": (3, 16, 64, 64)},
@@ -151,7 +151,7 @@ PRESETS: dict[str, Preset] = {
             n_mels=40,
             cnn_channels=(16, 16, 32),
             cnn_pool=4,
-            video_pool=(2, 4, 4),
+            video_pool=(2, 2, 2),
             resnext_layers=(1, 1),
             resnext_widths=(16, 32),
             cardinality=4,
