@@ -8,6 +8,7 @@ noise | learned).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -146,9 +147,17 @@ class SubsetCondition:
 
 
 def subsets(
-    modalities: list[str] | tuple[str, ...], fill: str = "zeros", stage: str = "input", **options
+    modalities: list[str] | tuple[str, ...],
+    fill: str = "zeros",
+    stage: str = "input",
+    means: Mapping[str, Any] | None = None,
+    **options,
 ) -> list[SubsetCondition]:
-    """The 2^M − 1 non-empty subsets of present modalities as conditions, largest first."""
+    """The 2^M − 1 non-empty subsets of present modalities as conditions, largest first.
+
+    `means` (modality -> mean of one sample) gives each removed modality its own `mean`
+    option, as fill='mean' at the input stage needs.
+    """
     names = tuple(modalities)
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"subsets: modalities={list(names)!r}; expected distinct names")
@@ -157,7 +166,16 @@ def subsets(
         for kept in combinations(names, size):
             gone = [m for m in names if m not in kept]
             built = tuple(
-                Missing.from_params(m, {"p": 1.0, "fill": fill, "stage": stage, **options})
+                Missing.from_params(
+                    m,
+                    {
+                        "p": 1.0,
+                        "fill": fill,
+                        "stage": stage,
+                        **options,
+                        **({"mean": means[m]} if means is not None else {}),
+                    },
+                )
                 for m in gone
             )
             conditions.append(SubsetCondition(f"subset[{'+'.join(kept)}]", kept, built))

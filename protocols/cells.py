@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import torch
 from protocols import store
 from protocols.conditions import resolve_point
 from protocols.evaluate import ConditionOutput, evaluate
+from protocols.fills import TrainMeans, with_mean
 from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expand_conditions
 from protocols.loading import canonical_json
 from protocols.schema import DatasetSpec, Protocol
@@ -86,12 +89,34 @@ def train_config(protocol: Protocol, cell: TrainCell, device: torch.device) -> A
     )
 
 
-def train_regime(protocol: Protocol, cell: TrainCell) -> Any:
-    """The regime's batch_transform (None for a regime without corruptions)."""
+def train_regime(protocol: Protocol, cell: TrainCell, means: Mapping[str, Any]) -> Any:
+    """The regime's batch_transform (None for a regime without corruptions).
+
+    `means` (modality -> mean sample of the training split) is what fill=mean puts in place
+    of a dropped input.
+    """
     from corruptions import TrainRegime
 
-    specs = [c.as_spec() for c in protocol.train.regimes[cell.regime]]
+    specs = [
+        with_mean(c.corruption, c.modality, c.as_spec(), means)
+        for c in protocol.train.regimes[cell.regime]
+    ]
     return TrainRegime(specs, seed=cell.seed) if specs else None
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with `threads` torch intra-op threads, then restore the previous count.
+
+    The same count in every executor makes results bit-identical: the thread count changes
+    the order of float sums.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def predictions_frame(
@@ -183,13 +208,18 @@ def execute_cell(
     run_dir: str,
     protocol_data: dict[str, Any],
     cell: TrainCell,
-    threads: int | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Train, evaluate and store one cell unless it is stored; return its cell.json."""
-    if threads:
-        torch.set_num_threads(threads)
+    """Train, evaluate and store one cell unless it is stored; return its cell.json.
+
+    The cell runs with `executor.threads` torch threads whatever the executor.
+    """
     protocol = Protocol.model_validate(protocol_data)
+    with torch_threads(protocol.executor.threads):
+        return _execute(run_dir, protocol, cell, progress)
+
+
+def _execute(run_dir: str, protocol: Protocol, cell: TrainCell, progress: Any) -> dict[str, Any]:
     key = cell_key(protocol, cell)
     directory = store.cell_dir(Path(run_dir), key)
     tests = conditions_hash(protocol)
@@ -207,6 +237,7 @@ def execute_cell(
         "fold": cell.fold,
         "protocol": protocol.name,
         "conditions_hash": tests,
+        "threads": protocol.executor.threads,
     }
     try:
         record.update(_train_and_evaluate(protocol, cell, directory, stored, progress))
@@ -233,6 +264,7 @@ def _train_and_evaluate(
     split = fold_split(dataset, protocol.dataset, cell.fold)
     device = resolve_device(protocol.device)
     model = build_cell_model(protocol, cell, dataset.info)
+    means = TrainMeans(dataset, split.train)
     checkpoint = directory / store.CHECKPOINT_FILE
     trained_before = stored is not None and stored.get("status") == "done" and checkpoint.is_file()
     if trained_before:
@@ -240,12 +272,20 @@ def _train_and_evaluate(
         model.load_state_dict(payload["state_dict"])
         training = {k: stored[k] for k in ("best_epoch", "legacy_max_test_acc", "train_seconds")}
     else:
-        training = _train(protocol, cell, model, dataset, split, device, directory, progress)
+        regime = train_regime(protocol, cell, means)
+        training = _train(protocol, cell, model, dataset, split, regime, directory, progress)
     model.to(device)
     conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
     started = time.perf_counter()
     outputs = evaluate(
-        model, dataset, split.test, conditions, cell.seed, protocol.test.batch_size, device
+        model,
+        dataset,
+        split.test,
+        conditions,
+        cell.seed,
+        protocol.test.batch_size,
+        device,
+        means=means,
     )
     meta = dataset.meta.set_index(pd.Index(dataset.ids, name="sample_id"))
     store.write_parquet(
@@ -275,19 +315,20 @@ def _train(
     model: torch.nn.Module,
     dataset: Any,
     split: Any,
-    device: torch.device,
+    regime: Any,
     directory: Path,
     progress: Any,
 ) -> dict[str, Any]:
     from tacfn.train import fit
 
     started = time.perf_counter()
+    device = resolve_device(protocol.device)
     result = fit(
         model,
         dataset,
         split,
         train_config(protocol, cell, device),
-        batch_transform=train_regime(protocol, cell),
+        batch_transform=regime,
         out_dir=directory,
         progress=progress,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import torch
 
 import corruptions
-from protocols.grid import Axis, Condition
+from protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
+from protocols.grid import Axis, Condition, Subset
 from protocols.schema import Sweep
 from tacfn.batch import Batch
 from tacfn.errors import ConfigError
@@ -20,9 +22,32 @@ def _build(name: str, modality: str, params: tuple[tuple[str, Any], ...]) -> Any
     return corruptions.build(name, modality, **dict(params))
 
 
-def build_axis(axis: Axis) -> Any:
-    """The Corruption object of one sweep point (cached: building is pure)."""
-    return _build(axis.corruption, axis.modality, tuple(sorted(axis.build_params().items())))
+def build_axis(axis: Axis, means: Mapping[str, Any] | None = None) -> Any:
+    """The Corruption object of one sweep point.
+
+    `means` (e.g. protocols.fills.TrainMeans) supplies fill=mean at the input stage; without
+    it the stand-in mean is used (validation and naming). Builds without a data mean are
+    cached: building is pure.
+    """
+    params = axis.build_params()
+    if means is not None and needs_mean(axis.corruption, params):
+        return corruptions.build(
+            axis.corruption,
+            axis.modality,
+            **with_mean(axis.corruption, axis.modality, params, means),
+        )
+    params = with_mean(axis.corruption, axis.modality, params, None)
+    return _build(axis.corruption, axis.modality, tuple(sorted(params.items())))
+
+
+def build_subset(subset: Subset, means: Mapping[str, Any] | None = None) -> Any:
+    """The corruptions.SubsetCondition that keeps `subset.present` (fill=mean from `means`)."""
+    if needs_mean("missing", {"fill": subset.fill, "stage": subset.stage}):
+        means = {m: STAND_IN_MEAN if means is None else means[m] for m in subset.modalities}
+    else:
+        means = None
+    built = corruptions.subsets(subset.modalities, subset.fill, subset.stage, means=means)
+    return next(s for s in built if s.present == subset.present)
 
 
 def resolve_point(sweep: Sweep, point: float, is_level: bool) -> tuple[Axis, bool, str]:
@@ -62,21 +87,60 @@ class Corrupted:
     records: list[dict[str, Any]]
 
 
-def corrupt(batch: Batch, condition: Condition, seed: int) -> Corrupted:
-    """Apply a condition's corruptions; each axis is seeded by (seed, its own id, sample id)."""
-    touched: set[str] = set()
+@dataclass(frozen=True)
+class Step:
+    """One corruption of a bound condition: its seed key, name, object and shared fields."""
+
+    key: str
+    corruption: str
+    apply: Any
+    shared: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A condition with its corruption objects built (fill=mean bound to the data)."""
+
+    condition: Condition
+    steps: tuple[Step, ...]
+
+    @property
+    def touches(self) -> frozenset[str]:
+        return frozenset().union(*(s.apply.touches for s in self.steps))
+
+
+def bind(condition: Condition, means: Mapping[str, Any] | None = None) -> Bound:
+    """Build a condition's corruptions once; a subset condition is one corruptions.subsets entry.
+
+    Sweep axes are seeded by their own single-axis id; a subset condition by its id (each
+    removed modality derives its own seeds from it).
+    """
+    if condition.subset is not None:
+        subset = build_subset(condition.subset, means)
+        # one record per sample and removed modality: keep which modality it is
+        step = Step(condition.id, "missing", subset, SHARED_FIELDS - {"modality"})
+        return Bound(condition, (step,))
+    steps = tuple(
+        Step(axis.id, axis.corruption, build_axis(axis, means), SHARED_FIELDS)
+        for axis in condition.axes
+    )
+    return Bound(condition, steps)
+
+
+def corrupt(batch: Batch, bound: Bound, seed: int) -> Corrupted:
+    """Apply a bound condition; each step is seeded by (seed, its key, sample id)."""
     records: list[dict[str, Any]] = []
-    for axis in condition.axes:
-        corruption = build_axis(axis)
-        seeds = corruptions.test_seeds(seed, axis.id, batch.ids)
-        batch, per_sample = corruption.apply(batch, seeds)
-        touched |= set(corruption.touches)
+    for step in bound.steps:
+        seeds = corruptions.test_seeds(seed, step.key, batch.ids)
+        batch, per_sample = step.apply.apply(batch, seeds)
         for sample_id, record in zip(batch.ids, per_sample, strict=True):
             for field, value in record.items():
-                if field in SHARED_FIELDS:
+                if field in step.shared:
                     continue
-                records.append(_record(condition.id, axis.corruption, sample_id, field, value))
-    return Corrupted(batch, frozenset(touched), records)
+                records.append(
+                    _record(bound.condition.id, step.corruption, sample_id, field, value)
+                )
+    return Corrupted(batch, bound.touches, records)
 
 
 def _record(condition: str, corruption: str, sample_id: str, field: str, value: Any) -> dict:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from protocols.conditions import corrupt
+from protocols.conditions import bind, corrupt
 from protocols.grid import Condition
 from tacfn.batch import Batch
 
@@ -56,8 +56,12 @@ def evaluate(
     batch_size: int,
     device: torch.device | str = "cpu",
     reuse: bool = True,
+    means: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, ConditionOutput]:
     """Condition id -> outputs over the test samples `indices`.
+
+    `means` (modality -> mean sample, e.g. protocols.fills.TrainMeans of the training split)
+    is what fill=mean puts in place of a missing input.
 
     With `reuse`, each modality's encoder runs once per test batch on clean inputs and its
     output serves every condition that leaves that modality untouched; only the touched
@@ -66,10 +70,11 @@ def evaluate(
     """
     model.eval()
     outputs = {c.id: ConditionOutput() for c in conditions}
+    bound = [bind(c, means) for c in conditions]
     for clean in dataset.iter_batches(indices, batch_size):
         clean = clean.to(device)
         cache = _features(model, clean, model.modalities, None) if reuse else None
-        for condition in conditions:
+        for condition in bound:
             corrupted = corrupt(clean, condition, seed)
             batch = corrupted.batch
             if reuse:
@@ -78,5 +83,5 @@ def evaluate(
                 logits = model.fuse(feats, batch.present, batch.feature_fill)
             else:
                 logits = model(batch)
-            outputs[condition.id].add(logits, batch, corrupted.records)
+            outputs[condition.condition.id].add(logits, batch, corrupted.records)
     return outputs

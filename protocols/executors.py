@@ -1,13 +1,13 @@
 """Where train-cell tasks run: in this process, a local process pool, or a Dask cluster.
 
 A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order).
-`threads` is the torch thread count each task should use (None: leave the process default).
+Executors do not choose torch thread counts: each cell sets the protocol's `executor.threads`
+itself (protocols.cells.torch_threads), so that results do not depend on the executor.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -17,16 +17,10 @@ from tacfn.errors import ConfigError
 Task = tuple[Any, ...]
 
 
-def threads_per_worker(workers: int) -> int:
-    """Torch threads for each of `workers` processes so that workers x threads <= cores."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
 class SequentialExecutor:
     """Runs tasks one after another in this process."""
 
     workers = 1
-    threads: int | None = None
 
     def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
         for args in tasks:
@@ -37,11 +31,10 @@ class SequentialExecutor:
 
 
 class PoolExecutor:
-    """A local pool of `workers` spawned processes, each limited to its share of the cores."""
+    """A local pool of `workers` spawned processes."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.threads: int | None = threads_per_worker(workers)
         self._pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
@@ -71,10 +64,8 @@ class DaskExecutor:
                 "(pip install 'tacfn-robust[dist]')"
             ) from None
         self.workers = workers
-        self.threads: int | None = None
         self._cluster = None
         if address is None:
-            self.threads = threads_per_worker(workers)
             self._cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
             )

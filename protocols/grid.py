@@ -6,6 +6,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import corruptions
+from protocols.fills import STAND_IN_MEAN, needs_mean
 from protocols.loading import digest
 from protocols.schema import JointSweep, Protocol, Sweep
 
@@ -62,17 +64,31 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class Subset:
+    """The entry of corruptions.subsets(modalities, fill, stage) that keeps `present`."""
+
+    modalities: tuple[str, ...]
+    present: tuple[str, ...]
+    fill: str
+    stage: str
+
+
+@dataclass(frozen=True)
 class Condition:
-    """One test condition: the corruptions applied (none for clean) and its report columns."""
+    """One test condition: the corruptions applied (none for clean) and its report columns.
+
+    A condition is either a tuple of sweep axes or one modality subset.
+    """
 
     id: str
     sweep: str
     axes: tuple[Axis, ...] = ()
     columns: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    subset: Subset | None = None
 
     @property
     def is_clean(self) -> bool:
-        return not self.axes
+        return not self.axes and self.subset is None
 
 
 CLEAN = Condition(id="clean", sweep="clean")
@@ -138,37 +154,45 @@ def _columns(axes: tuple[Axis, ...], units: dict[str, str]) -> dict[str, Any]:
     return cols
 
 
+def qualified(name: str, qualifiers: list[str]) -> str:
+    """`subset[audio]` with qualifiers ["stage=feature"] -> `subset[audio;stage=feature]`."""
+    return f"{name[:-1]};{';'.join(qualifiers)}]" if qualifiers else name
+
+
 def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Condition]:
     """Every non-empty proper subset of modalities present (the full set is clean).
 
-    Ids name the modalities kept, e.g. subsets[audio], or subsets[audio;stage=feature].
+    The subsets and their names come from corruptions.subsets; ids add the non-default fill
+    and stage, e.g. subset[audio], subset[audio;stage=feature]; the sweep id is `subsets`
+    (or `subsets[stage=feature]`).
     """
+    fill, stage = sweep.fill or "zeros", sweep.stage or "input"
+    naming_only = needs_mean("missing", {"fill": fill, "stage": stage})
+    means = dict.fromkeys(modalities, STAND_IN_MEAN) if naming_only else None
     qualifiers = []
-    if sweep.fill not in (None, "zeros"):
-        qualifiers.append(f"fill={sweep.fill}")
-    if sweep.stage not in (None, "input"):
-        qualifiers.append(f"stage={sweep.stage}")
+    if fill != "zeros":
+        qualifiers.append(f"fill={fill}")
+    if stage != "input":
+        qualifiers.append(f"stage={stage}")
     sweep_id = f"subsets[{';'.join(qualifiers)}]" if qualifiers else "subsets"
     conditions = []
-    for size in range(len(modalities) - 1, 0, -1):
-        for kept in itertools.combinations(modalities, size):
-            axes = tuple(
-                Axis("missing", m, "p", 1.0, sweep.fill, sweep.stage)
-                for m in modalities
-                if m not in kept
-            )
-            columns = _columns((), {})
-            columns.update(
-                corruption="subsets",
-                modality="+".join(kept),
-                param="present",
-                value=float(len(kept)),
-                unit="modalities",
-                stage=sweep.stage,
-                fill=sweep.fill,
-            )
-            where = ";".join(["+".join(kept), *qualifiers])
-            conditions.append(Condition(f"subsets[{where}]", sweep_id, axes, columns))
+    for subset in corruptions.subsets(modalities, fill, stage, means=means):
+        if len(subset.present) == len(modalities):
+            continue  # nothing removed: the clean condition
+        columns = _columns((), {})
+        columns.update(
+            corruption="subsets",
+            modality="+".join(subset.present),
+            param="present",
+            value=float(len(subset.present)),
+            unit="modalities",
+            stage=stage,
+            fill=fill,
+        )
+        recipe = Subset(tuple(modalities), subset.present, fill, stage)
+        conditions.append(
+            Condition(qualified(subset.name, qualifiers), sweep_id, (), columns, recipe)
+        )
     return conditions
 
 

@@ -31,6 +31,7 @@ from protocols.cells import (
 )
 from protocols.conditions import resolve_point
 from protocols.executors import make_executor
+from protocols.fills import TrainMeans
 from protocols.grid import (
     Condition,
     TrainCell,
@@ -175,7 +176,7 @@ def estimate_seconds(p: Plan) -> float:
         split = fold_split(dataset, protocol.dataset, cell.fold)
         model = build_cell_model(protocol, cell, dataset.info).to(device)
         batch = dataset.batch(split.train[: protocol.train.batch_size]).to(device)
-        regime = train_regime(protocol, cell)
+        regime = train_regime(protocol, cell, TrainMeans(dataset, split.train))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
         times = []
         for _ in range(2):
@@ -254,7 +255,7 @@ def run_protocol(
             sequential = pool.workers == 1 and kind == "local"
             modalities = len(load_dataset(protocol.dataset).info.modalities)
             epochs = EpochProgress(progress, protocol.train, modalities) if sequential else None
-            tasks = [(str(p.run_dir), data, c, pool.threads, epochs) for c in p.pending]
+            tasks = [(str(p.run_dir), data, c, epochs) for c in p.pending]
             for record in pool.run(execute_cell, tasks):
                 records[record["key"]] = record
                 progress.advance(task)

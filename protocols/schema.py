@@ -180,6 +180,7 @@ class TrainSpec(Strict):
     @classmethod
     def _valid_regimes(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
         from corruptions import TrainRegime
+        from protocols.fills import with_mean
 
         if not regimes:
             raise ValueError("no regimes; expected at least one, e.g. {clean: []}")
@@ -187,7 +188,9 @@ class TrainSpec(Strict):
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"regime name {name!r}; expected letters, digits and _")
             try:
-                TrainRegime([s.as_spec() for s in specs], seed=0)
+                TrainRegime(
+                    [with_mean(s.corruption, s.modality, s.as_spec(), None) for s in specs], seed=0
+                )
             except UserError as exc:
                 raise ValueError(f"regime {name!r}: {exc}") from None
         return regimes
@@ -215,11 +218,16 @@ class ReportSpec(Strict):
 
 
 class ExecutorSpec(Strict):
-    """Where train cells run: in this process / a local pool (local) or on a Dask cluster."""
+    """Where train cells run: in this process / a local pool (local) or on a Dask cluster.
+
+    `threads` is the torch thread count of every cell, whatever the executor, so that
+    sequential, pool and Dask runs give bit-identical results.
+    """
 
     kind: Literal["local", "dask"] = "local"
     workers: PositiveInt = 1
     address: str | None = None
+    threads: PositiveInt = 1
 
 
 class Protocol(Strict):

@@ -8,8 +8,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import corruptions
 from protocols import load_protocol
-from protocols.conditions import resolve_point
+from protocols.conditions import build_subset, resolve_point
 from protocols.grid import cell_key, conditions_hash, expand_conditions, train_cells
 
 AV = ("audio", "video")
@@ -114,4 +115,45 @@ def test_subsets_cover_every_proper_non_empty_subset(tmp_path: Path) -> None:
     three = expand_conditions(protocol, ("text", "audio", "vision"), resolve_point)
     assert len(three) == 2**3 - 1  # clean is the full set
     two = [c.id for c in expand_conditions(protocol, AV, resolve_point)]
-    assert two == ["clean", "subsets[audio]", "subsets[video]"]
+    assert two == ["clean", "subset[audio]", "subset[video]"]
+
+
+def test_subset_conditions_are_the_corruptions_packages_subsets(tmp_path: Path) -> None:
+    sweeps = [
+        {"kind": "subsets", "fill": "zeros", "stage": "input"},
+        {"kind": "subsets", "fill": "mean"},
+        {"kind": "subsets", "fill": "learned", "stage": "feature"},
+    ]
+    protocol = protocol_from(tmp_path, test={"sweeps": sweeps})
+    modalities = ("text", "audio", "vision")
+    conditions = expand_conditions(protocol, modalities, resolve_point)[1:]
+    names = [s.name for s in corruptions.subsets(modalities)[1:]]  # [0] keeps all: clean
+    assert [c.id for c in conditions[:6]] == names
+    assert [c.id for c in conditions[6:12]] == [f"{n[:-1]};fill=mean]" for n in names]
+    assert conditions[12].id == "subset[text+audio;fill=learned;stage=feature]"
+    assert [c.sweep for c in conditions[::6]] == [
+        "subsets",
+        "subsets[fill=mean]",
+        "subsets[fill=learned;stage=feature]",
+    ]
+    first = conditions[0]
+    assert first.subset is not None and first.subset.present == ("text", "audio")
+    assert first.columns["modality"] == "text+audio" and first.columns["value"] == 2.0
+    assert (first.columns["fill"], first.columns["stage"]) == ("zeros", "input")
+    for condition in conditions:
+        built = build_subset(condition.subset)
+        assert built.present == condition.subset.present
+        removed = sorted(c.modality for c in built.corruptions)
+        assert removed == sorted(set(modalities) - set(condition.subset.present))
+        assert {c.config["fill"] for c in built.corruptions} == {condition.subset.fill}
+
+
+def test_mean_fill_sweeps_expand_without_data(tmp_path: Path) -> None:
+    sweeps = [{"corruption": "missing", "modality": "audio", "fill": "mean", "values": [0, 0.5, 1]}]
+    regimes = {
+        "clean": [],
+        "drop": [{"corruption": "missing", "modality": "video", "fill": "mean"}],
+    }
+    protocol = protocol_from(tmp_path, test={"sweeps": sweeps}, train={"regimes": regimes})
+    ids = [c.id for c in expand_conditions(protocol, AV, resolve_point)]
+    assert ids == ["clean", "missing[audio;fill=mean].p=0.5", "missing[audio;fill=mean].p=1"]

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from protocols import load_protocol, run_protocol
+from protocols.cells import build_cell_model, fold_split, load_dataset, train_regime
+from protocols.fills import TrainMeans
+from protocols.grid import TrainCell
 from protocols.runner import CellFailed
 from tacfn.cli import main
 
@@ -51,11 +55,26 @@ def predictions(run_dir: Path) -> pd.DataFrame:
     return table.sort_values(keys).reset_index(drop=True)
 
 
-@pytest.fixture(scope="module")
+# The smoke protocol with one seed and a second regime: 2 models x 2 regimes = 4 cells, with
+# fill=mean both in training (dropout_mean) and in a test sweep.
+SMOKE = [
+    "seeds=[0]",
+    "train.regimes={clean: [], dropout_mean: "
+    "[{corruption: missing, modality: audio, p: 0.5, fill: mean}]}",
+    "test.sweeps=[{corruption: missing, modality: audio, fill: zeros, param: p, "
+    "values: [0.0, 0.5, 1.0]}, {corruption: missing, modality: audio, fill: mean, param: p, "
+    "values: [0.0, 1.0]}]",
+]
+SET = [arg for assignment in SMOKE for arg in ("--set", assignment)]
+MEAN = "missing[audio;fill=mean].p=1"
+
+
+@pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """`tacfn-robust run smoke --out DIR` through the CLI entry point; (DIR, cell.json list)."""
+    """`tacfn-robust run smoke --out DIR --set ...` through the CLI entry point, shared by every
+    test that reads its outputs; (DIR, cell.json list)."""
     out = tmp_path_factory.mktemp("smoke") / "run"
-    assert main(["run", "smoke", "--out", str(out)]) == 0
+    assert main(["run", "smoke", "--out", str(out), *SET]) == 0
     record = json.loads((out / "protocol.json").read_text())
     cells = [
         json.loads((out / "store/cells" / c["key"] / "cell.json").read_text())
@@ -78,19 +97,23 @@ def test_smoke_writes_the_store_and_the_report(smoke_run) -> None:
         directory = out / "store" / "cells" / cell["key"]
         for name in ("cell.json", "train_log.csv", "checkpoint.pt", "records.parquet"):
             assert (directory / name).is_file(), name
-        assert cell["status"] == "done"
+        assert cell["status"] == "done" and cell["threads"] == 1
         assert cell["modalities"] and cell["num_classes"] == 8 and cell["parameters"] > 0
         assert len(pd.read_csv(directory / "train_log.csv")) == 2  # smoke trains 2 epochs
     table = predictions(out)
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert [f"logit_{i}" for i in range(8)] == [c for c in table.columns if c.startswith("logit_")]
     assert {"actor", "emotion", "intensity"} <= set(table.columns)
-    # clean once + 2 non-identity sweep points (p=0 maps onto clean)
+    # clean once + 3 non-identity sweep points (p=0 maps onto clean)
     assert sorted(table["condition"].unique()) == [
         "clean",
+        MEAN,
         "missing[audio].p=0.5",
         "missing[audio].p=1",
     ]
+    assert sorted(table["regime"].unique()) == ["clean", "dropout_mean"]
+    mean_rows = table[table["condition"] == MEAN]
+    assert set(mean_rows["fill"]) == {"mean"} and set(mean_rows["sweep"]) == {MEAN[:-2]}
     per_cell = table.groupby(["model", "seed", "condition"]).size()
     assert per_cell.nunique() == 1  # every condition covers the same test samples
 
@@ -99,7 +122,7 @@ def test_rerun_skips_stored_cells(smoke_run) -> None:
     out, first = smoke_run
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("store/cells/*/cell.json")}
     started = time.perf_counter()
-    again = run_protocol(load_protocol("smoke"), out=out)
+    again = run_protocol(load_protocol("smoke", SMOKE), out=out)
     assert time.perf_counter() - started < 30
     assert {p: p.stat().st_mtime_ns for p in out.glob("store/cells/*/cell.json")} == stamps
     assert [c["key"] for c in again.cells] == [c["key"] for c in first]
@@ -113,7 +136,7 @@ def test_a_cell_killed_before_cell_json_is_redone_identically(smoke_run, tmp_pat
     victim = out / "store" / "cells" / cells[0]["key"]
     (victim / "cell.json").unlink()
     (victim / ".predictions.parquet.x.tmp").write_bytes(b"torn")
-    run_protocol(load_protocol("smoke"), out=out)
+    run_protocol(load_protocol("smoke", SMOKE), out=out)
     assert not list(victim.glob(".*.tmp"))
     pd.testing.assert_frame_equal(predictions(out), before)
 
@@ -123,7 +146,7 @@ def test_cli_run_from_any_directory_gives_identical_results(smoke_run, tmp_path)
     out, _ = smoke_run
     cli = str(Path(sys.executable).parent / "tacfn-robust")
     done = subprocess.run(
-        [cli, "run", "smoke"], capture_output=True, text=True, cwd=tmp_path, timeout=600
+        [cli, "run", "smoke", *SET], capture_output=True, text=True, cwd=tmp_path, timeout=600
     )
     assert done.returncode == 0, done.stderr
     assert "report: runs/smoke/report/report.html" in done.stdout
@@ -139,14 +162,15 @@ def test_dask_local_cluster_equals_local_run(smoke_run, tmp_path) -> None:
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
         run_protocol(
-            load_protocol("smoke", ["seeds=[0]", "models=[concat]"]),
+            load_protocol("smoke", [*SMOKE, "models=[concat]", "train.regimes={clean: []}"]),
             out=tmp_path / "dask",
             executor="dask",
             address=cluster.scheduler_address,
             report=False,
         )
     first = predictions(out)
-    local = first[(first["seed"] == 0) & (first["model"] == "concat")].reset_index(drop=True)
+    local = first[(first["regime"] == "clean") & (first["model"] == "concat")]
+    local = local.reset_index(drop=True)
     pd.testing.assert_frame_equal(local, predictions(tmp_path / "dask"))
 
 
@@ -191,6 +215,7 @@ def test_resume_after_sigkill_matches_uninterrupted(smoke_run, tmp_path) -> None
         "smoke",
         "--out",
         str(target),
+        *SET,
     ]
     rng = random.Random(os.getpid())
     for _ in range(3):
@@ -205,13 +230,52 @@ def test_resume_after_sigkill_matches_uninterrupted(smoke_run, tmp_path) -> None
 
 
 @pytest.mark.slow
-def test_local_pool_matches_sequential_up_to_thread_numerics(smoke_run, tmp_path) -> None:
+def test_local_pool_equals_sequential_bit_for_bit(smoke_run, tmp_path) -> None:
     out, _ = smoke_run
-    result = run_protocol(load_protocol("smoke"), out=tmp_path / "pool", workers=2, report=False)
+    result = run_protocol(
+        load_protocol("smoke", SMOKE), out=tmp_path / "pool", workers=2, report=False
+    )
     assert len(result.cells) == 4 and not result.failed
-    sequential, pooled = predictions(out), predictions(tmp_path / "pool")
-    assert sequential[CONTRACT_COLUMNS[:-2]].equals(pooled[CONTRACT_COLUMNS[:-2]])
-    logits = [c for c in sequential.columns if c.startswith("logit_")]
-    diff = (sequential[logits] - pooled[logits]).abs().to_numpy().max()
-    assert diff < 1e-2
-    assert (sequential["pred"] == pooled["pred"]).mean() > 0.97
+    pd.testing.assert_frame_equal(predictions(out), predictions(tmp_path / "pool"))
+
+
+def test_mean_fill_end_to_end(smoke_run) -> None:
+    """Stored fill=mean logits equal the model on test clips whose audio is the training mean;
+    the dropout_mean regime drops audio to that same mean."""
+    out, cells = smoke_run
+    protocol = load_protocol("smoke", SMOKE)
+    dataset = load_dataset(protocol.dataset)
+    split = fold_split(dataset, protocol.dataset, 0)
+    means = TrainMeans(dataset, split.train)
+    cell = next(c for c in cells if (c["model"], c["regime"]) == ("concat", "dropout_mean"))
+    model = build_cell_model(protocol, TrainCell("concat", "dropout_mean", 0, 0), dataset.info)
+    payload = torch.load(out / "store/cells" / cell["key"] / "checkpoint.pt", weights_only=True)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    clean = dataset.batch(split.test)
+    audio = means["audio"].expand_as(clean.inputs["audio"])
+    batch = clean.with_inputs(audio=audio).with_present(audio=torch.zeros(len(clean), dtype=bool))
+    with torch.inference_mode():
+        expected = model(batch)
+    table = predictions(out)
+    rows = table[(table["model"] == "concat") & (table["regime"] == "dropout_mean")]
+
+    def logits_of(condition: str) -> torch.Tensor:
+        chosen = rows[rows["condition"] == condition].set_index("sample_id").loc[list(clean.ids)]
+        return torch.tensor(chosen[[f"logit_{i}" for i in range(8)]].to_numpy())
+
+    torch.testing.assert_close(logits_of(MEAN), expected)
+    zero_fill = logits_of("missing[audio].p=1")
+    assert (logits_of(MEAN) - zero_fill).abs().max() > 1e-3  # the mean is not zeros
+    records = pd.read_parquet(out / "store/cells" / cell["key"] / "records.parquet")
+    fills = records[(records["condition"] == MEAN) & (records["field"] == "fill")]
+    assert len(fills) == len(split.test) and set(fills["text"]) == {"mean"}
+
+    regime = train_regime(protocol, TrainCell("concat", "dropout_mean", 0, 0), means)
+    train = dataset.batch(split.train[:16])
+    dropped = regime(train, 0)
+    gone = ~dropped.present["audio"]
+    assert 0 < int(gone.sum()) < 16  # p = 0.5 per sample
+    assert torch.equal(dropped.inputs["audio"][gone], means["audio"].expand(int(gone.sum()), -1))
+    kept = ~gone
+    assert torch.equal(dropped.inputs["audio"][kept], train.inputs["audio"][kept])

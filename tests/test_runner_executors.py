@@ -1,18 +1,20 @@
-"""Executors: sequential, local process pool, Dask; thread budgets; bad options."""
+"""Executors: sequential, local process pool, Dask; the cells' fixed thread count; bad options."""
 
 from __future__ import annotations
 
 import operator
-import os
 
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from protocols.cells import torch_threads
 from protocols.executors import (
     DaskExecutor,
     PoolExecutor,
     SequentialExecutor,
     make_executor,
-    threads_per_worker,
 )
 from tacfn.errors import ConfigError
 
@@ -20,12 +22,16 @@ TASKS = [(i, i + 1) for i in range(6)]
 EXPECTED = sorted(a * b for a, b in TASKS)
 
 
-def test_threads_never_oversubscribe_the_cores() -> None:
-    cores = os.cpu_count() or 1
-    for workers in range(1, 2 * cores + 2):
-        assert threads_per_worker(workers) >= 1
-        if workers <= cores:
-            assert workers * threads_per_worker(workers) <= cores
+@settings(max_examples=5, deadline=None)
+@given(threads=st.integers(1, 4))
+def test_a_cell_runs_with_the_given_threads_and_restores_them(threads: int) -> None:
+    before = torch.get_num_threads()
+    with torch_threads(threads):
+        assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"), torch_threads(threads):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
 
 
 def test_sequential_runs_in_order() -> None:
@@ -37,7 +43,6 @@ def test_sequential_runs_in_order() -> None:
 def test_process_pool_runs_every_task() -> None:
     executor = make_executor("local", 2)
     assert isinstance(executor, PoolExecutor)
-    assert executor.threads == threads_per_worker(2)
     try:
         assert sorted(executor.run(operator.mul, TASKS)) == EXPECTED
     finally:
