@@ -171,7 +171,7 @@ def test_dask_local_cluster_equals_local_run(smoke_run, tmp_path) -> None:
     first = predictions(out)
     local = first[(first["regime"] == "clean") & (first["model"] == "concat")]
     local = local.reset_index(drop=True)
-    pd.testing.assert_frame_equal(local, predictions(tmp_path / "dask"))
+    pd.testing.assert_frame_equal(local, predictions(tmp_path / "dask"), check_exact=True)
 
 
 BROKEN = [
@@ -236,7 +236,9 @@ def test_local_pool_equals_sequential_bit_for_bit(smoke_run, tmp_path) -> None:
         load_protocol("smoke", SMOKE), out=tmp_path / "pool", workers=2, report=False
     )
     assert len(result.cells) == 4 and not result.failed
-    pd.testing.assert_frame_equal(predictions(out), predictions(tmp_path / "pool"))
+    pd.testing.assert_frame_equal(
+        predictions(out), predictions(tmp_path / "pool"), check_exact=True
+    )
 
 
 def test_mean_fill_end_to_end(smoke_run) -> None:
