@@ -4,13 +4,16 @@ A point (model x regime x condition, mean accuracy over runs) fails when
 
     new mean < baseline mean - max(abs_tol, t * SE)
 
-SE = sqrt(s_b^2/n_b + s_n^2/n_n) from both sides' run-to-run std (Welch; one run: binomial
-SE over its N test samples); t is the one-sided Student quantile at Welch's df for the
-Holm-adjusted level. Holm runs over the points of each curve (model x regime x sweep), and
-alpha is split evenly (Bonferroni) over the curves and the nAUC family so that a whole
-check's false-alarm rate stays at or below alpha. Each curve's nAUC is checked the same way.
-Invariants: the identity condition equals clean; full missingness (p = 1) is not below
-chance beyond its CI. A protocol hash that differs from the baseline's is bad input.
+SE = sqrt(V (1/n_b + 1/n_n)), V the run-to-run variance pooled over the points of the curve
+(model x regime x sweep) and both sides; t is the one-sided Student quantile, for the
+Holm-adjusted level, at V's Satterthwaite df (from a runs x points split of the sums of
+squares, so points that move together with their seed do not count as independent; see
+pooled_variance). One run a side: binomial SE over its N test samples. Holm runs over the
+points of each curve, and alpha is split evenly (Bonferroni) over the curves and the nAUC
+family so that a whole check's false-alarm rate stays at or below alpha. Each curve's nAUC
+is checked with Welch's SE from its run-to-run std. Invariants: the identity condition
+equals clean; full missingness (p = 1) is not below chance beyond its CI. A protocol hash
+that differs from the baseline's is bad input.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +78,7 @@ def baseline_dict(analysis: Analysis) -> dict:
         "schema": SCHEMA,
         "version": VERSION,
         "metric": "accuracy",
+        "families": curve_families(analysis.table),
         "protocol_name": record.get("name"),
         "protocol_hash": record.get("hash"),
         "protocol": record.get("protocol", {}),
@@ -81,6 +87,19 @@ def baseline_dict(analysis: Analysis) -> dict:
         "points": points,
         "curves": curves,
     }
+
+
+def curve_families(table: pd.DataFrame) -> list[dict]:
+    """Per model x regime x sweep: runs, and the std over runs of each run's mean accuracy
+    over the sweep's conditions (the run part of the pooled variance)."""
+    acc = table[table["metric"] == "accuracy"]
+    keys = ["model", "regime", "sweep"]
+    run_means = acc.groupby([*keys, "seed", "fold"], dropna=False)["score"].mean()
+    out = []
+    for key, runs in run_means.groupby(level=keys, sort=True):
+        std = float(runs.std(ddof=1)) if len(runs) > 1 else None
+        out.append({**dict(zip(keys, key, strict=True)), "n": len(runs), "run_mean_std": std})
+    return out
 
 
 def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
@@ -168,15 +187,62 @@ class CheckResult:
         return 0 if self.passed else 1
 
 
+def _binomial_var(entry: dict) -> float:
+    """Binomial variance p(1-p)/N of one run's accuracy over its N test samples."""
+    samples = int(entry.get("n_samples") or 0)
+    p = min(max(entry["mean"], 0.0), 1.0)
+    return p * (1 - p) / samples if samples > 0 else 0.0
+
+
+def pooled_variance(
+    sides: list[tuple[list[dict], dict | None]],
+) -> tuple[float, float] | None:
+    """Run-to-run variance of a point pooled over the points of a curve and both sides, and df.
+
+    `sides` holds each side's point entries of the curve and its family record (std over
+    runs of each run's mean over the curve's points). Per side, the points' sums of squares
+    split into a run part (a seed that trains worse is worse at every point; n-1 df) and a
+    residual ((n-1)(P-1) df), as in a runs x points two-way layout; the pooled variance
+    sum_j (n-1) s_j^2 / sum (n-1) P gets Satterthwaite's df from those mean squares. It lies
+    between the runs' n-1 (points move together) and sum (n-1) P (points independent).
+    Without a family record a side counts n-1 df. None when no side has two runs.
+    """
+    terms: list[tuple[float, float]] = []  # (sum of squares, df)
+    denominator = 0.0
+    for points, family in sides:
+        n = int(points[0]["n"]) if points else 0
+        stds = [p.get("std") for p in points]
+        if n < 2 or any(s is None or not math.isfinite(s) for s in stds):
+            continue
+        size = len(points)
+        total = (n - 1) * sum(s**2 for s in stds)
+        denominator += (n - 1) * size
+        run_std = (family or {}).get("run_mean_std")
+        if size >= 2 and run_std is not None and int(family["n"]) == n:
+            between = size * (n - 1) * run_std**2
+            terms += [(between, n - 1), (max(total - between, 0.0), (n - 1) * (size - 1))]
+        else:
+            terms.append((total, n - 1))
+    if denominator == 0:
+        return None
+    variance = sum(ss for ss, _ in terms) / denominator
+    spread = sum((ss / denominator) ** 2 / df for ss, df in terms)
+    return variance, (variance**2 / spread if spread > 0 else math.inf)
+
+
+def _pooled_se(base: dict, new: dict, pooled: tuple[float, float] | None) -> tuple[float, float]:
+    """SE of the difference of two point means from the pooled variance (binomial if none)."""
+    if pooled is None:
+        return math.sqrt(_binomial_var(base) + _binomial_var(new)), math.inf
+    variance, df = pooled
+    return math.sqrt(variance * (1 / int(base["n"]) + 1 / int(new["n"]))), df
+
+
 def _var_of_mean(entry: dict) -> tuple[float, float]:
-    """(variance of the mean, degrees of freedom); one run: binomial over its test samples."""
+    """(variance of the mean, degrees of freedom) of a curve nAUC from its run-to-run std."""
     n, std = int(entry["n"]), entry.get("std")
     if n >= 2 and std is not None and math.isfinite(std):
         return std**2 / n, float(n - 1)
-    samples = entry.get("n_samples")
-    if samples:
-        p = min(max(entry["mean"], 0.0), 1.0)
-        return p * (1 - p) / samples, math.inf
     return 0.0, math.inf
 
 
@@ -190,9 +256,12 @@ def _welch(base: dict, new: dict) -> tuple[float, float]:
     return se, df
 
 
-def _one_sided(base: dict, new: dict) -> tuple[float, float, float]:
+SE = Callable[[dict, dict], tuple[float, float]]
+
+
+def _one_sided(base: dict, new: dict, se_of: SE) -> tuple[float, float, float]:
     """(p that the new mean is this far below the baseline by chance, SE, df)."""
-    se, df = _welch(base, new)
+    se, df = se_of(base, new)
     diff = new["mean"] - base["mean"]
     if se == 0:
         return (0.0 if diff < 0 else 1.0), se, df
@@ -201,7 +270,11 @@ def _one_sided(base: dict, new: dict) -> tuple[float, float, float]:
 
 
 def _family(
-    pairs: list[tuple[str, dict, dict | None]], kind: str, level: float, abs_tol: float
+    pairs: list[tuple[str, dict, dict | None]],
+    kind: str,
+    level: float,
+    abs_tol: float,
+    se_of: SE,
 ) -> list[CheckRow]:
     """Holm over one family of (name, baseline entry, new entry) at `level`."""
     rows: list[CheckRow] = []
@@ -214,7 +287,7 @@ def _family(
                 )
             )
         else:
-            tested.append((name, base, new, *_one_sided(base, new)))
+            tested.append((name, base, new, *_one_sided(base, new, se_of)))
     m = len(tested)
     order = np.argsort([t[3] for t in tested], kind="stable")
     running = 0.0
@@ -260,10 +333,19 @@ def compare(
     ]
     families = len(curves) + (1 if nauc else 0)
     level = alpha / max(families, 1)
+    base_fam = {(f["model"], f["regime"], f["sweep"]): f for f in base.get("families", [])}
+    new_fam = {(f["model"], f["regime"], f["sweep"]): f for f in new.get("families", [])}
     rows: list[CheckRow] = []
     for key in sorted(curves):
-        rows.extend(_family(curves[key], "point", level, abs_tol))
-    rows.extend(_family(nauc, "nauc", level, abs_tol))
+        family = curves[key]
+        pooled = pooled_variance(
+            [
+                ([b for _, b, _ in family], base_fam.get(key)),
+                ([n for _, _, n in family if n is not None], new_fam.get(key)),
+            ]
+        )
+        rows.extend(_family(family, "point", level, abs_tol, partial(_pooled_se, pooled=pooled)))
+    rows.extend(_family(nauc, "nauc", level, abs_tol, _welch))
     return rows
 
 
