@@ -8,6 +8,7 @@ itself (protocols.cells.torch_threads), so that results do not depend on the exe
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -95,6 +96,13 @@ class DaskExecutor:
 
 
 Executor = SequentialExecutor | PoolExecutor | DaskExecutor
+
+
+def resolve_workers(workers: int | str, threads: int, pending: int) -> int:
+    """A worker count: `auto` is the cores available at `threads` each, capped by `pending`."""
+    if workers != "auto":
+        return int(workers)
+    return max(1, min(pending, (os.cpu_count() or 1) // threads))
 
 
 def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import platform
 import subprocess
 import time
@@ -30,7 +31,7 @@ from protocols.cells import (
     train_regime,
 )
 from protocols.conditions import resolve_point
-from protocols.executors import make_executor
+from protocols.executors import make_executor, resolve_workers
 from protocols.fills import TrainMeans
 from protocols.grid import (
     Condition,
@@ -149,6 +150,8 @@ def write_protocol_files(p: Plan) -> dict[str, Any]:
         "machine": {
             "platform": platform.platform(),
             "processor": platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": p.protocol.executor.threads,
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
         "git_commit": _git_commit(),
@@ -244,9 +247,10 @@ def run_protocol(
         return RunResult(p.run_dir, [], None)
     write_protocol_files(p)
     kind = executor or protocol.executor.kind
-    pool = make_executor(
-        kind, workers or protocol.executor.workers, address or protocol.executor.address
+    n_workers = resolve_workers(
+        workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
     )
+    pool = make_executor(kind, n_workers, address or protocol.executor.address)
     records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.done}
     data = protocol.model_dump(mode="json")
     try:

@@ -221,11 +221,12 @@ class ExecutorSpec(Strict):
     """Where train cells run: in this process / a local pool (local) or on a Dask cluster.
 
     `threads` is the torch thread count of every cell, whatever the executor, so that
-    sequential, pool and Dask runs give bit-identical results.
+    sequential, pool and Dask runs give bit-identical results. `workers: auto` uses as many
+    workers as the machine's cores allow at `threads` each (never more than pending cells).
     """
 
     kind: Literal["local", "dask"] = "local"
-    workers: PositiveInt = 1
+    workers: PositiveInt | Literal["auto"] = "auto"
     address: str | None = None
     threads: PositiveInt = 1
 

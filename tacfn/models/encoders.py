@@ -55,15 +55,10 @@ class FramesEncoder(nn.Module):
 
 
 def _average_pool(x: torch.Tensor, pool: tuple[int, int, int]) -> torch.Tensor:
-    """Non-overlapping average pooling of (B, C, T, H, W); a reshape-mean when sizes divide
-    (several times faster than avg_pool3d on CPU)."""
+    """Non-overlapping average pooling of (B, C, T, H, W)."""
     if pool == (1, 1, 1):
         return x
-    (b, c, *size), (pt, ph, pw) = x.shape, pool
-    if any(n % p for n, p in zip(size, pool, strict=True)):
-        return nn.functional.avg_pool3d(x, pool)
-    t, h, w = (n // p for n, p in zip(size, pool, strict=True))
-    return x.reshape(b, c, t, pt, h, ph, w, pw).mean(dim=(3, 5, 7))
+    return nn.functional.avg_pool3d(x, pool)
 
 
 class FeatureEncoder(nn.Module):

@@ -60,7 +60,7 @@ class MFCC(nn.Module):
             center=True,
             pad_mode="constant",
         )
-        power = torch.view_as_real(spec).square().sum(-1)  # |X|², cheaper than abs().pow(2)
+        power = spec.real.square() + spec.imag.square()  # |X|², cheaper than abs().pow(2)
         mel = torch.matmul(power.transpose(-1, -2), self.fbanks)  # (B, frames, n_mels)
         db = AF.amplitude_to_DB(mel, multiplier=10.0, amin=1e-10, db_multiplier=0.0)
         floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
