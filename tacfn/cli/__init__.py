@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from tacfn import __version__
@@ -64,17 +63,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: {exc}", err=True)
         return 2
-    except click.UsageError as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        if exc.ctx is not None:
-            typer.echo(f"(see '{exc.ctx.command_path} --help')", err=True)
-        return 2
-    except click.ClickException as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except click.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
+    except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            typer.echo(f"(see '{ctx.command_path} --help')", err=True)
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)
         return 130
@@ -88,6 +85,3 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     return result if isinstance(result, int) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
