@@ -18,7 +18,7 @@ def test_protocols_list_shows_shipped_names_and_descriptions(capsys) -> None:
     assert main(["protocols", "list"]) == 0
     out = capsys.readouterr().out
     assert "missing_audio" in out and "Accuracy as more test clips lose their audio" in out
-    assert len(out.strip().splitlines()) == 11
+    assert len(out.strip().splitlines()) == 12
 
 
 def test_protocols_show_fills_defaults(capsys) -> None:
@@ -26,7 +26,7 @@ def test_protocols_show_fills_defaults(capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("# hash: ")
     data = yaml.safe_load(out)
-    assert data["train"]["epochs"] == 2
+    assert data["train"]["epochs"] == 8
     assert data["train"]["optimizer"] == "adam"
 
 
@@ -57,7 +57,7 @@ def test_bad_set_on_run_exits_2(capsys) -> None:
 def test_dry_run_prints_the_grid(capsys, tmp_path: Path) -> None:
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
     err = capsys.readouterr().err
-    assert "4 train cells (4 to run)" in err
+    assert "6 train cells (6 to run)" in err
     assert "missing[audio].p=0.5" in err
     assert "estimated time:" in err
     assert not (tmp_path / "dry").exists()

@@ -26,6 +26,7 @@ SHIPPED = [
     "smoke",
     "ravdess_paper",
     "iemocap_missing",
+    "calibration",
 ]
 
 MINIMAL = {"name": "tiny", "models": ["tacfn", "concat"]}

@@ -55,9 +55,12 @@ def predictions(run_dir: Path) -> pd.DataFrame:
     return table.sort_values(keys).reset_index(drop=True)
 
 
-# The smoke protocol with one seed and a second regime: 2 models x 2 regimes = 4 cells, with
-# fill=mean both in training (dropout_mean) and in a test sweep.
+# The smoke protocol shrunk (4 actors, 4 frames, 2 epochs, one seed) with a second regime:
+# 2 models x 2 regimes = 4 cells, with fill=mean both in training (dropout_mean) and in a test
+# sweep.
 SMOKE = [
+    "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}",
+    "train.epochs=2",
     "seeds=[0]",
     "train.regimes={clean: [], dropout_mean: "
     "[{corruption: missing, modality: audio, p: 0.5, fill: mean}]}",
@@ -175,6 +178,7 @@ def test_dask_local_cluster_equals_local_run(smoke_run, tmp_path) -> None:
 
 
 BROKEN = [
+    SMOKE[0],
     "models=[audio_only]",
     "seeds=[0]",
     "train.epochs=1",
@@ -200,7 +204,7 @@ def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path) -> None:
 def test_fail_fast_stops(tmp_path) -> None:
     protocol = load_protocol("smoke", [*BROKEN, "models=[audio_only, concat]"])
     with pytest.raises(CellFailed, match="stopped by --fail-fast"):
-        run_protocol(protocol, out=tmp_path / "ff", fail_fast=True, report=False)
+        run_protocol(protocol, out=tmp_path / "ff", workers=1, fail_fast=True, report=False)
     cells = [json.loads(p.read_text()) for p in (tmp_path / "ff").glob("store/cells/*/cell.json")]
     assert len(cells) < 4
 
