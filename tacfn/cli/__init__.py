@@ -84,4 +84,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 3
     return result if isinstance(result, int) else 0
-
