@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import operator
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -68,3 +74,34 @@ def test_bad_executor_options() -> None:
         make_executor("ray")
     with pytest.raises(ConfigError, match="--address is only used with --executor dask"):
         make_executor("local", 1, "tcp://127.0.0.1:8786")
+
+
+WORKER_PIDS = """
+import os, sys, time
+from protocols.executors import PoolExecutor
+pool = PoolExecutor(2)
+print(" ".join(str(p) for p in sorted(set(pool.run(os.getpid, [()] * 4)))), flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (Linux /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_pool_workers_end_when_the_run_is_killed() -> None:
+    run = subprocess.Popen([sys.executable, "-c", WORKER_PIDS], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in run.stdout.readline().split()]
+    assert pids and all(_running(p) for p in pids)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(p) for p in pids), f"orphaned pool workers {pids}"
