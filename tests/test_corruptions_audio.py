@@ -1,8 +1,11 @@
-"""Waveform corruptions measured: realised SNR, spectra, clipping, reverb, masks, wav folders."""
+"""Waveform corruptions measured: realised SNR, spectra, clipping, reverb, masks, wav folders,
+MP3 round trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from hypothesis import strategies as st
 import corruptions as C
 from corruptions.functional import audio as F
 from tacfn.batch import Batch
-from tacfn.errors import DataError
+from tacfn.errors import ConfigError, DataError
 
 RATE = 16000
 
@@ -197,3 +200,88 @@ def test_time_stretch_keeps_length_and_pitch_shift_moves_the_spectrum() -> None:
     peak_hz = float(torch.fft.rfftfreq(8000, 1 / RATE)[spectrum.argmax()])
     assert peak_hz == pytest.approx(880.0, abs=10.0)
     assert records[0]["method"] == "signalsmith_stretch"
+
+
+def speech_like(n: int, length: int = 8000, seed: int = 0) -> Batch:
+    """Voiced harmonics under a syllable envelope plus a breath-noise floor: broadband speech."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(length) / RATE
+    f0 = 110 + 90 * torch.rand(n, 1, generator=gen)
+    voiced = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 25))
+    envelope = 0.55 + 0.45 * torch.sin(2 * math.pi * 4 * t)
+    breath = 0.05 * torch.randn(n, length, generator=gen)
+    batch = tones([100.0] * n, length)
+    return batch.with_inputs(audio=(0.2 * voiced * envelope + breath).float())
+
+
+@pytest.fixture(scope="module")
+def speech() -> Batch:
+    return speech_like(7)
+
+
+def test_mp3_error_grows_as_the_bitrate_falls(speech: Batch) -> None:
+    seeds = C.test_seeds(0, "mp3", speech.ids)
+    clean = speech.inputs["audio"]
+    errors, snrs = [], []
+    for level in range(6):
+        out, records = C.build("mp3", "audio", level=level).apply(speech, seeds)
+        assert out.inputs["audio"].shape == clean.shape
+        errors.append(float((out.inputs["audio"] - clean).pow(2).mean()))
+        if level:
+            measured = snr_db(clean, out.inputs["audio"])
+            assert [r["snr_db_realised"] for r in records] == pytest.approx(measured.tolist())
+            assert {r["bitrate_kbps"] for r in records} == {C.describe("mp3")["levels"][level - 1]}
+            snrs.append(float(measured.mean()))
+    assert errors[0] == 0.0
+    assert all(b > a for a, b in zip(errors, errors[1:], strict=False)), errors
+    assert snrs[0] - snrs[-1] > 6.0, snrs  # 8 kbps costs at least 6 dB more than 128 kbps
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    length=st.integers(min_value=1600, max_value=12000),
+    bitrate=st.sampled_from([8, 24, 56, 160, 320]),
+)
+def test_mp3_keeps_length_and_timing(length: int, bitrate: int) -> None:
+    batch = speech_like(2, length)
+    out, records = C.build("mp3", "audio", bitrate_kbps=bitrate).apply(batch, torch.tensor([1, 2]))
+    assert out.inputs["audio"].shape == (2, length)
+    clean, coded = batch.inputs["audio"][0].double(), out.inputs["audio"][0].double()
+    lags = range(-40, 41)
+    corr = [float((clean[100:-100] * coded.roll(-lag)[100:-100]).sum()) for lag in lags]
+    assert lags[int(np.argmax(corr))] == 0  # no encoder delay left in the output
+    assert all(r["quality"] == 7 for r in records)
+
+
+def test_mp3_identical_across_batch_size_and_order_and_keeps_global_rng(speech: Batch) -> None:
+    corruption = C.build("mp3", "audio", level=4, quality=2)
+    seeds = C.test_seeds(3, "mp3@4", speech.ids)
+    random.seed(5)
+    np.random.seed(5)
+    before = (random.getstate(), np.random.get_state()[1].copy())
+    full, records = corruption.apply(speech, seeds)
+    assert random.getstate() == before[0]
+    assert np.array_equal(np.random.get_state()[1], before[1])
+    for rows in (torch.tensor([4]), torch.tensor([6, 0, 3, 5, 1, 2, 4])):
+        part, part_records = corruption.apply(speech.select(rows), seeds[rows])
+        assert torch.equal(part.inputs["audio"], full.inputs["audio"][rows])
+        assert part_records == [records[i] for i in rows.tolist()]
+    assert records[0]["quality"] == 2
+
+
+def test_mp3_rejects_unsupported_bitrates_rates_and_short_clips() -> None:
+    with pytest.raises(
+        ConfigError, match=r"mp3: bitrate_kbps=100 is not an MP3 bitrate; .* 96, 112"
+    ):
+        C.build("mp3", "audio", bitrate_kbps=100)
+    with pytest.raises(
+        ConfigError, match=r"mp3: bitrate_kbps=4 out of range; .* 8 <= bitrate_kbps"
+    ):
+        C.build("mp3", "audio", bitrate_kbps=4)
+    assert C.build("mp3", "audio", bitrate_kbps=math.inf).is_identity
+    corruption = C.build("mp3", "audio", level=2)
+    odd_rate = dataclasses.replace(speech_like(1), sample_rate=20000)
+    with pytest.raises(DataError, match="mp3: sample_rate=20000 is unsupported; expected one of"):
+        corruption.apply(odd_rate, torch.tensor([0]))
+    with pytest.raises(DataError, match=r"mp3: clips of 800 samples are too short; .* 1600"):
+        corruption.apply(speech_like(1, 800), torch.tensor([0]))
