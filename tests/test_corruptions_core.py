@@ -69,7 +69,7 @@ ALL = C.list_corruptions()
 def test_registry_lists_every_family() -> None:
     kinds = {C.describe(n)["kind"] for n in ALL}
     assert kinds == {"waveform", "frames", "features", "any"}
-    assert len(ALL) == 23
+    assert len(ALL) == 24
     for name in ALL:
         info = C.describe(name)
         assert len(info["levels"]) == 5 and info["unit"] and info["param"]
