@@ -7,19 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reports.metrics import get_metric
 from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
 from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
 from reports.stats import (
+    FRIEDMAN_NEEDS,
     Friedman,
-    bootstrap_ci,
     condition_means,
     friedman,
+    mean_interval,
     paired_comparisons,
     percentile_interval,
     probability_of_improvement,
     single_run_what,
 )
-from reports.store import Run
+from reports.store import RUN_KEYS, Run
 from reports.table import results_table
 
 DEFAULT_FOCUS = "tacfn"
@@ -40,9 +42,11 @@ class Analysis:
     focus: str
     reference: str
     level: float
+    metric: str = "accuracy"
     comparisons: pd.DataFrame | None = None
     improvement: pd.DataFrame | None = None
     friedman: Friedman | None = None
+    friedman_note: str = FRIEDMAN_NEEDS
 
     @property
     def fusion_models(self) -> list[str]:
@@ -53,27 +57,32 @@ def summarise_measures(
     summaries: pd.DataFrame,
     level: float,
     single_run: dict[tuple, tuple[np.ndarray, int]] | None = None,
+    sizes: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Mean, std, CI and n over runs of every (model, regime, sweep, measure).
 
+    Folds are clusters weighted by their test size (`sizes`, indexed by run keys);
     `single_run` holds sample-bootstrap draws for model x regime pairs with one run.
     """
     rows = []
     single_run = single_run or {}
+    if sizes is not None and not summaries.empty:
+        summaries = summaries.join(sizes.rename("size"), on=RUN_KEYS)
     for key, g in summaries.groupby(["model", "regime", "sweep", "measure"], sort=True):
-        values = g["score"].dropna().to_numpy()
+        g = g[g["score"].notna()]
+        values = g["score"].to_numpy()
+        weights = g["size"].to_numpy() if "size" in g else None
+        mean, ci = mean_interval(values, level, g["fold"].to_numpy(), weights)
         if values.size == 1 and key in single_run:
             draws, samples = single_run[key]
             what = single_run_what(samples)
             if key[3] in REFERENCE_MEASURES:
                 what += " (reference curve fixed at its mean)"
             ci = percentile_interval(draws, level, what)
-        else:
-            ci = bootstrap_ci(values, level)
         rows.append(
             {
                 **dict(zip(["model", "regime", "sweep", "measure"], key, strict=True)),
-                "mean": float(values.mean()) if values.size else float("nan"),
+                "mean": mean,
                 "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
                 "ci_low": ci.low,
                 "ci_high": ci.high,
@@ -84,14 +93,14 @@ def summarise_measures(
     return pd.DataFrame(rows)
 
 
-def _floors(table: pd.DataFrame, points: pd.DataFrame, run: Run) -> pd.DataFrame:
+def _floors(table: pd.DataFrame, points: pd.DataFrame, run: Run, metric: str) -> pd.DataFrame:
     """Unimodal floor per regime and missing-modality sweep."""
     rows = []
     if points.empty:
         return pd.DataFrame(columns=["regime", "sweep", "missing", "floor", "models"])
     missing = points[points["corruption"] == "missing"][["regime", "sweep", "modality"]]
     for regime, sweep, modality in missing.drop_duplicates().itertuples(index=False):
-        floor, models = unimodal_floor(table, run.modalities(), modality, regime)
+        floor, models = unimodal_floor(table, run.modalities(), modality, regime, metric)
         rows.append(
             {
                 "regime": regime,
@@ -110,30 +119,48 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
     level = float(options.get("ci", 0.95))
     focus = str(options.get("focus", DEFAULT_FOCUS))
     reference = str(options.get("reference", DEFAULT_REFERENCE))
+    metric = report_metric(run.protocol)
     table = results_table(run)
-    points = curve_points(table, run.protocol)
-    summaries = curve_summaries(points, table, reference)
-    single_run = single_run_measure_draws(points, run.predictions, table, reference)
+    points = curve_points(table, run.protocol, metric)
+    summaries = curve_summaries(points, table, reference, metric)
+    single_run = (
+        single_run_measure_draws(points, run.predictions, table, reference)
+        if metric == "accuracy"
+        else {}
+    )
+    sizes = table[table["condition"] == "clean"].drop_duplicates(RUN_KEYS)
     analysis = Analysis(
         run=run,
         table=table,
         means=condition_means(table, run.predictions, level, run.class_names()),
         points=points,
         summaries=summaries,
-        summary_means=summarise_measures(summaries, level, single_run),
-        floors=_floors(table, points, run),
+        summary_means=summarise_measures(
+            summaries, level, single_run, sizes.set_index(RUN_KEYS)["n"]
+        ),
+        floors=_floors(table, points, run, metric),
         focus=focus,
         reference=reference,
         level=level,
+        metric=metric,
     )
     if with_tests:
         models = sorted(table["model"].unique())
         others = [m for m in analysis.fusion_models if m != focus]
         if focus in models:
-            analysis.comparisons = paired_comparisons(table, run.predictions, focus, others, level)
-            analysis.improvement = probability_of_improvement(table, focus, others)
-        analysis.friedman = friedman(table, models)
+            analysis.comparisons = paired_comparisons(
+                table, run.predictions, focus, others, level, metric
+            )
+            analysis.improvement = probability_of_improvement(table, focus, others, metric, level)
+        analysis.friedman = friedman(table, models, metric)
     return analysis
+
+
+def report_metric(protocol: dict) -> str:
+    """The protocol's report metric (`report.metric`, default accuracy), checked by name."""
+    metric = str((protocol.get("report") or {}).get("metric", "accuracy"))
+    get_metric(metric)
+    return metric
 
 
 def per_run_nauc(analysis: Analysis) -> pd.DataFrame:
@@ -143,9 +170,9 @@ def per_run_nauc(analysis: Analysis) -> pd.DataFrame:
 
 
 def worst_condition(analysis: Analysis) -> str | None:
-    """The non-clean condition with the lowest mean accuracy over the fusion models."""
+    """The non-clean condition with the lowest mean report metric over the fusion models."""
     m = analysis.means
-    rows = m[(m["metric"] == "accuracy") & (m["condition"] != "clean")]
+    rows = m[(m["metric"] == analysis.metric) & (m["condition"] != "clean")]
     fused = rows[rows["model"].isin(analysis.fusion_models)]
     rows = fused if not fused.empty else rows
     if rows.empty:

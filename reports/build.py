@@ -19,9 +19,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-def curve_means(analysis: Analysis, metric: str = "accuracy") -> pd.DataFrame:
-    """Condition means of every 1-D curve point, the clean-sourced identity points included."""
-    m = analysis.means[analysis.means["metric"] == metric]
+def curve_means(analysis: Analysis) -> pd.DataFrame:
+    """Condition means (report metric) of every 1-D curve point, clean-sourced identity included."""
+    m = analysis.means[analysis.means["metric"] == analysis.metric]
     stored = m[(m["sweep"] != "clean") & m["corruption2"].isna()]
     from_clean = analysis.points[analysis.points["source"] == "clean"]
     keys = ["model", "regime", "sweep", "value"]
@@ -46,7 +46,7 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     figures: dict[str, list[Path]] = {
         k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
     }
-    accuracy = analysis.means[analysis.means["metric"] == "accuracy"]
+    accuracy = analysis.means[analysis.means["metric"] == analysis.metric]
     curves = curve_means(analysis)
     for sweep in sorted(curves["sweep"].unique()):
         f = analysis.floors[analysis.floors["sweep"] == sweep]

@@ -12,8 +12,8 @@ import pandas as pd
 from reports.analysis import Analysis
 from reports.metrics import METRIC_LABELS
 from reports.robustness import MEASURES
-from reports.stats import N_RESAMPLES, N_SAMPLE_RESAMPLES, WILCOXON_MIN_N
-from reports.summary import failed_cells, records
+from reports.stats import N_SAMPLE_RESAMPLES
+from reports.summary import failed_cells, records, verdict_records
 
 
 def data_uri(path: Path) -> str:
@@ -104,7 +104,8 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
         "metric_labels": METRIC_LABELS,
         "points": records(
             analysis.means[
-                (analysis.means["metric"] == "accuracy") & (analysis.means["condition"] != "clean")
+                (analysis.means["metric"] == analysis.metric)
+                & (analysis.means["condition"] != "clean")
             ].sort_values(["sweep", "regime", "model", "value"])
         ),
         "summary_measures": measure_names,
@@ -117,11 +118,13 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
         "comparisons": records(analysis.comparisons),
         "improvement": records(analysis.improvement),
         "friedman": f,
+        "friedman_note": analysis.friedman_note,
+        "verdicts": verdict_records(analysis.comparisons),
+        "metric": analysis.metric,
+        "alpha": 1 - analysis.level,
         "failed": records(failed_cells(analysis)),
         "figures": {k: [(p.stem, data_uri(p)) for p in v] for k, v in figures.items()},
-        "n_resamples": N_RESAMPLES,
         "n_sample_resamples": N_SAMPLE_RESAMPLES,
-        "wilcoxon_min_n": WILCOXON_MIN_N,
         "multilabel": analysis.run.multilabel,
     }
     out.write_text(_environment().get_template("report.html.j2").render(**context))

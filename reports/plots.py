@@ -88,7 +88,7 @@ def cd_diagram(result: Friedman, path: Path) -> Path:
     """Critical-difference diagram from mean ranks and Nemenyi p-values (scikit-posthocs)."""
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.models) + 1.6))
     sp.critical_difference_diagram(result.mean_ranks, result.nemenyi, ax=ax)
-    ax.set_title(f"Mean rank across {result.n_blocks} conditions (Friedman p = {result.p:.3g})")
+    ax.set_title(f"Mean rank over {result.n_blocks} independent blocks (Friedman p {result.p:.3g})")
     return _save(fig, path)
 
 

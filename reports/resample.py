@@ -1,8 +1,8 @@
 """Single-run uncertainty of curve measures: bootstrap over the run's test samples.
 
-With one run per (model, regime) there is no run-to-run spread to bootstrap; ROBUSTNESS.md §5
-then resamples the test samples. One resample draws sample ids once and applies them to
-every condition of the run (a sample's clean and corrupted predictions stay together), so
+With one run per (model, regime) there is no run-to-run spread; the interval then resamples
+the test samples (conditional on that run). One resample draws sample ids once and applies
+them to every condition of the run (a sample's clean and corrupted predictions stay together), so
 every measure of a curve, and mCE across sweeps, is computed from the same resample. The
 reference curve of CE and effective robustness stays at its mean, as in the point estimate.
 """

@@ -152,10 +152,10 @@ def curve_measures(
 
 
 def reference_curves(
-    points: pd.DataFrame, table: pd.DataFrame, reference: str
+    points: pd.DataFrame, table: pd.DataFrame, reference: str, metric: str = "accuracy"
 ) -> tuple[pd.Series, pd.Series]:
     """The reference model's mean corrupted curve (regime, sweep, value) and clean (regime)."""
-    clean_rows = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    clean_rows = table[(table["metric"] == metric) & (table["condition"] == "clean")]
     ref_points = points[(points["model"] == reference) & ~points["identity"]]
     curves = ref_points.groupby(["regime", "sweep", "value"])["score"].mean()
     clean = clean_rows[clean_rows["model"] == reference].groupby("regime")["score"].mean()
@@ -172,13 +172,15 @@ def reference_on(
     return curve.reindex(x).to_numpy(dtype=float), float(clean[regime])
 
 
-def curve_summaries(points: pd.DataFrame, table: pd.DataFrame, reference: str) -> pd.DataFrame:
+def curve_summaries(
+    points: pd.DataFrame, table: pd.DataFrame, reference: str, metric: str = "accuracy"
+) -> pd.DataFrame:
     """Long table: one row per run x sweep x measure (sweep 'all' for mCE), column `score`."""
     if points.empty:
         return pd.DataFrame(columns=[*CURVE_KEYS, "measure", "score"])
-    clean_rows = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    clean_rows = table[(table["metric"] == metric) & (table["condition"] == "clean")]
     clean = clean_rows.set_index(RUN_KEYS)["score"]
-    ref_curves, ref_clean = reference_curves(points, table, reference)
+    ref_curves, ref_clean = reference_curves(points, table, reference, metric)
     rows = []
     for key, run_points in points.groupby(CURVE_KEYS, sort=True):
         run_points = run_points.sort_values("value")
@@ -213,9 +215,13 @@ def mean_ce(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def unimodal_floor(
-    table: pd.DataFrame, modalities: dict[str, tuple[str, ...]], missing: str, regime: str
+    table: pd.DataFrame,
+    modalities: dict[str, tuple[str, ...]],
+    missing: str,
+    regime: str,
+    metric: str = "accuracy",
 ) -> tuple[float, list[str]]:
-    """Best clean accuracy among unimodal models reading only modalities other than `missing`.
+    """Best clean score among unimodal models reading only modalities other than `missing`.
 
     Uses the unimodal models' runs in `regime` when they exist, else all their runs.
     Returns (floor, model names); NaN and [] when no such unimodal model was run.
@@ -225,7 +231,7 @@ def unimodal_floor(
     candidates = [
         name for name, mods in modalities.items() if len(mods) == 1 and set(mods) <= remaining
     ]
-    clean = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
+    clean = table[(table["metric"] == metric) & (table["condition"] == "clean")]
     best, used = float("nan"), []
     for name in candidates:
         rows = clean[clean["model"] == name]

@@ -1,18 +1,23 @@
-"""Statistics over runs: bootstrap CIs, paired tests, Holm, Friedman + Nemenyi, P(improvement).
+"""Statistics over runs: t-intervals, paired t tests, Holm, power, verdicts, Friedman, McNemar.
 
-The unit of replication is the trained model (seed x fold). Every result carries its
-method string and its n.
+The unit of replication is the trained model (seed x fold). Runs of one fold share their test
+actors, so with two or more folds the folds are the clusters: means and tests use the fold
+means (weighted by test size) with folds - 1 degrees of freedom and cover new actors; with
+one fold they use the runs and cover new seeds on these test actors. A single run gets a
+bootstrap over its test samples, labelled as conditional on that run. Every result carries
+its method string and its n.
 """
 
 from __future__ import annotations
 
-import warnings
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from reports.metrics import (
     confusions,
@@ -22,10 +27,13 @@ from reports.metrics import (
 )
 from reports.table import CONDITION_COLUMNS
 
-N_RESAMPLES = 2000
 N_SAMPLE_RESAMPLES = 1000
-WILCOXON_MIN_N = 6
+POWER = 0.8
+DETECT = 0.03
 NEEDS_PAIRS = "not computed: needs ≥ 2 paired runs"
+SEEDS_POPULATION = "new seeds on these test actors"
+ACTORS_POPULATION = "new actors"
+VERDICTS = ("better", "worse", "no detectable difference")
 
 
 @dataclass(frozen=True)
@@ -37,37 +45,181 @@ class Interval:
     method: str
 
 
-def bootstrap_ci(
-    values: np.ndarray, level: float = 0.95, seed: int = 0, unit: str = "runs"
-) -> Interval:
-    """CI of the mean of `values` over `unit`: BCa, percentile where BCa is degenerate.
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over independent units (runs, or fold means) with its SE, df and method."""
 
-    One value has no interval (NaN, the method says so); equal values a zero-width one.
+    mean: float
+    se: float
+    df: int
+    units: int
+    what: str
+
+    def interval(self, level: float) -> Interval:
+        """Student t interval at `level`; NaN with fewer than 2 units, zero width with no spread."""
+        if self.units < 2:
+            return Interval(float("nan"), float("nan"), f"not computed: needs ≥ 2 {self.what}")
+        low, high = t_interval(self.mean, self.se, self.df, level)
+        if self.se == 0:
+            return Interval(
+                float(low), float(high), f"no spread: all {self.units} {self.what} equal"
+            )
+        return Interval(float(low), float(high), f"t-interval over {self.describe()}")
+
+    def describe(self) -> str:
+        """Units, df and the population covered, e.g. '3 runs (df 2; new seeds on ...)'."""
+        covers = ACTORS_POPULATION if self.what.startswith("fold") else SEEDS_POPULATION
+        return f"{self.units} {self.what} (df {self.df}; covers {covers})"
+
+    @property
+    def sd(self) -> float:
+        """Spread of one unit: SE x sqrt(units)."""
+        return self.se * math.sqrt(self.units) if self.units >= 2 else float("nan")
+
+
+def student(values: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean, SE and df of equally weighted values along `axis` (vectorised)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    se = (
+        values.std(axis=axis, ddof=1) / math.sqrt(n)
+        if n > 1
+        else np.full(np.delete(values.shape, axis % values.ndim), np.nan)
+    )
+    return values.mean(axis=axis), se, n - 1
+
+
+def t_interval(mean: np.ndarray, se: np.ndarray, df: int, level: float) -> tuple:
+    """Two-sided Student t interval mean ± t_{df} SE (vectorised)."""
+    half = stats.t.ppf(0.5 + level / 2, df) * np.asarray(se) if df >= 1 else np.nan
+    return np.asarray(mean) - half, np.asarray(mean) + half
+
+
+def t_test_p(mean: np.ndarray, se: np.ndarray, df: int) -> np.ndarray:
+    """Two-sided p of a one-sample t test that the mean is 0 (vectorised).
+
+    With no spread (SE 0) the difference is exact: p 0 when it is non-zero, 1 when zero.
+    """
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    if df < 1:
+        return np.full(mean.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * stats.t.sf(np.abs(mean / se), df)
+    return np.where(se > 0, p, np.where(mean != 0, 0.0, 1.0))
+
+
+def estimate(
+    values: np.ndarray, folds: np.ndarray | None = None, sizes: np.ndarray | None = None
+) -> Estimate:
+    """Mean over runs, with folds as clusters when there are two or more.
+
+    `folds` gives each value's fold and `sizes` its fold's test size. With several folds the
+    unit is the fold mean over its seeds, weighted by test size; the SE is the cluster
+    (sandwich) SE with folds - 1 df. With one fold the units are the runs.
     """
     values = np.asarray(values, dtype=float)
-    n = values.size
-    if n == 0:
-        return Interval(float("nan"), float("nan"), f"no {unit}")
-    if n == 1:
-        return Interval(float("nan"), float("nan"), f"not computed: needs ≥ 2 {unit}")
-    if np.all(values == values[0]):
-        v = float(values[0])
-        return Interval(v, v, f"no spread: all {n} {unit} equal")
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap(
-                (values,),
-                np.mean,
-                confidence_level=level,
-                n_resamples=N_RESAMPLES,
-                method=method,
-                rng=np.random.default_rng(seed),
-            )
-        low, high = res.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            return Interval(float(low), float(high), f"{method} bootstrap over {n} {unit}")
-    return Interval(float("nan"), float("nan"), f"bootstrap failed over {n} {unit}")
+    if folds is None or len(np.unique(folds)) < 2:
+        n = values.size
+        if n == 0:
+            return Estimate(float("nan"), float("nan"), -1, 0, "runs")
+        mean, se, df = student(values)
+        return Estimate(float(mean), float(se), df, n, "runs")
+    frame = pd.DataFrame(
+        {"v": values, "fold": folds, "w": 1.0 if sizes is None else np.asarray(sizes, float)}
+    )
+    by_fold = frame.groupby("fold").agg(v=("v", "mean"), w=("w", "first"))
+    w = by_fold["w"].to_numpy() / by_fold["w"].sum()
+    m = by_fold["v"].to_numpy()
+    f = m.size
+    mean = float(np.sum(w * m))
+    se = math.sqrt(f / (f - 1) * np.sum(w**2 * (m - mean) ** 2))
+    return Estimate(mean, se, f - 1, f, "fold means")
+
+
+def mean_interval(
+    values: np.ndarray,
+    level: float,
+    folds: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
+) -> tuple[float, Interval]:
+    """Mean over runs (folds as clusters) and its t-interval at `level`."""
+    est = estimate(values, folds, sizes)
+    return est.mean, est.interval(level)
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values along the last axis (step-down, monotone, capped at 1).
+
+    NaN entries are not tests: they stay NaN and do not count in the family size.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    ok = ~np.isnan(p)
+    m = ok.sum(axis=-1, keepdims=True)
+    order = np.argsort(np.where(ok, p, np.inf), axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=-1)
+    factor = m - np.arange(p.shape[-1])
+    adjusted = np.fmax.accumulate(np.where(np.isnan(ranked), np.nan, factor * ranked), axis=-1)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, np.minimum(adjusted, 1.0), axis=-1)
+    return np.where(ok, out, np.nan)
+
+
+def mdd(sd: float, units: int, alpha: float, power: float = POWER) -> float:
+    """Minimum detectable difference of a two-sided paired t test at `alpha` with `power`."""
+    if units < 2 or not math.isfinite(sd):
+        return float("nan")
+    if sd == 0:
+        return 0.0
+    d = TTestPower().solve_power(nobs=units, alpha=alpha, power=power, alternative="two-sided")
+    return float(d) * sd
+
+
+def units_needed(sd: float, alpha: float, delta: float = DETECT, power: float = POWER) -> float:
+    """Independent units a two-sided paired t test needs to detect `delta` (NaN without an SD)."""
+    if not math.isfinite(sd):
+        return float("nan")
+    if sd == 0:
+        return 2.0
+    n = TTestPower().solve_power(
+        effect_size=delta / sd, alpha=alpha, power=power, alternative="two-sided"
+    )
+    return float(max(2, math.ceil(n)))
+
+
+def smallest_holm_p(units: int) -> float:
+    """Smallest p a paired t test over `units` can reach after Holm: 0 (t is unbounded) with
+    ≥ 2 units; 1 with fewer (no test)."""
+    return 0.0 if units >= 2 else 1.0
+
+
+def design_note(seeds: int, folds: int, family_sizes: list[int], level: float) -> str:
+    """One line on what a planned design can show: units, df, smallest p after Holm, MDD."""
+    units, what = (folds, "fold means") if folds >= 2 else (seeds, "runs")
+    alpha = 1 - level
+    m = max(family_sizes, default=1)
+    if units < 2:
+        return (
+            f"statistics: 1 independent unit ({seeds} seed(s) x {folds} fold(s)); the smallest "
+            f"attainable p after Holm is 1 > {alpha:g}: no comparison can reach a verdict"
+        )
+    d = TTestPower().solve_power(nobs=units, alpha=alpha / m, power=POWER)
+    return (
+        f"statistics: paired t test over {units} {what} (df {units - 1}); smallest attainable "
+        f"p after Holm 0; over up to {m} conditions a family detects (80 % power) a difference "
+        f"of {d:.2f} x the SD of the per-unit differences"
+    )
+
+
+def verdict(
+    p_holm: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, alpha: float
+) -> np.ndarray | str:
+    """Better / worse when Holm p < alpha and the CI excludes 0; else no detectable difference."""
+    p = np.asarray(p_holm, dtype=float)
+    low, high = np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float)
+    significant = np.nan_to_num(p, nan=1.0) < alpha
+    out = np.where(significant & (low > 0), VERDICTS[0], VERDICTS[2])
+    out = np.where(significant & (high < 0), VERDICTS[1], out)
+    return out if out.ndim else str(out)
 
 
 def sample_draws(n: int, seed: int = 0) -> np.ndarray:
@@ -125,59 +277,6 @@ def single_run_scores(
     return multilabel_from_confusion(cms), len(wide)
 
 
-def holm(pvalues: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    result = np.empty(m)
-    result[order] = np.minimum(adjusted, 1.0)
-    out[ok] = result
-    return out
-
-
-def wilcoxon_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p for paired runs (1.0 when every difference is zero)."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if np.all(d == 0):
-        return 1.0
-    return float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
-
-
-def permutation_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided exact paired permutation test of the mean difference (sign flips)."""
-    res = stats.permutation_test(
-        (np.asarray(a, dtype=float), np.asarray(b, dtype=float)),
-        lambda x, y, axis: np.mean(x - y, axis=axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=np.inf,
-        alternative="two-sided",
-    )
-    return float(min(res.pvalue, 1.0))
-
-
-def paired_p(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
-    """p-value for paired runs: Wilcoxon signed-rank when n >= 6, exact permutation when n >= 2."""
-    n = len(a)
-    if n < 2:
-        return float("nan"), NEEDS_PAIRS
-    if n >= WILCOXON_MIN_N:
-        return wilcoxon_p(a, b), f"Wilcoxon signed-rank, two-sided, n={n} paired runs"
-    smallest = 2 / 2**n
-    return (
-        permutation_p(a, b),
-        f"exact paired permutation test, two-sided, n={n} paired runs "
-        f"(smallest attainable p = {smallest:.3g})",
-    )
-
-
 def mcnemar_midp(b: int, c: int) -> float:
     """McNemar mid-p from the discordant counts b (only A right) and c (only B right)."""
     n = b + c
@@ -196,6 +295,7 @@ def condition_means(
 ) -> pd.DataFrame:
     """Mean over runs of every (model, regime, condition, metric), with its CI, method and n.
 
+    Folds are clusters weighted by test size; n_samples is the test size summed over folds.
     With one run the CI is a percentile bootstrap over that run's test samples.
     """
     keys = ["model", "regime", *CONDITION_COLUMNS, "metric"]
@@ -206,34 +306,33 @@ def condition_means(
     for key, g in table.groupby(keys, sort=True, dropna=False):
         row = dict(zip(keys, key, strict=True))
         scores = g["score"].to_numpy()
+        mean, ci = mean_interval(scores, level, g["fold"].to_numpy(), g["n"].to_numpy())
         if len(g) == 1:
             run = tuple(g.iloc[0][run_keys])
             if run not in single:
                 single[run] = single_run_scores(by_run.get_group(run), class_names or [])
             draws, n = single[run]
             ci = percentile_interval(draws[row["metric"]], level, single_run_what(n))
-        else:
-            ci = bootstrap_ci(scores, level)
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
         rows.append(
             {
                 **row,
-                "mean": float(np.mean(scores)),
+                "mean": mean,
                 "std": std,
                 "ci_low": ci.low,
                 "ci_high": ci.high,
                 "ci_method": ci.method,
                 "n": len(scores),
-                "n_samples": int(g["n"].iloc[0]),
+                "n_samples": int(g.drop_duplicates("fold")["n"].sum()),
             }
         )
     return pd.DataFrame(rows)
 
 
 def _pairs(table: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Runs of models a and b paired by (regime, seed, fold, condition)."""
+    """Runs of models a and b paired by (regime, seed, fold, condition), with a's test size n."""
     keys = ["regime", "seed", "fold", "condition"]
-    left = table[table["model"] == a].set_index(keys)["score"].rename("a")
+    left = table[table["model"] == a].set_index(keys)[["score", "n"]].rename(columns={"score": "a"})
     right = table[table["model"] == b].set_index(keys)["score"].rename("b")
     return pd.concat([left, right], axis=1, join="inner").reset_index()
 
@@ -271,11 +370,17 @@ def paired_comparisons(
     level: float = 0.95,
     metric: str = "accuracy",
 ) -> pd.DataFrame:
-    """Focus model vs each other model per regime and condition; Holm within each sweep.
+    """Focus model vs each other model per regime and condition, on per-run differences.
 
-    With one paired run the difference's CI is a paired bootstrap over test samples and the
-    paired p-value is not computed (NaN, p_method says so); McNemar still is.
+    Primary: paired t test and t-interval of the per-run differences (same seed and fold;
+    fold means when there are several folds), Holm across the conditions of each sweep
+    (family: other model x regime x sweep) at alpha = 1 - level, then the verdict, the MDD
+    at 80 % power at the first Holm step (alpha / family size), the units needed for a
+    3-point difference and the smallest attainable p after Holm. McNemar mid-p on pooled
+    predictions is conditional on these trained models and never drives a verdict. With one
+    paired run the CI is a paired bootstrap over test samples and no test is computed.
     """
+    alpha = 1 - level
     scores = table[table["metric"] == metric]
     conditions = scores[["condition", "sweep", "value"]].drop_duplicates("condition")
     rows = []
@@ -283,10 +388,14 @@ def paired_comparisons(
         pairs = _pairs(scores, focus, other)
         for (regime, condition), g in pairs.groupby(["regime", "condition"], sort=True):
             diff = (g["a"] - g["b"]).to_numpy()
+            est = estimate(diff, g["fold"].to_numpy(), g["n"].to_numpy())
             joined = _correct(predictions, focus, other, regime, condition)
-            single = len(g) == 1 and metric == "accuracy"
-            ci = _sample_diff_ci(joined, level) if single else bootstrap_ci(diff, level)
-            p, method = paired_p(g["a"].to_numpy(), g["b"].to_numpy())
+            if len(g) == 1 and metric == "accuracy":
+                ci = _sample_diff_ci(joined, level)
+            else:
+                ci = est.interval(level)
+            p = float(t_test_p(est.mean, est.se, est.df)) if est.units >= 2 else float("nan")
+            method = f"paired t test over {est.describe()}" if est.units >= 2 else NEEDS_PAIRS
             b, c = _discordant(joined)
             rows.append(
                 {
@@ -296,7 +405,9 @@ def paired_comparisons(
                     "condition": condition,
                     "metric": metric,
                     "n": len(g),
-                    "mean_diff": float(diff.mean()),
+                    "units": est.units,
+                    "mean_diff": est.mean,
+                    "sd_diff": est.sd,
                     "ci_low": ci.low,
                     "ci_high": ci.high,
                     "ci_method": ci.method,
@@ -312,14 +423,25 @@ def paired_comparisons(
         return out
     out = out.merge(conditions, on="condition", how="left")
     out["p_holm"] = np.nan
+    out["family_size"] = 0
     for _, idx in out.groupby(["model_b", "regime", "sweep"]).groups.items():
         out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"].to_numpy())
+        out.loc[idx, "family_size"] = len(idx)
+    first_step = alpha / out["family_size"]
+    out["verdict"] = verdict(out["p_holm"], out["ci_low"], out["ci_high"], alpha)
+    out["mdd"] = [
+        mdd(s, u, a) for s, u, a in zip(out["sd_diff"], out["units"], first_step, strict=True)
+    ]
+    out["units_for_3pt"] = [
+        units_needed(s, a) for s, a in zip(out["sd_diff"], first_step, strict=True)
+    ]
+    out["min_p"] = [smallest_holm_p(u) for u in out["units"]]
     return out
 
 
 @dataclass(frozen=True)
 class Friedman:
-    """Friedman test over blocks (regime x condition means) and Nemenyi post-hoc."""
+    """Friedman test over independent blocks (runs or folds) and Nemenyi post-hoc."""
 
     statistic: float
     p: float
@@ -330,12 +452,30 @@ class Friedman:
     method: str
 
 
-def friedman(table: pd.DataFrame, models: list[str], metric: str = "accuracy") -> Friedman | None:
-    """Friedman across all conditions; None when fewer than 3 models or 2 complete blocks."""
-    scores = table[(table["metric"] == metric) & table["model"].isin(models)]
-    blocks = scores.pivot_table(
-        index=["regime", "condition"], columns="model", values="score", aggfunc="mean"
+FRIEDMAN_NEEDS = (
+    "Not computed: the Friedman test and critical-difference diagram need ≥ 3 models and "
+    "≥ 2 independent blocks (runs, or folds), each run's score averaged over its conditions; "
+    "the conditions of one sweep come from the same trained runs and are not independent blocks."
+)
+
+
+def _blocks(scores: pd.DataFrame) -> pd.DataFrame:
+    """Independent blocks x models: each run's score averaged over its conditions; with
+    several folds per regime, the fold means over seeds."""
+    per_run = scores.groupby(["model", "regime", "seed", "fold"])["score"].mean().reset_index()
+    by_fold = per_run.groupby("regime")["fold"].transform("nunique") >= 2
+    clustered = per_run[by_fold].groupby(["model", "regime", "fold"])["score"].mean()
+    clustered = clustered.reset_index().assign(seed=-1)
+    blocks = pd.concat([per_run[~by_fold], clustered], ignore_index=True)
+    return blocks.pivot_table(
+        index=["regime", "seed", "fold"], columns="model", values="score"
     ).dropna()
+
+
+def friedman(table: pd.DataFrame, models: list[str], metric: str = "accuracy") -> Friedman | None:
+    """Friedman over independent blocks; None when fewer than 3 models or 2 complete blocks."""
+    scores = table[(table["metric"] == metric) & table["model"].isin(models)]
+    blocks = _blocks(scores)
     if blocks.shape[1] < 3 or blocks.shape[0] < 2:
         return None
     res = stats.friedmanchisquare(*[blocks[m].to_numpy() for m in blocks.columns])
@@ -350,34 +490,45 @@ def friedman(table: pd.DataFrame, models: list[str], metric: str = "accuracy") -
         mean_ranks=ranks,
         nemenyi=nemenyi,
         method=(
-            f"Friedman chi-square over {blocks.shape[0]} blocks (regime x condition, mean "
-            f"{metric} over runs), {blocks.shape[1]} models; Nemenyi post-hoc"
+            f"Friedman chi-square over {blocks.shape[0]} independent blocks (runs, or fold "
+            f"means with several folds; each the mean {metric} over the run's conditions), "
+            f"{blocks.shape[1]} models; Nemenyi post-hoc"
         ),
     )
 
 
 def probability_of_improvement(
-    table: pd.DataFrame, focus: str, others: list[str], metric: str = "accuracy"
+    table: pd.DataFrame,
+    focus: str,
+    others: list[str],
+    metric: str = "accuracy",
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """P(focus beats other) over paired (run, condition) observations, ties counted half."""
+    """P(focus beats other): per run, the share of conditions won (ties 1/2); mean over runs
+    with a t-interval (folds as clusters)."""
     scores = table[table["metric"] == metric]
     rows = []
     for other in others:
         pairs = _pairs(scores, focus, other)
         if pairs.empty:
             continue
-        wins = (pairs["a"] > pairs["b"]).to_numpy(float) + 0.5 * (pairs["a"] == pairs["b"])
-        ci = bootstrap_ci(wins, 0.95, unit="observations")
+        pairs["win"] = (pairs["a"] > pairs["b"]) + 0.5 * (pairs["a"] == pairs["b"])
+        per_run = pairs.groupby(["regime", "seed", "fold"]).agg(
+            win=("win", "mean"), n=("n", "first")
+        )
+        per_run = per_run.reset_index()
+        est = estimate(per_run["win"].to_numpy(), per_run["fold"].to_numpy(), per_run["n"])
+        ci = est.interval(level)
         rows.append(
             {
                 "model_a": focus,
                 "model_b": other,
-                "probability": float(np.mean(wins)),
+                "probability": est.mean,
                 "ci_low": ci.low,
                 "ci_high": ci.high,
-                "n": len(pairs),
-                "method": f"share of {len(pairs)} paired (run, condition) observations where "
-                f"{focus} > {other}, ties 1/2; CI: {ci.method}",
+                "n": len(per_run),
+                "method": f"per run, the share of conditions where {focus} > {other} (ties "
+                f"1/2), averaged over {len(per_run)} runs; CI: {ci.method}",
             }
         )
     return pd.DataFrame(rows)

@@ -4,7 +4,13 @@ Schema (version 1); NaN is written as null:
 
     schema: "tacfn-robust/summary"     version: 1
     protocol: {name, description, hash}
-    ci_level: float                    focus: str     reference: str
+    ci_level: float                    focus: str     reference: str     metric: str
+    alpha: float (1 - ci_level: the level of every test and verdict)
+    verdicts: [{focus, other, regime, sweep, condition, x, metric, n, diff, ci_low, ci_high,
+                p_holm, verdict, mdd, min_p}]
+              (verdict: "better" | "worse" | "no detectable difference"; from the paired t
+               test after Holm; mdd: minimum detectable difference at 80 % power; min_p:
+               smallest attainable p after Holm)
     points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
                corruption2, modality2, param2, value2, unit2, stage, fill, metric,
                mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
@@ -13,11 +19,14 @@ Schema (version 1); NaN is written as null:
               error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
               relative_mce)
     floors:  [{regime, sweep, missing, floor, models}]
-    comparisons: [{model_a, model_b, regime, condition, sweep, value, metric, n, mean_diff,
-                   ci_low, ci_high, ci_method, p, p_method, p_holm, mcnemar_b, mcnemar_c,
-                   mcnemar_midp}]
+    comparisons: [{model_a, model_b, regime, condition, sweep, value, metric, n (paired runs),
+                   units (runs, or folds when clustered), mean_diff, sd_diff, ci_low, ci_high,
+                   ci_method, p, p_method, p_holm, family_size, verdict, mdd, units_for_3pt,
+                   min_p, mcnemar_b, mcnemar_c, mcnemar_midp (conditional on these trained
+                   models; never a verdict)}]
     probability_of_improvement: [{model_a, model_b, probability, ci_low, ci_high, n, method}]
     friedman: null | {statistic, p, n_blocks, models, mean_ranks, nemenyi, method}
+    friedman_note: str (why the Friedman test is not computed, when it is null)
     failed_cells: [{key, model, regime, seed, fold, error}]
 """
 
@@ -47,6 +56,34 @@ def failed_cells(analysis: Analysis) -> pd.DataFrame:
     return failed.reindex(columns=["key", "model", "regime", "seed", "fold", "error"])
 
 
+VERDICT_KEYS = {
+    "focus": "model_a",
+    "other": "model_b",
+    "regime": "regime",
+    "sweep": "sweep",
+    "condition": "condition",
+    "x": "value",
+    "metric": "metric",
+    "n": "n",
+    "diff": "mean_diff",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "p_holm": "p_holm",
+    "verdict": "verdict",
+    "mdd": "mdd",
+    "min_p": "min_p",
+}
+
+
+def verdict_records(comparisons: pd.DataFrame | None) -> list[dict]:
+    """One verdict per comparison and condition, in summary.json's `verdicts` schema."""
+    if comparisons is None or comparisons.empty:
+        return []
+    frame = comparisons[list(VERDICT_KEYS.values())]
+    frame.columns = list(VERDICT_KEYS)
+    return records(frame.sort_values(["other", "regime", "sweep", "x", "condition"]))
+
+
 def summary_dict(analysis: Analysis) -> dict:
     """The summary.json content."""
     record = analysis.run.record
@@ -58,6 +95,9 @@ def summary_dict(analysis: Analysis) -> dict:
         "ci_level": analysis.level,
         "focus": analysis.focus,
         "reference": analysis.reference,
+        "metric": analysis.metric,
+        "alpha": round(1 - analysis.level, 10),
+        "verdicts": verdict_records(analysis.comparisons),
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),
@@ -74,6 +114,7 @@ def summary_dict(analysis: Analysis) -> dict:
             "nemenyi": json.loads(f.nemenyi.to_json()),
             "method": f.method,
         },
+        "friedman_note": None if f is not None else analysis.friedman_note,
         "failed_cells": records(failed_cells(analysis)),
     }
 

@@ -11,7 +11,7 @@ import pytest
 from test_reports_sim import simulate_run
 
 from reports import build_report
-from reports.stats import bootstrap_ci, paired_p, single_run_scores
+from reports.stats import estimate, mean_interval, single_run_scores, t_test_p
 
 SAMPLES = 160
 SINGLE = f"percentile bootstrap over {SAMPLES} test samples of a single run"
@@ -68,15 +68,18 @@ def test_paired_tests_not_computed_with_one_run(summary: dict) -> None:
         assert c["ci_method"].startswith(f"percentile bootstrap over {SAMPLES} paired test samples")
         assert c["ci_low"] <= c["mean_diff"] <= c["ci_high"]
         assert c["mcnemar_b"] + c["mcnemar_c"] > 0 and 0 <= c["mcnemar_midp"] <= 1
-    assert summary["friedman"] is not None and summary["friedman"]["n_blocks"] == 6
+        assert c["verdict"] == "no detectable difference" and c["min_p"] == 1.0
+    assert {v["verdict"] for v in summary["verdicts"]} == {"no detectable difference"}
+    # one run per model is one block: the conditions of its sweep are not independent blocks
+    assert summary["friedman"] is None and "independent blocks" in summary["friedman_note"]
 
 
 def test_one_value_has_no_interval() -> None:
-    ci = bootstrap_ci(np.array([0.8]))
-    assert math.isnan(ci.low) and math.isnan(ci.high)
+    mean, ci = mean_interval(np.array([0.8]), 0.95)
+    assert mean == 0.8 and math.isnan(ci.low) and math.isnan(ci.high)
     assert ci.method == "not computed: needs ≥ 2 runs"
-    p, method = paired_p(np.array([0.8]), np.array([0.7]))
-    assert math.isnan(p) and method == "not computed: needs ≥ 2 paired runs"
+    one = estimate(np.array([0.1]))
+    assert math.isnan(t_test_p(one.mean, one.se, one.df))
 
 
 def test_multilabel_single_run_resamples_samples() -> None:

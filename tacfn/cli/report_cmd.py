@@ -39,8 +39,8 @@ def check(
     """Compare DIR with a baseline: exit 0 pass, 1 regression, 2 bad input."""
     from rich.console import Console
 
-    from reports.baseline import check as run_check
-    from reports.baseline import render_table, write_junit
+    from reports.check_render import render_table, write_junit
+    from reports.regression import check as run_check
 
     result = run_check(run_dir, baseline, abs_tol=abs_tol, alpha=alpha)
     console = Console(width=160)

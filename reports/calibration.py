@@ -1,0 +1,146 @@
+"""Calibration of the report's statistics by simulation of runs with a known truth.
+
+A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the run (seed)
+effect is shared by every condition of that trained model, the sample noise is not. Every
+rate below comes from the functions the report uses (reports.stats); the Friedman blocks are
+built as reports.stats.friedman builds them (each run's score averaged over its conditions).
+Reproduce the tables in docs/statistics.md with `python -m reports.calibration`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from scipy import stats
+
+from reports.stats import holm, student, t_interval, t_test_p, verdict
+
+CLIPS = 240
+LEVEL = 0.95
+ALPHA = 1 - LEVEL
+
+
+def _scores(rng: np.random.Generator, truth: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """Scores of runs: binomial sample noise around truth + run effect."""
+    return rng.binomial(CLIPS, np.clip(truth + effect, 0, 1)) / CLIPS
+
+
+def run_effects(rng: np.random.Generator, kind: str, sd: float, shape: tuple) -> np.ndarray:
+    """Zero-mean run effects with standard deviation `sd`: normal, or right-skewed beta."""
+    if kind == "normal":
+        return rng.normal(0, sd, shape)
+    a, b = 1.5, 6.0
+    beta_sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    return (rng.beta(a, b, shape) - a / (a + b)) * sd / beta_sd
+
+
+def mean_coverage(
+    n: int, kind: str, draws: int, seed: int = 0, sd: float = 0.04, truth: float = 0.7
+) -> float:
+    """Share of draws whose t-interval of the mean over n runs covers the true mean."""
+    rng = np.random.default_rng(seed)
+    scores = _scores(rng, truth, run_effects(rng, kind, sd, (draws, n)))
+    mean, se, df = student(scores, axis=1)
+    low, high = t_interval(mean, se, df, LEVEL)
+    return float(np.mean((low <= truth) & (truth <= high)))
+
+
+def cluster_coverage(
+    folds: int, seeds: int, draws: int, clustered: bool, seed: int = 0, truth: float = 0.7
+) -> float:
+    """Coverage of the mean over new actors: fold effect SD 0.04, seed effect SD 0.02.
+
+    `clustered` uses the fold means (df folds - 1, as the report does); otherwise every run
+    counts as independent (df runs - 1).
+    """
+    rng = np.random.default_rng(seed)
+    fold = rng.normal(0, 0.04, (draws, folds, 1))
+    scores = _scores(rng, truth, fold + rng.normal(0, 0.02, (draws, folds, seeds)))
+    units = scores.mean(axis=2) if clustered else scores.reshape(draws, -1)
+    mean, se, df = student(units, axis=1)
+    low, high = t_interval(mean, se, df, LEVEL)
+    return float(np.mean((low <= truth) & (truth <= high)))
+
+
+def paired_rates(
+    n: int, sd: float, draws: int, diff: float = 0.0, conditions: int = 1, seed: int = 0
+) -> tuple[float, float]:
+    """(rejection rate of the primary paired t test, rate of a better/worse verdict).
+
+    Two models, n paired runs; each model's run effect (SD `sd`) is shared by its
+    `conditions` conditions, Holm across them as in a sweep. Rates are per condition.
+    """
+    rng = np.random.default_rng(seed)
+    truth = np.full(conditions, 0.75)
+    a = _scores(rng, truth + diff, rng.normal(0, sd, (draws, n, 1)))
+    b = _scores(rng, truth, rng.normal(0, sd, (draws, n, 1)))
+    mean, se, df = student(a - b, axis=1)
+    p = t_test_p(mean, se, df)
+    low, high = t_interval(mean, se, df, LEVEL)
+    p_holm = holm(p)
+    called = verdict(p_holm, low, high, ALPHA) != "no detectable difference"
+    return float(np.mean(p < ALPHA)), float(np.mean(called))
+
+
+def friedman_rejection(draws: int, seed: int = 0, sd: float = 0.02) -> tuple[float, float]:
+    """Friedman rejection rates for 4 identical models, 3 seeds, 6 conditions of one sweep,
+    each run's effect shared by its conditions: (blocks = runs averaged over the conditions,
+    as the report does; blocks = the sweep's conditions, which are not independent)."""
+    rng = np.random.default_rng(seed)
+    models, seeds, conditions = 4, 3, 6
+    truth = np.linspace(0.8, 0.5, conditions)
+    scores = _scores(rng, truth, rng.normal(0, sd, (draws, models, seeds, 1)))
+    by_run = scores.mean(axis=3)
+    by_condition = scores.mean(axis=2)
+    rates = []
+    for blocks in (by_run, by_condition):
+        p = stats.friedmanchisquare(*[blocks[:, k] for k in range(models)], axis=1).pvalue
+        rates.append(float(np.mean(p < ALPHA)))
+    return rates[0], rates[1]
+
+
+def calibration_table(draws: int = 2000) -> str:
+    """Every measured rate as Markdown tables."""
+    lines = ["Coverage of nominal 95 % t-intervals for a mean over runs (run effect SD 4 points):"]
+    lines += ["", "| runs | normal | skewed (beta) |", "|---|---|---|"]
+    for n in (3, 5, 10):
+        cells = [f"{mean_coverage(n, k, draws, seed=n):.3f}" for k in ("normal", "beta")]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += ["", "Coverage of the mean over new actors, 5 folds x 3 seeds:", ""]
+    lines += ["| interval | coverage |", "|---|---|"]
+    for clustered, name in ((True, "fold means (df 4)"), (False, "runs as independent (df 14)")):
+        lines.append(f"| {name} | {cluster_coverage(5, 3, draws, clustered):.3f} |")
+    lines += ["", "Paired comparison, two equally good models (null), α = 0.05, 240 clips:", ""]
+    lines += [
+        "| runs | seed SD (points) | t test rejects | verdict (1 condition) | "
+        "verdict (6 conditions, Holm) |",
+        "|---|---|---|---|---|",
+    ]
+    for n in (3, 6):
+        for sd in (0, 2, 5):
+            p, v = paired_rates(n, sd / 100, draws, seed=10 * n + sd)
+            _, v6 = paired_rates(n, sd / 100, draws, conditions=6, seed=10 * n + sd + 1)
+            lines.append(f"| {n} | {sd} | {p:.3f} | {v:.3f} | {v6:.3f} |")
+    lines += ["", "Power for a true 5-point difference at 6 runs (share of 'better'):", ""]
+    lines += ["| seed SD (points) | 1 condition | 6 conditions, Holm |", "|---|---|---|"]
+    for sd in (0, 2, 5):
+        _, v = paired_rates(6, sd / 100, draws, diff=0.05, seed=100 + sd)
+        _, v6 = paired_rates(6, sd / 100, draws, diff=0.05, conditions=6, seed=200 + sd)
+        lines.append(f"| {sd} | {v:.3f} | {v6:.3f} |")
+    runs, conditions = friedman_rejection(draws)
+    lines += ["", "Friedman, 4 identical models, 3 seeds x 6 conditions, run SD 2 points:", ""]
+    lines += ["| blocks | rejects |", "|---|---|", f"| runs (the report) | {runs:.3f} |"]
+    lines.append(f"| conditions of the sweep (not independent) | {conditions:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the calibration tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=2000)
+    print(calibration_table(parser.parse_args().draws))
+
+
+if __name__ == "__main__":
+    main()
