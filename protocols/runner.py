@@ -243,7 +243,10 @@ def run_protocol(
     console = console or Console(stderr=True)
     p = plan(protocol, Path(out) if out is not None else None)
     if dry_run:
+        from reports.stats import planned_design
+
         print_plan(p, console, estimate_seconds(p))
+        console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
         return RunResult(p.run_dir, [], None)
     write_protocol_files(p)
     kind = executor or protocol.executor.kind

@@ -210,6 +210,14 @@ def design_note(seeds: int, folds: int, family_sizes: list[int], level: float) -
     )
 
 
+def planned_design(cells: list, conditions: list, level: float) -> str:
+    """design_note of a planned grid: train cells (.seed, .fold) and test conditions (.sweep)."""
+    sweeps = pd.Series([c.sweep for c in conditions], dtype=object).value_counts()
+    return design_note(
+        len({c.seed for c in cells}), len({c.fold for c in cells}), sweeps.tolist(), level
+    )
+
+
 def verdict(
     p_holm: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, alpha: float
 ) -> np.ndarray | str:

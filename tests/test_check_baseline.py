@@ -12,7 +12,7 @@ import pytest
 from test_reports_sim import CLEAN, P_VALUES, missing_audio_accuracy, simulate_run
 
 from reports import check, save_baseline
-from reports.baseline import compare, pooled_variance
+from reports.regression import compare, pooled_variance
 from reports.robustness import normalised_auc
 from tacfn.cli import main
 from tacfn.errors import ConfigError

@@ -250,3 +250,14 @@ def test_null_calibration_mcnemar_midp() -> None:
     only_b = (~a & b).sum(axis=1)
     rate = np.mean([mcnemar_midp(x, y) < ALPHA for x, y in zip(only_a, only_b, strict=True)])
     assert 0.03 <= rate <= 0.07, rate
+
+
+def test_dry_run_states_what_the_design_can_show(capsys, tmp_path) -> None:
+    from tacfn.cli import main
+
+    assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
+    err = capsys.readouterr().err
+    assert "paired t test over 3 runs (df 2); smallest attainable p after Holm 0" in err
+    one_seed = ["--set", "seeds=[0]"]
+    assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "d1"), *one_seed]) == 0
+    assert "no comparison can reach a verdict" in capsys.readouterr().err
