@@ -1,0 +1,172 @@
+"""check against damaged or mismatched baselines and runs; report metric; chance; unequal folds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_reports_sim import simulate_run
+
+from reports import check, save_baseline
+from reports.analysis import analyse
+from reports.baseline import baseline_dict
+from reports.regression import chance_level
+from reports.stats import condition_means
+from reports.store import load_run
+from tacfn.cli import main
+
+MODELS = ["tacfn", "concat"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inputs")
+    out = {
+        "base": simulate_run(root / "base", models=MODELS),
+        "cell_missing": simulate_run(root / "cell", models=MODELS, not_run={("tacfn", 2)}),
+        "fewer_samples": simulate_run(root / "small", models=MODELS, n_samples=120),
+    }
+    save_baseline(out["base"], root / "baseline.json")
+    out["baseline"] = root / "baseline.json"
+    return out
+
+
+def test_missing_cell_fails_and_says_why(runs: dict[str, Path]) -> None:
+    result = check(runs["cell_missing"], runs["baseline"])
+    assert result.exit_code == 1
+    failed = [r for r in result.failures if r.name.startswith("tacfn / clean /")]
+    assert failed and all(
+        "n 2 < baseline's 3: a cell (run) is missing" in r.message for r in failed
+    )
+
+
+def test_other_test_size_fails_and_says_why(runs: dict[str, Path]) -> None:
+    result = check(runs["fewer_samples"], runs["baseline"])
+    points = [r for r in result.rows if r.kind == "point"]
+    assert result.exit_code == 1 and points and not any(r.passed for r in points)
+    assert all("n_test 120 != baseline's 240" in r.message for r in points)
+
+
+def test_baseline_points_missing_from_the_run_fail(runs: dict[str, Path], tmp_path: Path) -> None:
+    data = json.loads(runs["baseline"].read_text())
+    extra = dict(data["points"][0], condition="missing[audio].p=0.9", value=0.9)
+    data["points"].append(extra)
+    file = tmp_path / "extra.json"
+    file.write_text(json.dumps(data))
+    result = check(runs["base"], file)
+    assert result.exit_code == 1
+    assert [r.message for r in result.failures] == ["missing from the new run"]
+
+
+def _mutations() -> list[tuple[str, object, str]]:
+    """(what, change to the baseline dict, expected words in the one-line message)."""
+
+    def point(key: str, value: object):
+        def change(d: dict) -> None:
+            d["points"][0][key] = value
+
+        return change
+
+    def drop(key: str):
+        def change(d: dict) -> None:
+            del d["points"][0][key]
+
+        return change
+
+    def top(key: str, value: object):
+        def change(d: dict) -> None:
+            d[key] = value
+
+        return change
+
+    def curve(key: str, value: object):
+        def change(d: dict) -> None:
+            d["curves"][0][key] = value
+
+        return change
+
+    return [
+        ("missing key", drop("mean"), "points[0]: missing key 'mean'"),
+        ("string mean", point("mean", "0.8"), "points[0].mean: expected a finite number"),
+        ("zero n", point("n", 0), "points[0].n: expected a positive integer, got 0"),
+        ("bool n", point("n", True), "points[0].n: expected a positive integer, got true"),
+        ("zero n_samples", point("n_samples", 0), "points[0].n_samples: expected a positive"),
+        ("bad std", point("std", [1]), "points[0].std: expected a finite number or null"),
+        ("empty points", top("points", []), "points: empty"),
+        ("points not a list", top("points", {}), "points: expected a list"),
+        ("no curves", top("curves", None), "curves: expected a list"),
+        ("curve n", curve("n", -1), "curves[0].n: expected a positive integer"),
+        ("family", top("families", [{"model": "x"}]), "families[0]: missing key 'regime'"),
+        ("versions", top("versions", []), "versions: expected an object"),
+        ("not a baseline", top("schema", "other"), "not a tacfn-robust baseline"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("what", "change", "words"), _mutations(), ids=[m[0] for m in _mutations()]
+)
+def test_malformed_baseline_exits_2_naming_file_and_problem(
+    runs: dict[str, Path], tmp_path: Path, capsys, what: str, change, words: str
+) -> None:
+    data = json.loads(runs["baseline"].read_text())
+    change(data)
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps(data))
+    assert main(["check", str(runs["base"]), "--baseline", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(file) in err and words in err, err
+
+
+def test_report_metric_drives_comparisons_and_baseline(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    run = load_run(runs["base"])
+    run.record["protocol"]["report"]["metric"] = "macro_f1"
+    analysis = analyse(run)
+    assert analysis.metric == "macro_f1"
+    assert set(analysis.comparisons["metric"]) == {"macro_f1"}
+    base = baseline_dict(analysis)
+    assert base["metric"] == "macro_f1"
+    f1 = analysis.means[analysis.means["metric"] == "macro_f1"].set_index(["model", "condition"])
+    point = base["points"][0]
+    assert point["mean"] == pytest.approx(f1.loc[(point["model"], point["condition"]), "mean"])
+    run.record["protocol"]["report"]["metric"] = "bogus"
+    with pytest.raises(Exception, match="unknown metric 'bogus'"):
+        analyse(run)
+
+
+def test_chance_is_the_majority_share() -> None:
+    rows = pd.DataFrame({"fold": 0, "sample_id": list("abcde"), "label": [0, 0, 0, 1, 2]})
+    assert chance_level(rows, ["x", "y", "z"], "accuracy") == pytest.approx(0.6)
+    multilabel = pd.DataFrame(
+        {
+            "fold": 0,
+            "sample_id": np.repeat(list("abcd"), 2),
+            "target": np.tile([0, 1], 4),
+            "label": [1, 0, 1, 0, 1, 0, 0, 1],  # label 0: 3/4 positive; label 1: 3/4 negative
+        }
+    )
+    assert chance_level(multilabel, ["happy", "sad"], "accuracy") == pytest.approx(0.75)
+
+
+def test_unequal_folds_weighted_by_test_size() -> None:
+    rows = []
+    for fold, (size, score) in enumerate([(300, 0.9), (100, 0.5)]):
+        for seed in range(2):
+            rows.append(
+                {"model": "m", "regime": "r", "seed": seed, "fold": fold, "condition": "clean"}
+                | {"sweep": "clean", "metric": "accuracy", "score": score, "n": size}
+            )
+    table = pd.DataFrame(rows)
+    for column in ("corruption", "modality", "param", "value", "unit", "corruption2"):
+        table[column] = None
+    for column in ("modality2", "param2", "value2", "unit2", "stage", "fill"):
+        table[column] = None
+    no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
+    means = condition_means(table, no_predictions)
+    row = means.iloc[0]
+    assert row["mean"] == pytest.approx(0.8) and row["n_samples"] == 400 and row["n"] == 4
+    assert "2 fold means (df 1; covers new actors)" in row["ci_method"]
