@@ -85,6 +85,42 @@ def test_summary_json(run_dir: Path) -> None:
     assert {c["model_b"] for c in summary["comparisons"]} == {"concat", "cross_attention"}
 
 
+VERDICT_KEYS = {
+    "focus",
+    "other",
+    "regime",
+    "sweep",
+    "condition",
+    "x",
+    "metric",
+    "n",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_holm",
+    "verdict",
+    "mdd",
+    "min_p",
+}
+
+
+def test_summary_verdicts(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    verdicts = summary["verdicts"]
+    assert len(verdicts) == len(summary["comparisons"]) > 0
+    for v in verdicts:
+        assert set(v) == VERDICT_KEYS and v["focus"] == "tacfn" and v["metric"] == "accuracy"
+        assert v["verdict"] in ("better", "worse", "no detectable difference")
+        assert v["min_p"] == 0.0 and v["mdd"] is not None and v["mdd"] >= 0
+        if v["verdict"] != "no detectable difference":
+            assert v["p_holm"] < summary["alpha"] and not v["ci_low"] <= 0 <= v["ci_high"]
+    for c in summary["comparisons"]:
+        assert c["verdict"] and "mdd" in c and c["p_method"].startswith("paired t test over")
+    clean = [p for p in summary["points"] if p["condition"] == "clean"]
+    assert all(p["ci_method"].startswith("t-interval over") for p in clean if p["n"] == 3)
+    assert summary["friedman"]["n_blocks"] == 2  # runs complete for every model, not conditions
+
+
 def test_every_png_decodes(run_dir: Path) -> None:
     names = {p.name for p in (run_dir / "report").glob("*.png")}
     assert {
@@ -103,6 +139,7 @@ def test_every_png_decodes(run_dir: Path) -> None:
 def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
     html = (run_dir / "report" / "report.html").read_text()
     assert "&lt;b&gt;sim&lt;/b&gt;&amp;&lt;script&gt;" in html
+    assert html.index('id="verdicts"') < html.index('id="provenance"')
     assert "<script>" not in html and "<i>out of memory" not in html
     sources = re.findall(r'(?:src|href)="([^"]*)"', html)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
