@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
-from scipy import stats
-from statsmodels.stats.power import TTestPower
+from scipy import optimize, stats
 
 from reports.metrics import (
     confusions,
@@ -30,6 +29,7 @@ from reports.table import CONDITION_COLUMNS
 N_SAMPLE_RESAMPLES = 1000
 POWER = 0.8
 DETECT = 0.03
+MAX_UNITS = 10_000
 NEEDS_PAIRS = "not computed: needs ≥ 2 paired runs"
 SEEDS_POPULATION = "new seeds on these test actors"
 ACTORS_POPULATION = "new actors"
@@ -164,26 +164,52 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return np.where(ok, out, np.nan)
 
 
+def _power(effect: float, units: int, alpha: float) -> float:
+    """Power of a two-sided paired t test over `units` for an effect in SDs (noncentral t).
+
+    The opposite tail, where scipy's noncentral t can return NaN, is below 1e-15 there and
+    counts as 0.
+    """
+    df, nc = units - 1, effect * math.sqrt(units)
+    crit = stats.t.isf(alpha / 2, df)
+    with np.errstate(all="ignore"):
+        lower = stats.nct.cdf(-crit, df, nc)
+    return float(stats.nct.sf(crit, df, nc) + np.nan_to_num(lower, nan=0.0))
+
+
 def mdd(sd: float, units: int, alpha: float, power: float = POWER) -> float:
     """Minimum detectable difference of a two-sided paired t test at `alpha` with `power`."""
     if units < 2 or not math.isfinite(sd):
         return float("nan")
     if sd == 0:
         return 0.0
-    d = TTestPower().solve_power(nobs=units, alpha=alpha, power=power, alternative="two-sided")
+    d = optimize.brentq(lambda e: _power(e, units, alpha) - power, 1e-9, 1e4)
     return float(d) * sd
 
 
 def units_needed(sd: float, alpha: float, delta: float = DETECT, power: float = POWER) -> float:
-    """Independent units a two-sided paired t test needs to detect `delta` (NaN without an SD)."""
+    """Independent units (≤ MAX_UNITS) a two-sided paired t test needs to detect `delta`.
+
+    NaN without an SD or when even MAX_UNITS are not enough.
+    """
     if not math.isfinite(sd):
         return float("nan")
     if sd == 0:
         return 2.0
-    n = TTestPower().solve_power(
-        effect_size=delta / sd, alpha=alpha, power=power, alternative="two-sided"
-    )
-    return float(max(2, math.ceil(n)))
+
+    def enough(n: int) -> bool:
+        return _power(delta / sd, n, alpha) >= power
+
+    high = 2
+    while not enough(high):
+        if high >= MAX_UNITS:
+            return float("nan")
+        high = min(2 * high, MAX_UNITS)
+    low = max(2, high // 2)
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if enough(mid) else (mid + 1, high)
+    return float(high)
 
 
 def smallest_holm_p(units: int) -> float:
@@ -202,7 +228,7 @@ def design_note(seeds: int, folds: int, family_sizes: list[int], level: float) -
             f"statistics: 1 independent unit ({seeds} seed(s) x {folds} fold(s)); the smallest "
             f"attainable p after Holm is 1 > {alpha:g}: no comparison can reach a verdict"
         )
-    d = TTestPower().solve_power(nobs=units, alpha=alpha / m, power=POWER)
+    d = mdd(1.0, units, alpha / m)
     return (
         f"statistics: paired t test over {units} {what} (df {units - 1}); smallest attainable "
         f"p after Holm 0; over up to {m} conditions a family detects (80 % power) a difference "
