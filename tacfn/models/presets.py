@@ -51,6 +51,10 @@ class Preset:
     embed_dropout: float = 0.3
     head: str = "linear"
     blocks: tuple[tuple[str, str], ...] = (("audio", "video"),)
+    # cross-attention blocks' capacity knob: layers and feed-forward width (None: `layers`
+    # and 4·dim, MulT's sizes); the iemocap preset narrows them to TACFN's parameter count
+    cross_layers: int | None = None
+    cross_ffn: int | None = None
 
     def transformer(self, dim: int, causal: bool = False) -> SelfAttentionEncoder:
         """A self-attention encoder of this preset's depth over `dim` channels."""
@@ -135,6 +139,8 @@ PRESETS: dict[str, Preset] = {
             feature_dim=40,
             head="residual_mlp",
             blocks=(("vision", "text"), ("audio", "text")),
+            cross_layers=1,
+            cross_ffn=40,
         ),
         Preset(
             "cpu",
