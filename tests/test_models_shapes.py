@@ -1,4 +1,4 @@
-"""Shapes through every stage and exact parameter counts of the presets (TACFN spec §1.9)."""
+"""Shapes through every stage and exact parameter counts of the presets."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from tacfn.models.presets import Preset
 
 
 class ResidualMLP(nn.Module):
-    """z + W2·Drop(ReLU(W1·z)), then Linear(D -> out): the §2.2 head."""
+    """z + W2·Drop(ReLU(W1·z)), then Linear(D -> out): the IEMOCAP head."""
 
     def __init__(self, dim: int, out: int, dropout: float = 0.1) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""MulT-style cross-modal attention fusion (§4.2): target tokens query the source sequence."""
+"""MulT-style cross-modal attention fusion: target tokens query the source sequence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TACFN fusion (§1.6, §2.2): self-attended source vector -> spliced tanh score -> softmax over
+"""TACFN fusion: self-attended source vector -> spliced tanh score -> softmax over
 target positions -> (1 + γα) ⊙ target, then the preset's head over all modality summaries."""
 
 from __future__ import annotations

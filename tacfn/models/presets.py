@@ -116,7 +116,7 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "paper-ravdess",
-            "TACFN §1: 3D ResNeXt-50 on 3×30×224×224, MFCC 13×212 at 44.1 kHz, d 64, 5 layers",
+            "TACFN paper: 3D ResNeXt-50 on 3×30×224×224, MFCC 13×212 at 44.1 kHz, d 64, 5 layers",
             _info(
                 "ravdess",
                 {"audio": (108045,), "video": (3, 30, 224, 224)},
@@ -127,7 +127,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "iemocap",
-            "TACFN §2.2 reconstruction: text target, audio+vision sources, d 40, 5 layers",
+            "TACFN IEMOCAP reconstruction: text target, audio+vision sources, d 40, 5 layers",
             _info(
                 "iemocap",
                 {"text": (20, 300), "audio": (20, 74), "vision": (20, 35)},
