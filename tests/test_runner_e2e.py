@@ -107,15 +107,16 @@ def test_smoke_writes_the_store_and_the_report(smoke_run) -> None:
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert [f"logit_{i}" for i in range(8)] == [c for c in table.columns if c.startswith("logit_")]
     assert {"actor", "emotion", "intensity"} <= set(table.columns)
-    # clean once + 4 sweep points (the p=0 identity point is a condition of its own)
+    # clean once + 5 sweep points (p=0 identity points are conditions of their own)
     assert sorted(table["condition"].unique()) == [
         "clean",
+        "missing[audio;fill=mean].p=0",
         MEAN,
         "missing[audio].p=0",
         "missing[audio].p=0.5",
         "missing[audio].p=1",
     ]
-    identity = table[table["condition"] == "missing[audio].p=0"]
+    identity = table[table["condition"].str.endswith("p=0")]
     assert (
         identity["identity"].all()
         and not table.loc[table.index.difference(identity.index), "identity"].any()
