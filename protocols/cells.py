@@ -58,12 +58,14 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build_cell_model(protocol: Protocol, cell: TrainCell, info: Any) -> torch.nn.Module:
-    """The untrained model of a cell, initialised from the cell seed (global RNG untouched)."""
+    """The untrained model of a cell with its entry's options, initialised from the cell seed
+    (global RNG untouched)."""
     from tacfn.models import build_model
 
+    entry = protocol.model_entries[cell.model]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cell.seed)
-        return build_model(cell.model, info, protocol.preset)
+        return build_model(entry.model, info, protocol.preset, **entry.options)
 
 
 def train_config(protocol: Protocol, cell: TrainCell, device: torch.device) -> Any:
@@ -158,6 +160,9 @@ def predictions_frame(
             flat = logits.numpy()
             meta_rows = meta.loc[out.ids]
         frame = pd.DataFrame({**{k: [v] * len(rows["sample_id"]) for k, v in base.items()}, **rows})
+        frame["identity"] = condition.identity
+        frame["realised"] = out.realised(0)
+        frame["realised2"] = out.realised(1)
         for j in range(flat.shape[1]):
             frame[f"logit_{j}"] = flat[:, j].astype(np.float32)
         for column in meta_rows.columns:
@@ -167,7 +172,7 @@ def predictions_frame(
     table = pd.concat(frames, ignore_index=True)
     for column in TEXT_COLUMNS:
         table[column] = table[column].astype("str")
-    for column in ("value", "value2"):
+    for column in ("value", "value2", "realised", "realised2"):
         table[column] = table[column].astype("float64")
     return table
 
@@ -232,6 +237,8 @@ def _execute(run_dir: str, protocol: Protocol, cell: TrainCell, progress: Any) -
     record: dict[str, Any] = {
         "key": key,
         "model": cell.model,
+        "builds": protocol.model_entries[cell.model].model,
+        "options": protocol.model_entries[cell.model].options,
         "regime": cell.regime,
         "seed": cell.seed,
         "fold": cell.fold,
@@ -282,7 +289,7 @@ def _train_and_evaluate(
         dataset,
         split.test,
         conditions,
-        cell.seed,
+        protocol.test.seed,
         protocol.test.batch_size,
         device,
         means=means,

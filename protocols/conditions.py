@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 import corruptions
+from corruptions.seeding import derive_seeds
 from protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
 from protocols.grid import Axis, Condition, Subset
 from protocols.schema import Sweep
@@ -80,11 +81,16 @@ SHARED_FIELDS = frozenset({"sample_id", "corruption", "modality", "param", "valu
 
 @dataclass
 class Corrupted:
-    """A corrupted batch, the modalities whose inputs changed, and per-sample records."""
+    """A corrupted batch, the modalities whose inputs changed, and per-sample records.
+
+    `absent` has one entry per sweep axis: how many samples its missing corruption removed
+    (None for other corruptions and for subset conditions).
+    """
 
     batch: Batch
     touched: frozenset[str]
     records: list[dict[str, Any]]
+    absent: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,9 @@ class Bound:
 def bind(condition: Condition, means: Mapping[str, Any] | None = None) -> Bound:
     """Build a condition's corruptions once; a subset condition is one corruptions.subsets entry.
 
-    Sweep axes are seeded by their own single-axis id; a subset condition by its id (each
-    removed modality derives its own seeds from it).
+    Sweep axes are seeded by their own seed key (Axis.seed_key: the single-axis id, or
+    `missing[<modality>]` for missing); a subset condition by its id (each removed modality
+    derives its own seeds from it).
     """
     if condition.subset is not None:
         subset = build_subset(condition.subset, means)
@@ -121,18 +128,25 @@ def bind(condition: Condition, means: Mapping[str, Any] | None = None) -> Bound:
         step = Step(condition.id, "missing", subset, SHARED_FIELDS - {"modality"})
         return Bound(condition, (step,))
     steps = tuple(
-        Step(axis.id, axis.corruption, build_axis(axis, means), SHARED_FIELDS)
+        Step(axis.seed_key, axis.corruption, build_axis(axis, means), SHARED_FIELDS)
         for axis in condition.axes
     )
     return Bound(condition, steps)
 
 
 def corrupt(batch: Batch, bound: Bound, seed: int) -> Corrupted:
-    """Apply a bound condition; each step is seeded by (seed, its key, sample id)."""
+    """Apply a bound condition; each step is seeded by (seed, its key, sample id).
+
+    A feature-stage fill draws from seeds of (seed, condition id, sample id), on the reuse and
+    the full forward path alike.
+    """
     records: list[dict[str, Any]] = []
+    absent: list[int | None] = []
     for step in bound.steps:
         seeds = corruptions.test_seeds(seed, step.key, batch.ids)
         batch, per_sample = step.apply.apply(batch, seeds)
+        counted = step.corruption == "missing" and bound.condition.subset is None
+        absent.append(sum(bool(r["missing"]) for r in per_sample) if counted else None)
         for sample_id, record in zip(batch.ids, per_sample, strict=True):
             for field, value in record.items():
                 if field in step.shared:
@@ -140,7 +154,10 @@ def corrupt(batch: Batch, bound: Bound, seed: int) -> Corrupted:
                 records.append(
                     _record(bound.condition.id, step.corruption, sample_id, field, value)
                 )
-    return Corrupted(batch, bound.touches, records)
+    if batch.feature_fill:
+        fill = corruptions.test_seeds(seed, bound.condition.id, batch.ids)
+        batch = batch.with_fill_seeds(derive_seeds(fill, "fill"))
+    return Corrupted(batch, bound.touches, records, tuple(absent))
 
 
 def _record(condition: str, corruption: str, sample_id: str, field: str, value: Any) -> dict:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from protocols.conditions import bind, corrupt
+from protocols.conditions import Corrupted, bind, corrupt
 from protocols.grid import Condition
 from tacfn.batch import Batch
 
@@ -22,12 +22,27 @@ class ConditionOutput:
     labels: list[torch.Tensor] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    absent: list[int | None] = field(default_factory=list)
 
-    def add(self, logits: torch.Tensor, batch: Batch, records: list[dict[str, Any]]) -> None:
+    def add(self, logits: torch.Tensor, corrupted: Corrupted) -> None:
+        batch = corrupted.batch
         self.logits.append(logits.detach().float().cpu())
         self.labels.append(batch.labels.detach().cpu())
         self.ids.extend(batch.ids)
-        self.records.extend(records)
+        self.records.extend(corrupted.records)
+        if not self.absent:
+            self.absent = list(corrupted.absent)
+            return
+        self.absent = [
+            None if a is None or b is None else a + b
+            for a, b in zip(self.absent, corrupted.absent, strict=True)
+        ]
+
+    def realised(self, axis: int) -> float | None:
+        """Share of the samples that axis `axis`'s missing corruption removed (else None)."""
+        if axis >= len(self.absent) or self.absent[axis] is None or not self.ids:
+            return None
+        return self.absent[axis] / len(self.ids)
 
     def stacked(self) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.cat(self.logits), torch.cat(self.labels)
@@ -80,8 +95,8 @@ def evaluate(
             if reuse:
                 keep = {m: f for m, f in cache.items() if m not in corrupted.touched}
                 feats = _features(model, batch, model.modalities, keep)
-                logits = model.fuse(feats, batch.present, batch.feature_fill)
+                logits = model.fuse(feats, batch.present, batch.feature_fill, batch.fill_seeds)
             else:
                 logits = model(batch)
-            outputs[condition.condition.id].add(logits, batch, corrupted.records)
+            outputs[condition.condition.id].add(logits, corrupted)
     return outputs

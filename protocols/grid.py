@@ -43,6 +43,14 @@ class Axis:
         return f"{self.sweep}={self.value:g}"
 
     @property
+    def seed_key(self) -> str:
+        """Key of the per-sample seeds: `missing[<modality>]` for missing, so that a sample's
+        absence is u(seed, sample, modality) < p and the absent sets grow with p; else the id."""
+        if self.corruption == "missing":
+            return f"missing[{self.modality}]"
+        return self.id
+
+    @property
     def sweep(self) -> str:
         """e.g. missing[audio].p, or missing[audio;fill=mean;stage=feature].p."""
         qualifiers = [f"{k}={v}" for k, v in self.params]
@@ -77,7 +85,9 @@ class Subset:
 class Condition:
     """One test condition: the corruptions applied (none for clean) and its report columns.
 
-    A condition is either a tuple of sweep axes or one modality subset.
+    A condition is either a tuple of sweep axes or one modality subset. `identity` marks a
+    sweep point that changes nothing (p = 0, level 0, ...): it is evaluated through the
+    corruption path like any other point, so that "identity equals clean" is a real check.
     """
 
     id: str
@@ -85,6 +95,7 @@ class Condition:
     axes: tuple[Axis, ...] = ()
     columns: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     subset: Subset | None = None
+    identity: bool = False
 
     @property
     def is_clean(self) -> bool:
@@ -100,7 +111,7 @@ def train_cells(protocol: Protocol, num_folds: int) -> list[TrainCell]:
     return [
         TrainCell(model, regime, seed, fold)
         for model, regime, seed, fold in itertools.product(
-            protocol.models, protocol.train.regimes, protocol.seeds, folds
+            protocol.model_names, protocol.train.regimes, protocol.seeds, folds
         )
     ]
 
@@ -117,6 +128,7 @@ def cell_key(protocol: Protocol, cell: TrainCell) -> str:
             "regime": cell.regime,
             "regime_specs": regime,
             "model": cell.model,
+            **_model_key(protocol, cell.model),
             "seed": cell.seed,
             "fold": cell.fold,
         },
@@ -124,19 +136,28 @@ def cell_key(protocol: Protocol, cell: TrainCell) -> str:
     )
 
 
+def _model_key(protocol: Protocol, name: str) -> dict[str, Any]:
+    """The built model and its options, for an entry whose name is not the plain model."""
+    entry = protocol.model_entries[name]
+    if entry.model == name and not entry.options:
+        return {}
+    return {"builds": entry.model, "options": entry.options}
+
+
 def conditions_hash(protocol: Protocol) -> str:
-    """Hash of what determines a trained model's predictions: the test sweeps."""
-    return digest([s.model_dump(mode="json") for s in protocol.test.sweeps])
+    """Hash of what determines a trained model's predictions: test seed and sweeps."""
+    return digest(
+        {
+            "seed": protocol.test.seed,
+            "sweeps": [s.model_dump(mode="json") for s in protocol.test.sweeps],
+        }
+    )
 
 
-def _points(sweep: Sweep, resolve: Any) -> list[Axis]:
-    """The non-identity axes of one corruption sweep (identity points map onto clean)."""
-    axes = []
-    for point in sweep.values if sweep.values is not None else sweep.levels:
-        axis, identity = resolve(sweep, point, sweep.levels is not None)
-        if not identity:
-            axes.append(axis)
-    return axes
+def _points(sweep: Sweep, resolve: Any) -> list[tuple[Axis, bool]]:
+    """(axis, whether it is the identity) of every point of one corruption sweep."""
+    points = sweep.values if sweep.values is not None else sweep.levels
+    return [resolve(sweep, point, sweep.levels is not None) for point in points]
 
 
 def _columns(axes: tuple[Axis, ...], units: dict[str, str]) -> dict[str, Any]:
@@ -199,7 +220,10 @@ def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Conditi
 def expand_conditions(
     protocol: Protocol, modalities: tuple[str, ...], resolve: Any
 ) -> list[Condition]:
-    """Clean, then every sweep point that is not the identity, without duplicates.
+    """Clean, then every sweep point, without duplicates.
+
+    Identity points of one-dimensional sweeps are conditions of their own (`identity` True);
+    joint grids hold their non-identity points only.
 
     `resolve(sweep, point, is_level) -> (Axis, is_identity, unit)` turns a sweep point into
     an axis with its physical value (see protocols.conditions.resolve_point).
@@ -214,7 +238,10 @@ def expand_conditions(
     conditions = [CLEAN]
     for sweep in protocol.test.sweeps:
         if isinstance(sweep, JointSweep):
-            first, second = (_points(s, resolved) for s in sweep.joint)
+            first, second = (
+                [axis for axis, identity in _points(s, resolved) if not identity]
+                for s in sweep.joint
+            )
             sweep_id = "+".join(s.sweep for s in (first[0], second[0])) if first and second else ""
             for a, b in itertools.product(first, second):
                 conditions.append(
@@ -223,8 +250,11 @@ def expand_conditions(
         elif sweep.kind == "subsets":
             conditions.extend(subset_conditions(sweep, modalities))
         else:
-            for axis in _points(sweep, resolved):
-                conditions.append(Condition(axis.id, axis.sweep, (axis,), _columns((axis,), units)))
+            for axis, identity in _points(sweep, resolved):
+                columns = _columns((axis,), units)
+                conditions.append(
+                    Condition(axis.id, axis.sweep, (axis,), columns, identity=identity)
+                )
     unique: dict[str, Condition] = {}
     for condition in conditions:
         unique.setdefault(condition.id, condition)

@@ -11,6 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 from tacfn.errors import UserError
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
+# Modalities of the data sets whose layout is fixed (npz streams are named by the files and
+# are checked when a cell starts).
+DATASET_MODALITIES = {
+    "synthetic": ("audio", "video"),
+    "ravdess": ("audio", "video"),
+    "mult_pickle": ("text", "audio", "vision"),
+}
 
 
 def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
@@ -197,24 +204,49 @@ class TrainSpec(Strict):
 
 
 class TestSpec(Strict):
-    """Test-time settings: batch size and the sweeps that define the test conditions."""
+    """Test-time settings: batch size, corruption seed and the sweeps that define the conditions.
+
+    `seed` keys every test-time corruption, (seed, condition, sample id); it is the same for
+    every train cell, so models and training seeds are compared on identical corruptions.
+    """
 
     __test__ = False  # not a pytest test class
 
     batch_size: PositiveInt = 64
+    seed: int = 0
     sweeps: list[Sweep | JointSweep] = Field(default_factory=list)
 
 
 class ReportSpec(Strict):
-    """What the report compares: reference model (for CE), focus model, CI level.
+    """What the report compares: metric, reference model (for CE), focus model, CI level.
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
-    first model.
+    first model. `metric` (a name of reports.metrics.METRICS) drives curves, comparisons and
+    checks.
     """
 
+    metric: str = "accuracy"
     reference: str | None = None
     focus: str | None = None
     ci: float = Field(0.95, gt=0, lt=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, name: str) -> str:
+        from reports.metrics import METRICS
+
+        if name not in METRICS:
+            raise unknown("metric", name, list(METRICS))
+        return name
+
+
+class ModelEntry(Strict):
+    """A model built with options under its own name, e.g. {name: tacfn_gain_size, model:
+    tacfn, options: {gain: size}}; reports show `name`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model: str
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class ExecutorSpec(Strict):
@@ -238,31 +270,61 @@ class Protocol(Strict):
     description: str = ""
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     preset: str = "cpu"
-    models: list[str] = Field(min_length=1)
+    models: list[str | ModelEntry] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     test: TestSpec = Field(default_factory=TestSpec)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     folds: list[int] | None = None
-    metrics: list[str] = Field(
-        default_factory=lambda: ["accuracy", "macro_f1", "uar", "weighted_f1"], min_length=1
-    )
     report: ReportSpec = Field(default_factory=ReportSpec)
     output: str | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_metrics_field(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "metrics" in data:
+            raise ValueError(
+                f"metrics: {data['metrics']!r}; this field was replaced by report.metric, "
+                "expected e.g. report: {metric: accuracy}"
+            )
+        return data
+
     @field_validator("models")
     @classmethod
-    def _known_models(cls, models: list[str]) -> list[str]:
-        from tacfn.models import list_models
+    def _known_models(cls, models: list[str | ModelEntry]) -> list[str | ModelEntry]:
+        from tacfn.models import list_models, model_options
 
         valid = list_models()
-        for name in models:
-            if name not in valid:
-                raise unknown("model", name, valid)
-        if len(set(models)) != len(models):
-            raise ValueError(f"models {models} repeat a name; expected each model once")
+        for index, entry in enumerate(models):
+            model = entry if isinstance(entry, str) else entry.model
+            if model not in valid and isinstance(entry, str):
+                raise unknown("model", model, valid)
+            if model not in valid:
+                raise ValueError(f"models[{index}].model: {unknown('model', model, valid)}")
+            if isinstance(entry, ModelEntry):
+                allowed = list(model_options(model))
+                for key in entry.options:
+                    if key not in allowed:
+                        raise ValueError(
+                            f"models[{index}].options: unknown option {key!r} of model "
+                            f"{model!r}; expected one of: {', '.join(allowed)}"
+                            f"{suggest(key, allowed)}"
+                        )
+        names = [m if isinstance(m, str) else m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models {names} repeat a name; expected each model name once")
         return models
+
+    @property
+    def model_entries(self) -> dict[str, ModelEntry]:
+        """Model name -> entry (a plain name is a model without options)."""
+        entries = [ModelEntry(name=m, model=m) if isinstance(m, str) else m for m in self.models]
+        return {e.name: e for e in entries}
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.model_entries)
 
     @field_validator("preset")
     @classmethod
@@ -297,14 +359,76 @@ class Protocol(Strict):
                     f"folds {bad} out of range; expected indices below dataset.folds="
                     f"{self.dataset.folds}"
                 )
+        names = self.model_names
         for field, default in (("reference", "concat"), ("focus", "tacfn")):
             name = getattr(self.report, field)
             if name is None:
-                setattr(self.report, field, default if default in self.models else self.models[0])
+                setattr(self.report, field, default if default in names else names[0])
                 continue
-            if name not in self.models:
+            if name not in names:
                 raise ValueError(
                     f"report.{field} {name!r} is not among models; expected one of: "
-                    f"{', '.join(self.models)}{suggest(name, self.models)}"
+                    f"{', '.join(names)}{suggest(name, names)}"
                 )
+        self._check_model_options()
+        self._check_learned_fill()
+        self._check_regime_rates()
         return self
+
+    def _check_model_options(self) -> None:
+        """Build every model with options on the meta device: option values are checked."""
+        import torch
+
+        from tacfn.models import build_model, get_preset
+
+        info = get_preset(self.preset).reference
+        for index, entry in enumerate(self.models):
+            if isinstance(entry, str) or not entry.options:
+                continue
+            try:
+                with torch.device("meta"):
+                    build_model(entry.model, info, self.preset, **entry.options)
+            except UserError as exc:
+                raise ValueError(f"models[{index}].options ({entry.name}): {exc}") from None
+
+    def _check_learned_fill(self) -> None:
+        """fill: learned (test sweeps, train regimes) needs every model built with learned_fill."""
+        where = [
+            f"test.sweeps[{i}]"
+            for i, sweep in enumerate(self.test.sweeps)
+            for part in (sweep.joint if isinstance(sweep, JointSweep) else [sweep])
+            if part.fill == "learned"
+        ]
+        where += [
+            f"train.regimes.{name}[{i}]"
+            for name, specs in self.train.regimes.items()
+            for i, spec in enumerate(specs)
+            if spec.params.get("fill") == "learned"
+        ]
+        if not where:
+            return
+        lacking = [n for n, e in self.model_entries.items() if not e.options.get("learned_fill")]
+        if lacking:
+            raise ValueError(
+                f"{where[0]}: fill: learned needs models built with learned fill, but "
+                f"{', '.join(lacking)} lack it; expected each model as {{name: ..., model: ..., "
+                "options: {learned_fill: true}}"
+            )
+
+    def _check_regime_rates(self) -> None:
+        """Missing rates of every regime are feasible for the data set's modalities."""
+        from corruptions import TrainRegime
+        from protocols.fills import with_mean
+
+        modalities = DATASET_MODALITIES.get(self.dataset.name)
+        if modalities is None:
+            return
+        for name, specs in self.train.regimes.items():
+            try:
+                TrainRegime(
+                    [with_mean(s.corruption, s.modality, s.as_spec(), None) for s in specs],
+                    seed=0,
+                    modalities=modalities,
+                )
+            except UserError as exc:
+                raise ValueError(f"train.regimes.{name}: {exc}") from None

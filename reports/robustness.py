@@ -1,8 +1,9 @@
 """Robustness summaries of curves y(x): nAUC, relative robustness, drop, CE, effective robustness.
 
 A curve is one one-dimensional sweep of one run. Its identity point (the input untouched)
-is the clean condition placed at each declared value the runner did not store (the runner
-maps identity points onto clean), or a stored point of a `missing` sweep at p = 0.
+is a stored point flagged `identity` by the runner (or of a `missing` sweep at p = 0), or the
+clean condition placed at each declared value with no stored rows. Stored points at a
+non-finite value (e.g. SNR = inf) are left out of curves.
 Sweeps declared by `levels` are drawn over the stored physical values of levels 1..5.
 `subsets` sweeps and joint (two-axis) sweeps have no 1-D curve.
 """
@@ -73,8 +74,8 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
     frames = []
     for sweep, rows in one_d.groupby("sweep", sort=True):
         first = rows.iloc[0]
-        stored = rows.assign(source="stored")[
-            [*CURVE_KEYS, "condition", "value", "score", "source"]
+        stored = rows[np.isfinite(rows["value"])].assign(source="stored")[
+            [*CURVE_KEYS, "condition", "value", "score", "source", "identity"]
         ]
         declared = _declared_values(protocol, sweep)
         extra = [v for v in declared if not np.isclose(stored["value"], v).any()]
@@ -94,8 +95,10 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
         points = pd.concat([stored, *filled], ignore_index=True)
         runs = stored[RUN_KEYS].drop_duplicates()
         points = points.merge(runs, on=RUN_KEYS)
-        points["identity"] = (points["source"] == "clean") | (
-            (first["corruption"] == "missing") & np.isclose(points["value"], 0.0)
+        points["identity"] = (
+            (points["source"] == "clean")
+            | points["identity"].astype("boolean").fillna(False).astype(bool)
+            | ((first["corruption"] == "missing") & np.isclose(points["value"], 0.0))
         )
         points["corruption"], points["modality"] = first["corruption"], first["modality"]
         points["param"], points["unit"] = first["param"], first["unit"]

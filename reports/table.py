@@ -25,6 +25,8 @@ CONDITION_COLUMNS = [
     "unit2",
     "stage",
     "fill",
+    "identity",
+    "realised",
 ]
 COLUMNS = [*RUN_KEYS, *CONDITION_COLUMNS, "metric", "score", "n"]
 
@@ -57,7 +59,7 @@ def results_table(run: Run) -> pd.DataFrame:
         base = {c: first[c] for c in [*RUN_KEYS, *CONDITION_COLUMNS]}
         rows.extend({**base, "metric": m, "score": s, "n": n} for m, s in scores.items())
     table = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("value", "value2", "score"):
+    for column in ("value", "value2", "realised", "score"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["n"] = table["n"].astype(np.int64)
     return table

@@ -21,6 +21,8 @@ class Batch:
              here were filled at the input stage (or are present) and are used as given.
     labels:  (B,) int64 class indices, or (B, K) int64 binary labels for multi-label sets.
     ids:     stable sample ids (str), the seed key of every corruption.
+    fill_seeds: (B,) int64 seeds of the feature-stage fill (noise), set by whatever set
+             feature_fill: (test seed, condition, id) at test time, (seed, epoch, id) in training.
     meta:    column -> list of per-sample values (actor, intensity, statement, ...).
     sample_rate: audio sample rate in Hz, when the batch has audio.
     """
@@ -32,6 +34,7 @@ class Batch:
     meta: dict[str, list[Any]] = field(default_factory=dict)
     feature_fill: dict[str, str] = field(default_factory=dict)
     sample_rate: int | None = None
+    fill_seeds: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -60,6 +63,12 @@ class Batch:
     def with_feature_fill(self, **changes: str) -> Batch:
         return replace(self, feature_fill={**self.feature_fill, **changes})
 
+    def with_fill_seeds(self, seeds: torch.Tensor) -> Batch:
+        """A copy whose feature-stage fill draws from `seeds` (B,) int64."""
+        if seeds.shape != (len(self),):
+            raise ValueError(f"fill_seeds has shape {tuple(seeds.shape)}; expected ({len(self)},)")
+        return replace(self, fill_seeds=seeds.to("cpu", torch.int64))
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         move = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
         return replace(
@@ -80,4 +89,5 @@ class Batch:
             labels=self.labels[idx.to(self.labels.device)],
             ids=tuple(self.ids[i] for i in rows),
             meta={k: [v[i] for i in rows] for k, v in self.meta.items()},
+            fill_seeds=None if self.fill_seeds is None else self.fill_seeds[idx],
         )

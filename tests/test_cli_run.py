@@ -18,7 +18,7 @@ def test_protocols_list_shows_shipped_names_and_descriptions(capsys) -> None:
     assert main(["protocols", "list"]) == 0
     out = capsys.readouterr().out
     assert "missing_audio" in out and "Accuracy as more test clips lose their audio" in out
-    assert len(out.strip().splitlines()) == 12
+    assert len(out.strip().splitlines()) == 13
 
 
 def test_protocols_show_fills_defaults(capsys) -> None:

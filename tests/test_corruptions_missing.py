@@ -119,7 +119,7 @@ def test_subsets_enumerate_every_nonempty_subset() -> None:
         C.subsets(["a", "a"])
 
 
-DROPOUT = [{"corruption": "missing", "modality": m, "p": 0.8, "stage": "feature"} for m in MODS]
+DROPOUT = [{"corruption": "missing", "modality": m, "p": 0.6, "stage": "feature"} for m in MODS]
 
 
 @settings(max_examples=15, deadline=None)
@@ -130,7 +130,7 @@ def test_regime_keeps_one_modality_present(seed: int, epoch: int) -> None:
     out = C.TrainRegime(DROPOUT, seed)(batch_of(40, present=present), epoch)
     alive = torch.stack([out.present[m] for m in MODS]).sum(0)
     assert int(alive.min()) >= 1
-    assert int(alive.sum()) < 40 * 3  # p = 0.8 does remove modalities
+    assert int(alive.sum()) < 40 * 3  # p = 0.6 does remove modalities
 
 
 def test_regime_depends_only_on_seed_epoch_and_id() -> None:

@@ -1,8 +1,10 @@
-"""Shapes through every stage and exact parameter counts of the presets (TACFN spec §1.9)."""
+"""Shapes through every stage and exact parameter counts of the presets."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +133,43 @@ def test_models_command_prints_every_model_with_its_count(capsys) -> None:
     assert "348,970" in out and "vision_only" in out
     assert main(["models", "--preset", "gpu"]) == 2
     assert "unknown preset 'gpu'" in capsys.readouterr().err
+
+
+def _readme_counts() -> dict[str, dict[str, int]]:
+    """Preset -> model -> count from the README's parameter-count table."""
+    lines = (Path(__file__).parents[1] / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| preset | tacfn |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    table: dict[str, dict[str, int]] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        preset = re.match(r"`([^`]+)`", cells[0]).group(1)
+        counts = {
+            model: int(cell.replace(",", ""))
+            for model, cell in zip(header[1:5], cells[1:5], strict=True)
+        }
+        counts.update(
+            (model, int(count.replace(",", "")))
+            for model, count in re.findall(r"`(\w+_only)` ([\d,]+)", cells[5])
+        )
+        table[preset] = counts
+    return table
+
+
+def test_readme_parameter_table_is_what_the_code_computes() -> None:
+    readme = _readme_counts()
+    assert sorted(readme) == list_presets()
+    for preset, counts in readme.items():
+        info = get_preset(preset).reference
+        assert sorted(counts) == sorted(list_models(info)), preset
+        for name, count in counts.items():
+            assert count_parameters(_meta(name, info, preset)) == count, (preset, name)
+
+
+def test_iemocap_cross_attention_is_within_five_percent_of_tacfn() -> None:
+    tacfn = count_parameters(_meta("tacfn", IEMOCAP, "iemocap"))
+    cross = count_parameters(_meta("cross_attention", IEMOCAP, "iemocap"))
+    assert abs(cross / tacfn - 1) <= 0.05
+    assert count_parameters(_meta("tacfn", get_preset("cpu").reference, "cpu")) == 49_353

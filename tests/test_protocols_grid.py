@@ -65,7 +65,7 @@ def test_cell_key_depends_on_training_fields_only(tmp_path: Path) -> None:
     assert cell_key(a, cell) != cell_key(c, cell)
 
 
-def test_identity_points_map_onto_clean(tmp_path: Path) -> None:
+def test_identity_points_are_conditions_of_their_own(tmp_path: Path) -> None:
     sweeps = [
         {"corruption": "missing", "modality": "audio", "values": [0.0, 0.2, 0.4, 1.0]},
         {"corruption": "gaussian_snr", "modality": "audio", "levels": [0, 1, 5]},
@@ -74,10 +74,26 @@ def test_identity_points_map_onto_clean(tmp_path: Path) -> None:
     conditions = expand_conditions(protocol, AV, resolve_point)
     ids = [c.id for c in conditions]
     assert ids[0] == "clean"
-    assert ids[1:4] == ["missing[audio].p=0.2", "missing[audio].p=0.4", "missing[audio].p=1"]
-    assert len(ids) == 6  # clean + 3 missing + 2 noise levels
+    assert ids[1:5] == [
+        "missing[audio].p=0",
+        "missing[audio].p=0.2",
+        "missing[audio].p=0.4",
+        "missing[audio].p=1",
+    ]
+    assert len(ids) == 8  # clean + 4 missing + 3 noise levels
+    assert [c.identity for c in conditions] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert not conditions[1].is_clean and conditions[1].axes[0].value == 0.0
     snr = [c for c in conditions if c.sweep == "gaussian_snr[audio].snr_db"]
-    assert [c.columns["value"] for c in snr] == [30.0, 0.0]
+    assert [c.columns["value"] for c in snr] == [float("inf"), 30.0, 0.0]
     assert all(c.columns["unit"] == "dB SNR" for c in snr)
     assert conditions[1].columns["stage"] is None or conditions[1].columns["fill"] is None
 
@@ -124,7 +140,10 @@ def test_subset_conditions_are_the_corruptions_packages_subsets(tmp_path: Path) 
         {"kind": "subsets", "fill": "mean"},
         {"kind": "subsets", "fill": "learned", "stage": "feature"},
     ]
-    protocol = protocol_from(tmp_path, test={"sweeps": sweeps})
+    learned = [
+        {"name": m, "model": m, "options": {"learned_fill": True}} for m in ("tacfn", "concat")
+    ]
+    protocol = protocol_from(tmp_path, models=learned, test={"sweeps": sweeps})
     modalities = ("text", "audio", "vision")
     conditions = expand_conditions(protocol, modalities, resolve_point)[1:]
     names = [s.name for s in corruptions.subsets(modalities)[1:]]  # [0] keeps all: clean
@@ -156,4 +175,9 @@ def test_mean_fill_sweeps_expand_without_data(tmp_path: Path) -> None:
     }
     protocol = protocol_from(tmp_path, test={"sweeps": sweeps}, train={"regimes": regimes})
     ids = [c.id for c in expand_conditions(protocol, AV, resolve_point)]
-    assert ids == ["clean", "missing[audio;fill=mean].p=0.5", "missing[audio;fill=mean].p=1"]
+    assert ids == [
+        "clean",
+        "missing[audio;fill=mean].p=0",
+        "missing[audio;fill=mean].p=0.5",
+        "missing[audio;fill=mean].p=1",
+    ]

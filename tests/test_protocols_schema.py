@@ -27,6 +27,7 @@ SHIPPED = [
     "ravdess_paper",
     "iemocap_missing",
     "calibration",
+    "tacfn_ablations",
 ]
 
 MINIMAL = {"name": "tiny", "models": ["tacfn", "concat"]}

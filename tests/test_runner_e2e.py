@@ -107,13 +107,23 @@ def test_smoke_writes_the_store_and_the_report(smoke_run) -> None:
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert [f"logit_{i}" for i in range(8)] == [c for c in table.columns if c.startswith("logit_")]
     assert {"actor", "emotion", "intensity"} <= set(table.columns)
-    # clean once + 3 non-identity sweep points (p=0 maps onto clean)
+    # clean once + 5 sweep points (p=0 identity points are conditions of their own)
     assert sorted(table["condition"].unique()) == [
         "clean",
+        "missing[audio;fill=mean].p=0",
         MEAN,
+        "missing[audio].p=0",
         "missing[audio].p=0.5",
         "missing[audio].p=1",
     ]
+    identity = table[table["condition"].str.endswith("p=0")]
+    assert (
+        identity["identity"].all()
+        and not table.loc[table.index.difference(identity.index), "identity"].any()
+    )
+    assert set(identity["realised"]) == {0.0} and set(
+        table.loc[table["condition"] == "missing[audio].p=1", "realised"]
+    ) == {1.0}
     assert sorted(table["regime"].unique()) == ["clean", "dropout_mean"]
     mean_rows = table[table["condition"] == MEAN]
     assert set(mean_rows["fill"]) == {"mean"} and set(mean_rows["sweep"]) == {MEAN[:-2]}

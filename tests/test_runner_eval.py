@@ -42,7 +42,7 @@ def test_reuse_equals_naive_exactly(setup, model_name: str) -> None:
     naive = evaluate(
         model, dataset, test, conditions, seed=3, batch_size=12, reuse=False, means=means
     )
-    assert len(conditions) == 8
+    assert len(conditions) == 9  # the p=0 identity point is a condition of its own
     for condition in conditions:
         a, labels_a = reused[condition.id].stacked()
         b, labels_b = naive[condition.id].stacked()

@@ -2,7 +2,7 @@
 
 from tacfn.models.base import FusionModel
 from tacfn.models.presets import PRESETS, Preset, get_preset, list_presets
-from tacfn.models.registry import build_model, count_parameters, list_models
+from tacfn.models.registry import build_model, count_parameters, list_models, model_options
 
 __all__ = [
     "PRESETS",
@@ -13,4 +13,5 @@ __all__ = [
     "get_preset",
     "list_models",
     "list_presets",
+    "model_options",
 ]

@@ -1,4 +1,4 @@
-"""The MFCC 1D CNN of TACFN §1.3 (ReLU before BatchNorm, as in the reference)."""
+"""The MFCC 1D CNN of TACFN (ReLU before BatchNorm, as in the reference)."""
 
 from __future__ import annotations
 

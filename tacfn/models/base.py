@@ -16,7 +16,7 @@ from tacfn.models.presets import Preset
 
 
 class ResidualMLP(nn.Module):
-    """z + W2·Drop(ReLU(W1·z)), then Linear(D -> out): the §2.2 head."""
+    """z + W2·Drop(ReLU(W1·z)), then Linear(D -> out): the IEMOCAP head."""
 
     def __init__(self, dim: int, out: int, dropout: float = 0.1) -> None:
         super().__init__()
@@ -86,17 +86,19 @@ class FusionModel(nn.Module):
         feats: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
         feature_fill: dict[str, str],
-        ids: Sequence[str] | None = None,
+        fill_seeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Fill absent samples' features (modalities in feature_fill), then the fusion head."""
-        feats = self.fill({m: feats[m] for m in self.modalities}, present, feature_fill, ids)
+        """Fill absent samples' features (noise drawn from fill_seeds), then the fusion head."""
+        feats = self.fill({m: feats[m] for m in self.modalities}, present, feature_fill, fill_seeds)
         logits = self.head(feats)
         if self.info.task == "multilabel":
             return logits.view(logits.shape[0], self.info.num_classes, 2)
         return logits
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.fuse(self.encode(batch.inputs), batch.present, batch.feature_fill, batch.ids)
+        return self.fuse(
+            self.encode(batch.inputs), batch.present, batch.feature_fill, batch.fill_seeds
+        )
 
     @abstractmethod
     def head(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Sequence
+import hashlib
 
 import torch
 from torch import nn
@@ -37,8 +36,8 @@ class FeatureFill(nn.Module):
     Running statistics are updated in train mode from the samples where a modality is present.
     Learned tokens (one nn.Parameter per modality) exist only when `learned=True`, so default
     parameter counts are unchanged. Noise is Gaussian around the running mean with the running
-    std; with sample ids it is seeded per sample (crc32 of the id), so it never depends on the
-    batch; without ids it draws from torch's global generator.
+    std, drawn per sample from its fill seed and the modality (batch.fill_seeds), so it never
+    depends on the batch or on global RNG state.
     """
 
     def __init__(
@@ -57,7 +56,7 @@ class FeatureFill(nn.Module):
         feats: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
         feature_fill: dict[str, str],
-        ids: Sequence[str] | None = None,
+        seeds: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         out = dict(feats)
         for m, x in feats.items():
@@ -70,21 +69,21 @@ class FeatureFill(nn.Module):
             mode = feature_fill.get(m)
             if mode is None or bool(mask.all()):
                 continue
-            fill = self._fill(m, mode, x, ids)
+            fill = self._fill(m, mode, x, seeds)
             keep = mask.view(-1, *([1] * (x.dim() - 1)))
             out[m] = torch.where(keep, x, fill.to(x.dtype)).contiguous(
                 memory_format=_memory_format(x)
             )
         return out
 
-    def _fill(self, m: str, mode: str, x: torch.Tensor, ids: Sequence[str] | None) -> torch.Tensor:
+    def _fill(self, m: str, mode: str, x: torch.Tensor, seeds: torch.Tensor | None) -> torch.Tensor:
         stats = self.stats[m]
         if mode == "zeros":
             return torch.zeros_like(x)
         if mode == "mean":
             return stats.mean.expand_as(x)
         if mode == "noise":
-            return stats.mean + stats.var.sqrt() * _noise(x, ids)
+            return stats.mean + stats.var.sqrt() * _noise(x, seeds, m)
         if mode == "learned":
             if self.tokens is None:
                 raise ConfigError(
@@ -96,12 +95,17 @@ class FeatureFill(nn.Module):
         )
 
 
-def _noise(x: torch.Tensor, ids: Sequence[str] | None) -> torch.Tensor:
-    if ids is None:
-        return torch.randn_like(x, memory_format=torch.contiguous_format)
+def _noise(x: torch.Tensor, seeds: torch.Tensor | None, modality: str) -> torch.Tensor:
+    """Standard normal noise shaped like x; row i drawn from (seeds[i], modality) on the CPU."""
+    if seeds is None:
+        raise ConfigError(
+            f"feature_fill {modality!r}='noise' needs per-sample fill seeds; expected a batch "
+            "with fill_seeds (set by the missing corruption's caller or the train regime)"
+        )
     rows = []
-    for sample_id in ids:
-        gen = torch.Generator().manual_seed(zlib.crc32(str(sample_id).encode()))
+    for seed in seeds.tolist():
+        key = hashlib.blake2b(f"fill:{int(seed)}:{modality}".encode(), digest_size=8).digest()
+        gen = torch.Generator().manual_seed(int.from_bytes(key, "little") >> 1)
         rows.append(torch.randn(x.shape[1:], generator=gen))
     return torch.stack(rows).to(x.device)
 

@@ -1,4 +1,4 @@
-"""Concatenation fusion (§4.1): every modality's summary concatenated -> the preset's head."""
+"""Concatenation fusion: every modality's summary concatenated -> the preset's head."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MulT-style cross-modal attention fusion (§4.2): target tokens query the source sequence."""
+"""MulT-style cross-modal attention fusion: target tokens query the source sequence."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ class CrossModalBlock(nn.Module):
             nn.init.zeros_(self.proj_out.weight)
             nn.init.zeros_(self.proj_out.bias)
         self.source_proj = nn.Linear(source_dim, d) if source_dim != d else nn.Identity()
+        layers = preset.cross_layers if preset.cross_layers is not None else preset.layers
+        ffn = preset.cross_ffn if preset.cross_ffn is not None else 4 * d
         self.encoder = CrossAttentionEncoder(
-            d, preset.heads, preset.layers, 4 * d, preset.dropout, preset.embed_dropout
+            d, preset.heads, layers, ffn, preset.dropout, preset.embed_dropout
         )
 
     def forward(self, x_cl: torch.Tensor, source: torch.Tensor) -> torch.Tensor:

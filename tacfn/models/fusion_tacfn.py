@@ -1,8 +1,9 @@
-"""TACFN fusion (§1.6, §2.2): self-attended source vector -> spliced tanh score -> softmax over
+"""TACFN fusion: self-attended source vector -> spliced tanh score -> softmax over
 target positions -> (1 + γα) ⊙ target, then the preset's head over all modality summaries."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -135,6 +136,20 @@ class TACFN(FusionModel):
     def _channels(self, m: str) -> int:
         shape = self.feature_shapes[m]
         return shape[0] if len(shape) == 4 else shape[-1]
+
+    def group_sizes(self) -> list[int]:
+        """Per block, how many entries one softmax spans (H·W, S·H·W, C or T): α averages
+        1/size, so with γ = 1 the reinforcement γα is 1/size of the target on average."""
+        sizes = []
+        for (_, target), block in zip(self.pairs, self.blocks, strict=True):
+            shape = self.feature_shapes[target]
+            if block.softmax_axis == "channels":
+                sizes.append(self._channels(target))
+            elif len(shape) == 4 and block.softmax_axis == "spatial":
+                sizes.append(shape[2] * shape[3])
+            else:
+                sizes.append(math.prod(shape[:-1] if len(shape) == 2 else shape[1:]))
+        return sizes
 
     def source_vector(self, m: str, x: torch.Tensor) -> torch.Tensor:
         """h_m: the selected (last or mean) step of the source's self-attention encoder."""

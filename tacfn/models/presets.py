@@ -51,6 +51,10 @@ class Preset:
     embed_dropout: float = 0.3
     head: str = "linear"
     blocks: tuple[tuple[str, str], ...] = (("audio", "video"),)
+    # cross-attention blocks' capacity knob: layers and feed-forward width (None: `layers`
+    # and 4·dim, MulT's sizes); the iemocap preset narrows them to TACFN's parameter count
+    cross_layers: int | None = None
+    cross_ffn: int | None = None
 
     def transformer(self, dim: int, causal: bool = False) -> SelfAttentionEncoder:
         """A self-attention encoder of this preset's depth over `dim` channels."""
@@ -112,7 +116,7 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "paper-ravdess",
-            "TACFN §1: 3D ResNeXt-50 on 3×30×224×224, MFCC 13×212 at 44.1 kHz, d 64, 5 layers",
+            "TACFN paper: 3D ResNeXt-50 on 3×30×224×224, MFCC 13×212 at 44.1 kHz, d 64, 5 layers",
             _info(
                 "ravdess",
                 {"audio": (108045,), "video": (3, 30, 224, 224)},
@@ -123,7 +127,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "iemocap",
-            "TACFN §2.2 reconstruction: text target, audio+vision sources, d 40, 5 layers",
+            "TACFN IEMOCAP reconstruction: text target, audio+vision sources, d 40, 5 layers",
             _info(
                 "iemocap",
                 {"text": (20, 300), "audio": (20, 74), "vision": (20, 35)},
@@ -135,6 +139,8 @@ PRESETS: dict[str, Preset] = {
             feature_dim=40,
             head="residual_mlp",
             blocks=(("vision", "text"), ("audio", "text")),
+            cross_layers=1,
+            cross_ffn=40,
         ),
         Preset(
             "cpu",

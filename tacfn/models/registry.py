@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -30,6 +31,22 @@ def list_models(info: DatasetInfo | None = None) -> list[str]:
     """Fusion models plus `<modality>_only` for info's modalities (audio, video by default)."""
     modalities = info.modalities if info is not None else ("audio", "video")
     return sorted(FUSION_MODELS) + [f"{m}{UNIMODAL_SUFFIX}" for m in modalities]
+
+
+def model_class(name: str, info: DatasetInfo | None = None) -> type[FusionModel]:
+    """The class that builds model `name` (Unimodal for `<modality>_only`)."""
+    if name in FUSION_MODELS:
+        return FUSION_MODELS[name]
+    if name in list_models(info) and name.endswith(UNIMODAL_SUFFIX):
+        return Unimodal
+    raise unknown_name("model", name, list_models(info))
+
+
+def model_options(name: str, info: DatasetInfo | None = None) -> dict[str, Any]:
+    """Option name -> default of model `name`: its constructor's keywords after the preset."""
+    parameters = inspect.signature(model_class(name, info)).parameters
+    fixed = ("info", "preset", "modality")
+    return {k: p.default for k, p in parameters.items() if k not in fixed}
 
 
 def build_model(

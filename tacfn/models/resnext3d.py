@@ -1,4 +1,4 @@
-"""3D ResNeXt (Hara et al.) as in TACFN §1.4: bottlenecks with grouped 3×3×3 convs, shortcut B."""
+"""3D ResNeXt (Hara et al.) as in TACFN: bottlenecks with grouped 3×3×3 convs, shortcut B."""
 
 from __future__ import annotations
 
