@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -24,7 +25,7 @@ def run(
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
-    from protocols.runner import CellFailed
+    from protocols.runner import CellFailed, RunInterrupted
 
     loaded = load_protocol(protocol, set_)
     try:
@@ -40,6 +41,16 @@ def run(
     except CellFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except RunInterrupted as exc:
+        options = [*(("--set", a) for a in set_), ("--out", str(exc.run_dir))]
+        options += [
+            (f, str(v))
+            for f, v in (("--workers", workers), ("--executor", executor), ("--address", address))
+            if v is not None
+        ]
+        resume = shlex.join(["tacfn-robust", "run", protocol, *(w for o in options for w in o)])
+        typer.echo(f"interrupted: {exc}; resume with: {resume}", err=True)
+        raise typer.Exit(130) from None
     if dry_run:
         return
     done = len(result.cells) - len(result.failed)
