@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ class _ProtocolLoader(yaml.SafeLoader):
                 raise yaml.YAMLError(f"line {line}: duplicate key {excerpt(key)}")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 floats without a dot (1e-3), which YAML 1.1 reads as strings: with strict types a
+# learning rate written 1e-3 would otherwise be refused as a string.
+_ProtocolLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _expanded_size(root: yaml.Node) -> int:

@@ -142,3 +142,7 @@ def test_anchors_and_aliases_within_limits_still_work(tmp_path: Path, capsys) ->
         "    b: *drop\n"
     )
     assert main(["protocols", "validate", str(path)]) == 0
+
+
+def test_strict_types_still_read_exponent_floats(capsys) -> None:
+    assert main(["protocols", "validate", "smoke", "--set", "train.lr=1e-3"]) == 0
