@@ -13,6 +13,12 @@ class DataError(UserError):
     """A data file is missing, corrupt or of the wrong shape."""
 
 
+class Interrupted(UserError):
+    """Ctrl-C stopped a command; the message says what was saved and how to resume (exit 130)."""
+
+    exit_code = 130
+
+
 def unknown_name(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> UserError:
     """Error for an unknown registry name that lists the valid names."""
     return ConfigError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(valid))}")

@@ -347,3 +347,50 @@ def test_resume_ignores_unrelated_files(tmp_path: Path) -> None:
     (tmp_path / ".notes.txt").write_text("user file")
     assert io.remove_temporaries(tmp_path, ("keep.parquet",)) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.txt", "keep.parquet"]
+
+
+# ---- interrupts -------------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_a_run_prints_what_was_saved_and_the_resume_command(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import protocols
+    from protocols.runner import RunInterrupted
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise RunInterrupted(tmp_path / "my run", 1, 4)
+
+    monkeypatch.setattr(protocols, "run_protocol", interrupted)
+    assert main(["run", "smoke", "--set", "seeds=[0, 1]", "--workers", "2"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"interrupted: 1 of 4 cells saved in {tmp_path / 'my run'}; resume with: tacfn-robust "
+        f"run smoke --set 'seeds=[0, 1]' --out '{tmp_path / 'my run'}' --workers 2"
+    )
+
+
+def test_ctrl_c_in_any_command_is_reported(tmp_path: Path, capsys, monkeypatch) -> None:
+    import reports.build
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reports.build, "build_report", interrupted)
+    assert main(["report", str(tmp_path)]) == 130
+    assert "interrupted; rerun the same command to resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_stopped_pool_terminates_its_running_workers() -> None:
+    import time
+
+    from protocols.executors import PoolExecutor
+
+    pool = PoolExecutor(2)
+    results = pool.run(time.sleep, [(0.0,), (600.0,), (600.0,)])
+    assert next(results) is None
+    started = time.monotonic()
+    results.close()  # what Ctrl-C, --fail-fast or a raising cell do to the loop
+    pool.close()
+    assert time.monotonic() - started < 10

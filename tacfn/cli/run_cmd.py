@@ -26,6 +26,7 @@ def run(
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
     from protocols.runner import CellFailed, RunInterrupted
+    from tacfn.errors import Interrupted
 
     loaded = load_protocol(protocol, set_)
     try:
@@ -43,14 +44,10 @@ def run(
         raise typer.Exit(1) from None
     except RunInterrupted as exc:
         options = [*(("--set", a) for a in set_), ("--out", str(exc.run_dir))]
-        options += [
-            (f, str(v))
-            for f, v in (("--workers", workers), ("--executor", executor), ("--address", address))
-            if v is not None
-        ]
+        given = (("--workers", workers), ("--executor", executor), ("--address", address))
+        options += [(flag, str(value)) for flag, value in given if value is not None]
         resume = shlex.join(["tacfn-robust", "run", protocol, *(w for o in options for w in o)])
-        typer.echo(f"interrupted: {exc}; resume with: {resume}", err=True)
-        raise typer.Exit(130) from None
+        raise Interrupted(f"interrupted: {exc}; resume with: {resume}") from None
     if dry_run:
         return
     done = len(result.cells) - len(result.failed)
