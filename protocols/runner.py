@@ -304,8 +304,8 @@ def run_protocol(
     )
     pool = make_executor(kind, n_workers, address)
     try:
-        prepare_run_dir(p.run_dir)
         console.print(f"run directory: {escape(str(p.run_dir.resolve()))}")
+        prepare_run_dir(p.run_dir)
         with directory_lock(p.run_dir, RUN_LOCK, wait=False, what="running a protocol"):
             remove_temporaries(p.run_dir, ROOT_FILES)
             p.done = _stored(p)
