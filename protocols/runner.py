@@ -304,7 +304,7 @@ def run_protocol(
     )
     pool = make_executor(kind, n_workers, address)
     try:
-        console.print(f"run directory: {escape(str(p.run_dir.resolve()))}")
+        console.print(f"run directory: {escape(str(p.run_dir.resolve()))}", soft_wrap=True)
         prepare_run_dir(p.run_dir)
         with directory_lock(p.run_dir, RUN_LOCK, wait=False, what="running a protocol"):
             remove_temporaries(p.run_dir, ROOT_FILES)
@@ -313,7 +313,7 @@ def run_protocol(
             if skipped:
                 console.print(f"skipped {len(skipped)} unreadable media files (on_error: skip):")
                 for problem in skipped:
-                    console.print(f"  skipped {escape(problem)}")
+                    console.print(f"  skipped {escape(problem)}", soft_wrap=True)
             records = _run_cells(p, pool, kind, fail_fast, console)
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:

@@ -296,8 +296,9 @@ def test_an_unusable_out_is_named(tmp_path: Path, capsys) -> None:
     out.write_text("not a directory")
     tiny = "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}"
     assert main(["run", "smoke", "--out", str(out / "run"), "--set", tiny]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: run directory {out / 'run'}: cannot create it")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"run directory: {out / 'run'}"
+    assert err[-1].startswith(f"error: run directory {out / 'run'}: cannot create it")
     assert main(["run", "smoke", "--out", str(out), "--set", tiny]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
 
