@@ -26,6 +26,7 @@ from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expa
 from protocols.loading import canonical_json
 from protocols.schema import DatasetSpec, Protocol
 from tacfn.errors import ConfigError
+from tacfn.io import DiskFull, file_problem
 
 
 @lru_cache(maxsize=4)
@@ -200,12 +201,24 @@ def _records_frame(outputs: dict[str, ConditionOutput]) -> pd.DataFrame:
     return frame
 
 
-def is_stored(record: dict[str, Any] | None, conditions: str) -> bool:
-    """Whether a cell.json says the cell is done for these test conditions."""
+def is_stored(record: dict[str, Any] | None, conditions: str, directory: Path) -> bool:
+    """Whether a cell.json says the cell is done for these test conditions and every artefact
+    it records is there, with its recorded size and sha256 (else the cell is run again)."""
     return (
         bool(record)
         and record.get("status") == "done"
         and record.get("conditions_hash") == conditions
+        and not store.artefact_problems(directory, record)
+    )
+
+
+def _checkpoint_intact(record: dict[str, Any] | None, directory: Path) -> bool:
+    """Whether a done cell's checkpoint is there as its cell.json records it."""
+    if not record or record.get("status") != "done":
+        return False
+    expected = (record.get("artefacts") or {}).get(store.CHECKPOINT_FILE)
+    return isinstance(expected, dict) and (
+        file_problem(directory / store.CHECKPOINT_FILE, expected) is None
     )
 
 
@@ -229,7 +242,7 @@ def _execute(run_dir: str, protocol: Protocol, cell: TrainCell, progress: Any) -
     directory = store.cell_dir(Path(run_dir), key)
     tests = conditions_hash(protocol)
     stored = store.read_cell(Path(run_dir), key)
-    if is_stored(stored, tests):
+    if is_stored(stored, tests, directory):
         return stored
     directory.mkdir(parents=True, exist_ok=True)
     store.remove_temporaries(directory)
@@ -248,8 +261,11 @@ def _execute(run_dir: str, protocol: Protocol, cell: TrainCell, progress: Any) -
     }
     try:
         record.update(_train_and_evaluate(protocol, cell, directory, stored, progress))
+        record["artefacts"] = store.artefacts(directory)
         record["status"] = "done"
         record["error"] = None
+    except DiskFull:
+        raise  # stops the run: every later cell would fail the same way
     except Exception as exc:  # recorded; the rest of the grid goes on
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"
@@ -273,8 +289,8 @@ def _train_and_evaluate(
     model = build_cell_model(protocol, cell, dataset.info)
     means = TrainMeans(dataset, split.train)
     checkpoint = directory / store.CHECKPOINT_FILE
-    trained_before = stored is not None and stored.get("status") == "done" and checkpoint.is_file()
-    if trained_before:
+    if _checkpoint_intact(stored, directory):
+        assert stored is not None
         payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
         model.load_state_dict(payload["state_dict"])
         training = {k: stored[k] for k in ("best_epoch", "legacy_max_test_acc", "train_seconds")}

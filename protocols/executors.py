@@ -58,13 +58,21 @@ class PoolExecutor:
         )
 
     def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
+        """Results as tasks finish. Stopped early (Ctrl-C, a raising task, --fail-fast), it
+        cancels the pending tasks and terminates the workers instead of waiting for the
+        running ones; their cells are left unfinished and run again on resume."""
         futures = [self._pool.submit(fn, *args) for args in tasks]
+        finished = False
         try:
             for future in as_completed(futures):
                 yield future.result()
+            finished = True
         finally:
             for future in futures:
                 future.cancel()
+            if not finished:
+                for process in list((self._pool._processes or {}).values()):
+                    process.terminate()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -122,12 +130,17 @@ def resolve_workers(workers: int | str, threads: int, pending: int) -> int:
     return max(1, min(pending, (os.cpu_count() or 1) // threads))
 
 
+def check_executor(kind: str, address: str | None) -> None:
+    """A ConfigError unless `kind` is local or dask and an address comes only with dask."""
+    if kind not in ("local", "dask"):
+        raise ConfigError(f"executor {kind!r}; expected local or dask")
+    if kind == "local" and address is not None:
+        raise ConfigError("--address is only used with --executor dask")
+
+
 def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:
     """The executor for `kind` ("local" or "dask"): local with 1 worker runs in-process."""
+    check_executor(kind, address)
     if kind == "dask":
         return DaskExecutor(address, workers)
-    if kind != "local":
-        raise ConfigError(f"executor {kind!r}; expected local or dask")
-    if address is not None:
-        raise ConfigError("--address is only used with --executor dask")
     return SequentialExecutor() if workers <= 1 else PoolExecutor(workers)

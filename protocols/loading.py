@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from protocols.schema import Protocol, suggest
-from tacfn.errors import ConfigError
+from tacfn.errors import ConfigError, excerpt
 
 # Fields that change how or where a protocol runs, not what it computes.
 COSMETIC_FIELDS = ("description", "output", "executor", "device")
@@ -29,30 +30,132 @@ def shipped_protocols() -> dict[str, str]:
     return found
 
 
+MAX_BYTES = 256 * 1024  # a protocol file; the largest shipped one is a few kB
+MAX_NODES = 20_000  # YAML nodes after expanding aliases (an alias bomb expands exponentially)
+MAX_DEPTH = 32  # nesting of mappings and lists
+
+
+class _ProtocolLoader(yaml.SafeLoader):
+    """safe_load that rejects duplicate keys and nesting deeper than MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key; the base class reports it
+                break
+            if duplicate:
+                line = key_node.start_mark.line + 1
+                raise yaml.YAMLError(f"line {line}: duplicate key {excerpt(key)}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 floats without a dot (1e-3), which YAML 1.1 reads as strings: with strict types a
+# learning rate written 1e-3 would otherwise be refused as a string.
+_ProtocolLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (stops past MAX_NODES)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, active: frozenset[int]) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise yaml.YAMLError("an alias refers to a node that contains it (recursive YAML)")
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        for child in children:
+            total = min(total + size(child, active | {id(node)}), MAX_NODES + 1)
+        sizes[id(node)] = total
+        return total
+
+    return size(root, frozenset())
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML with limits: no duplicate keys, at most MAX_DEPTH nesting and MAX_NODES nodes
+    once aliases are expanded. Violations raise yaml.YAMLError."""
+    loader = _ProtocolLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_NODES:
+            raise yaml.YAMLError(
+                f"more than {MAX_NODES} values once aliases are expanded (alias bomb?)"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _read_protocol_file(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ConfigError(
+            f"{path}: {size} bytes; expected a protocol file of at most {MAX_BYTES} bytes"
+        )
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); expected a YAML file"
+        ) from None
+
+
 def protocol_text(source: str | Path) -> tuple[str, str]:
     """(origin, YAML text) of a protocol given as a path or the name of a shipped protocol."""
     path = Path(source)
     if path.is_file():
-        return str(path), path.read_text(encoding="utf-8")
+        return str(path), _read_protocol_file(path)
     shipped = resources.files("protocols") / f"{source}.yaml"
     if "/" not in str(source) and shipped.is_file():
         return f"{source}.yaml", shipped.read_text(encoding="utf-8")
     names = list(shipped_protocols())
     raise ConfigError(
-        f"{source}: no such protocol file or shipped protocol; expected a YAML path or one of: "
-        f"{', '.join(names)}{suggest(str(source), names)}"
+        f"{_clip(str(source))}: no such protocol file or shipped protocol; expected a YAML path "
+        f"or one of: {', '.join(names)}{suggest(str(source), names)}"
     )
 
 
 def parse_yaml(origin: str, text: str) -> dict[str, Any]:
-    """The YAML mapping of a protocol file; one-line error for a syntax problem."""
+    """The YAML mapping of a protocol file; one-line error for a syntax problem or a limit."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{origin}: {where}invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"{origin}: expected a mapping of protocol fields, got {type(data).__name__}"
@@ -122,7 +225,7 @@ def _one_line(error: dict[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind in ("value_error", "assertion_error"):
         return f"{path}: {message}" if path else message
-    return f"{path}: {message}; got {error.get('input')!r}"
+    return f"{path}: {message}; got {excerpt(error.get('input'))}"
 
 
 def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
@@ -143,18 +246,29 @@ def validate(data: dict[str, Any], origin: str) -> Protocol:
     return protocol
 
 
+def _clip(text: str, limit: int = 60) -> str:
+    """`text` itself when short, else its first characters and a count of the rest."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more chars)"
+
+
 def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     """A copy of `data` with one `KEY=VALUE` override set (dotted KEY, VALUE parsed as YAML)."""
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.epochs=5")
+        raise ConfigError(
+            f"--set {_clip(assignment)}: expected KEY=VALUE, e.g. --set train.epochs=5"
+        )
     key, raw = assignment.split("=", 1)
+    if len(key) > 200:
+        raise ConfigError(f"--set {excerpt(key)}=...: field path too long")
     parts = key.strip().split(".")
     if not all(parts):
-        raise ConfigError(f"--set {assignment}: empty field name in {key!r}")
+        raise ConfigError(f"--set {_clip(assignment)}: empty field name in {excerpt(key)}")
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"--set {key}=...: {len(raw)} characters; expected at most {MAX_BYTES}")
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {assignment}: value {raw!r} is not valid YAML") from None
+        value = load_yaml(raw)
+    except (yaml.YAMLError, RecursionError):
+        raise ConfigError(f"--set {_clip(assignment)}: value is not valid YAML") from None
     out = copy.deepcopy(data)
     node: Any = out
     for i, part in enumerate(parts[:-1]):
@@ -163,7 +277,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
             continue
         if not isinstance(node, dict):
             where = ".".join(parts[: i + 1])
-            raise ConfigError(f"--set {assignment}: {where} is not a mapping")
+            raise ConfigError(f"--set {_clip(assignment)}: {where} is not a mapping")
         node = node.setdefault(part, {})
         if node is None:
             node = {}
@@ -173,7 +287,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     elif isinstance(node, dict):
         node[last] = value
     else:
-        raise ConfigError(f"--set {assignment}: {'.'.join(parts[:-1])} is not a mapping")
+        raise ConfigError(f"--set {_clip(assignment)}: {'.'.join(parts[:-1])} is not a mapping")
     return out
 
 
@@ -194,7 +308,7 @@ def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = (
     keys = {a: a.split("=", 1)[0].strip() for a in overrides}
     blamed = [a for a, k in keys.items() if path and (path + ".").startswith(k + ".")]
     blamed = blamed or [a for a, k in keys.items() if k.split(".")[0] in problem] or list(keys)
-    named = " ".join(f"--set {a}" for a in blamed)
+    named = " ".join(f"--set {_clip(a)}" for a in blamed)
     raise ConfigError(f"{origin} with {named}: {problem}")
 
 

@@ -31,7 +31,7 @@ from protocols.cells import (
     train_regime,
 )
 from protocols.conditions import resolve_point
-from protocols.executors import make_executor, resolve_workers
+from protocols.executors import Executor, check_executor, make_executor, resolve_workers
 from protocols.fills import TrainMeans
 from protocols.grid import (
     Condition,
@@ -42,8 +42,10 @@ from protocols.grid import (
     train_cells,
 )
 from protocols.loading import protocol_hash
-from protocols.schema import DATASETS_NEEDING_PATH, Protocol, TrainSpec
-from tacfn.errors import DataError
+from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol, TrainSpec
+from tacfn.data import dataset_modalities
+from tacfn.errors import ConfigError, DataError
+from tacfn.io import directory_lock, remove_temporaries
 
 VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
 
@@ -94,20 +96,29 @@ def _check_data_path(protocol: Protocol) -> None:
         )
 
 
-def plan(protocol: Protocol, run_dir: Path | None = None) -> Plan:
-    """Expand the grid (train cells and test conditions) and find the stored cells."""
+def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True) -> Plan:
+    """Expand the grid (train cells and test conditions) and find the stored cells.
+
+    unpickle=False plans a pickled data set (one given split, fixed modalities) without
+    loading it, as --dry-run does: unpickling runs code.
+    """
     _check_data_path(protocol)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(protocol)
-    dataset = load_dataset(protocol.dataset)
-    num_folds = len(dataset.splits(protocol.dataset.folds))
-    cells = train_cells(protocol, num_folds)
-    for fold in sorted({c.fold for c in cells}):
-        fold_split(dataset, protocol.dataset, fold)
-    conditions = expand_conditions(protocol, dataset.info.modalities, resolve_point)
+    if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
+        modalities = dataset_modalities(protocol.dataset.name)
+        assert modalities is not None
+        cells = train_cells(protocol, 1)
+    else:
+        dataset = load_dataset(protocol.dataset)
+        cells = train_cells(protocol, len(dataset.splits(protocol.dataset.folds)))
+        for fold in sorted({c.fold for c in cells}):
+            fold_split(dataset, protocol.dataset, fold)
+        modalities = dataset.info.modalities
+    conditions = expand_conditions(protocol, modalities, resolve_point)
     keys = {c: cell_key(protocol, c) for c in cells}
-    tests = conditions_hash(protocol)
-    done = {c for c, key in keys.items() if is_stored(store.read_cell(run_dir, key), tests)}
-    return Plan(protocol, run_dir, cells, keys, conditions, done)
+    p = Plan(protocol, run_dir, cells, keys, conditions, set())
+    p.done = _stored(p)
+    return p
 
 
 def _versions() -> dict[str, str]:
@@ -161,6 +172,7 @@ def write_protocol_files(p: Plan) -> dict[str, Any]:
             for c in p.cells
         ],
         "conditions": [c.id for c in p.conditions],
+        "skipped": list(load_dataset(p.protocol.dataset).skipped),
     }
     store.write_text(p.run_dir / "protocol.yaml", yaml.safe_dump(data, sort_keys=False))
     store.write_json(p.run_dir / "protocol.json", record)
@@ -224,6 +236,42 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+RUN_LOCK = ".run.lock"
+ROOT_FILES = ("protocol.json", "protocol.yaml")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; says how many cells are saved in which directory."""
+
+    def __init__(self, run_dir: Path, saved: int, total: int) -> None:
+        super().__init__(f"{saved} of {total} cells saved in {run_dir}")
+        self.run_dir = run_dir
+        self.saved = saved
+        self.total = total
+
+
+def prepare_run_dir(run_dir: Path) -> Path:
+    """Create the run directory; a ConfigError when it cannot be created or written."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run directory {run_dir}: exists and is not a directory")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"run directory {run_dir}: cannot create it ({exc.strerror})") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"run directory {run_dir}: not writable")
+    return run_dir
+
+
+def _stored(p: Plan) -> set[TrainCell]:
+    tests = conditions_hash(p.protocol)
+    return {
+        c
+        for c, key in p.keys.items()
+        if is_stored(store.read_cell(p.run_dir, key), tests, store.cell_dir(p.run_dir, key))
+    }
+
+
 def run_protocol(
     protocol: Protocol,
     out: Path | str | None = None,
@@ -235,25 +283,56 @@ def run_protocol(
     console: Console | None = None,
     report: bool = True,
 ) -> RunResult:
-    """Run every unstored cell of a protocol, then build the report.
+    """Run every unstored cell of a protocol, then build the report (flow in docs/architecture.md).
 
     report=False leaves the report to a later `tacfn-robust report DIR` (e.g. while a grid is
-    still spread over a cluster).
+    still spread over a cluster). Nothing is written before the options are checked; the run
+    directory is printed, then held under RUN_LOCK (a second run into it stops with Locked).
+    Ctrl-C cancels pending cells, stops pool workers and raises RunInterrupted.
     """
     console = console or Console(stderr=True)
-    p = plan(protocol, Path(out) if out is not None else None)
+    kind = executor or protocol.executor.kind
+    address = address or protocol.executor.address
+    check_executor(kind, address)
+    p = plan(protocol, Path(out) if out is not None else None, unpickle=not dry_run)
     if dry_run:
+        pickled = protocol.dataset.name in PICKLED_DATASETS
+        print_plan(p, console, None if pickled else estimate_seconds(p))
         from reports.stats import planned_design
 
-        print_plan(p, console, estimate_seconds(p))
         console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
         return RunResult(p.run_dir, [], None)
-    write_protocol_files(p)
-    kind = executor or protocol.executor.kind
     n_workers = resolve_workers(
         workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
     )
-    pool = make_executor(kind, n_workers, address or protocol.executor.address)
+    pool = make_executor(kind, n_workers, address)
+    try:
+        console.print(f"run directory: {escape(str(p.run_dir.resolve()))}", soft_wrap=True)
+        prepare_run_dir(p.run_dir)
+        with directory_lock(p.run_dir, RUN_LOCK, wait=False, what="running a protocol"):
+            remove_temporaries(p.run_dir, ROOT_FILES)
+            p.done = _stored(p)
+            skipped = write_protocol_files(p)["skipped"]
+            if skipped:
+                console.print(f"skipped {len(skipped)} unreadable media files (on_error: skip):")
+                for problem in skipped:
+                    console.print(f"  skipped {escape(problem)}", soft_wrap=True)
+            records = _run_cells(p, pool, kind, fail_fast, console)
+            cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
+            if not report:
+                return RunResult(p.run_dir, cells, None)
+            from reports import build_report
+
+            return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)))
+    finally:
+        pool.close()
+
+
+def _run_cells(
+    p: Plan, pool: Executor, kind: str, fail_fast: bool, console: Console
+) -> dict[str, dict[str, Any]]:
+    """Run the pending cells on the pool; every cell.json of the grid by key."""
+    protocol = p.protocol
     records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.done}
     data = protocol.model_dump(mode="json")
     try:
@@ -276,14 +355,10 @@ def run_protocol(
                             f"(stopped by --fail-fast; details in {p.run_dir}/store/cells/"
                             f"{record['key']}/cell.json)"
                         )
-    finally:
-        pool.close()
-    cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
-    if not report:
-        return RunResult(p.run_dir, cells, None)
-    from reports import build_report
-
-    return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)))
+    except KeyboardInterrupt:
+        saved = sum(1 for r in records.values() if r and r.get("status") == "done")
+        raise RunInterrupted(p.run_dir, saved, len(p.cells)) from None
+    return records
 
 
 def _progress(console: Console) -> Progress:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from tacfn.errors import UserError
+from tacfn.errors import UserError, excerpt
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
-# Modalities of the data sets whose layout is fixed (npz streams are named by the files and
-# are checked when a cell starts).
-DATASET_MODALITIES = {
-    "synthetic": ("audio", "video"),
-    "ravdess": ("audio", "video"),
-    "mult_pickle": ("text", "audio", "vision"),
-}
+PICKLED_DATASETS = ("mult_pickle",)
+SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 
 
 def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
@@ -33,15 +29,16 @@ def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ValueEr
 
 
 class Strict(BaseModel):
-    """Base of every protocol section: unknown keys are errors."""
+    """Base of every protocol section: unknown keys are errors; types are strict (no `true`
+    for an integer, no "5" for a number)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
 
 class CorruptionParams(BaseModel):
     """A corruption by name and modality; extra keys are the corruption's own parameters."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     corruption: str
     modality: str
@@ -75,7 +72,7 @@ class Sweep(Strict):
     `kind: subsets` instead evaluates every non-empty subset of the data set's modalities.
     """
 
-    model_config = ConfigDict(extra="allow", validate_default=True)
+    model_config = ConfigDict(extra="allow", validate_default=True, strict=True)
 
     kind: Literal["corruption", "subsets"] = "corruption"
     corruption: str | None = None
@@ -103,9 +100,9 @@ class Sweep(Strict):
         if not points:
             raise ValueError("a sweep needs at least one value")
         if self.levels is not None and any(not 0 <= lv <= 5 for lv in self.levels):
-            raise ValueError(f"levels {self.levels} out of range; expected integers 0..5")
+            raise ValueError(f"levels {excerpt(self.levels)} out of range; expected integers 0..5")
         if self.values is not None and any(not math.isfinite(v) for v in self.values):
-            raise ValueError(f"values {self.values} must be finite numbers")
+            raise ValueError(f"values {excerpt(self.values)} must be finite numbers")
         CorruptionParams(corruption=self.corruption, modality=self.modality)
         return self
 
@@ -157,6 +154,12 @@ class DatasetSpec(Strict):
             raise ValueError(
                 f"data set {self.name!r} needs path; expected the folder or file that holds it "
                 "(e.g. --set dataset.path=/data/RAVDESS)"
+            )
+        if self.name in PICKLED_DATASETS and self.options.get("trust_pickle") is not True:
+            raise ValueError(
+                f"dataset.options.trust_pickle: data set {self.name!r} is a pickle, and loading "
+                "it runs code stored in the file; expected trust_pickle: true under "
+                "dataset.options for a file you trust"
             )
         return self
 
@@ -266,14 +269,14 @@ class ExecutorSpec(Strict):
 class Protocol(Strict):
     """A validated protocol with defaults filled."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
     description: str = ""
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     preset: str = "cpu"
     models: list[str | ModelEntry] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     test: TestSpec = Field(default_factory=TestSpec)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
     folds: list[int] | None = None
     report: ReportSpec = Field(default_factory=ReportSpec)
     output: str | None = None
@@ -285,7 +288,7 @@ class Protocol(Strict):
     def _no_metrics_field(cls, data: Any) -> Any:
         if isinstance(data, dict) and "metrics" in data:
             raise ValueError(
-                f"metrics: {data['metrics']!r}; this field was replaced by report.metric, "
+                f"metrics: {excerpt(data['metrics'])}; this field was replaced by report.metric, "
                 "expected e.g. report: {metric: accuracy}"
             )
         return data
@@ -313,7 +316,7 @@ class Protocol(Strict):
                         )
         names = [m if isinstance(m, str) else m.name for m in models]
         if len(set(names)) != len(names):
-            raise ValueError(f"models {names} repeat a name; expected each model name once")
+            raise ValueError(f"models {excerpt(names)} repeat a name; expected each model name once")
         return models
 
     @property
@@ -336,18 +339,33 @@ class Protocol(Strict):
             raise unknown("preset", preset, valid)
         return preset
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
+            raise ValueError(
+                f"name {excerpt(name)} is not a safe directory name; expected 1-100 letters, "
+                "digits, _, - or . (not first), e.g. missing_audio"
+            )
+        return name
+
     @field_validator("seeds")
     @classmethod
     def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        bad = [s for s in seeds if not 0 <= s < SEED_LIMIT]
+        if bad:
+            raise ValueError(f"seeds: {excerpt(bad[0])} out of range; expected 0 <= seed < 2**32")
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds {seeds} repeat a value; expected distinct seeds")
+            raise ValueError(f"seeds {excerpt(seeds)} repeat a value; expected distinct seeds")
         return seeds
 
     @field_validator("folds")
     @classmethod
     def _fold_indices(cls, folds: list[int] | None) -> list[int] | None:
         if folds is not None and (not folds or any(f < 0 for f in folds)):
-            raise ValueError(f"folds {folds}; expected a non-empty list of fold indices >= 0")
+            raise ValueError(
+                f"folds {excerpt(folds)}; expected a non-empty list of fold indices >= 0"
+            )
         return folds
 
     @model_validator(mode="after")
@@ -356,7 +374,7 @@ class Protocol(Strict):
             bad = [f for f in self.folds if f >= self.dataset.folds]
             if bad:
                 raise ValueError(
-                    f"folds {bad} out of range; expected indices below dataset.folds="
+                    f"folds {excerpt(bad)} out of range; expected indices below dataset.folds="
                     f"{self.dataset.folds}"
                 )
         names = self.model_names
@@ -370,6 +388,8 @@ class Protocol(Strict):
                     f"report.{field} {name!r} is not among models; expected one of: "
                     f"{', '.join(names)}{suggest(name, names)}"
                 )
+        self._check_modalities()
+        self._check_sweep_points()
         self._check_model_options()
         self._check_learned_fill()
         self._check_regime_rates()
@@ -420,7 +440,9 @@ class Protocol(Strict):
         from corruptions import TrainRegime
         from protocols.fills import with_mean
 
-        modalities = DATASET_MODALITIES.get(self.dataset.name)
+        from tacfn.data import dataset_modalities
+
+        modalities = dataset_modalities(self.dataset.name)
         if modalities is None:
             return
         for name, specs in self.train.regimes.items():
@@ -432,3 +454,45 @@ class Protocol(Strict):
                 )
             except UserError as exc:
                 raise ValueError(f"train.regimes.{name}: {exc}") from None
+
+    def _check_modalities(self) -> None:
+        """Every corruption names a modality of the data set (when the set's are fixed)."""
+        from tacfn.data import dataset_modalities
+
+        valid = dataset_modalities(self.dataset.name)
+        if valid is None:
+            return
+        named = [
+            (f"train.regimes.{regime}[{i}].modality", c.modality)
+            for regime, specs in self.train.regimes.items()
+            for i, c in enumerate(specs)
+        ]
+        for i, sweep in enumerate(self.test.sweeps):
+            parts = sweep.joint if isinstance(sweep, JointSweep) else [sweep]
+            for j, part in enumerate(parts):
+                where = f"test.sweeps[{i}]" + (f".joint[{j}]" if len(parts) > 1 else "")
+                if part.modality is not None:
+                    named.append((f"{where}.modality", part.modality))
+        for where, modality in named:
+            if modality not in valid:
+                raise ValueError(
+                    f"{where}: {excerpt(modality)} is not a modality of data set "
+                    f"{self.dataset.name!r}; expected one of: {', '.join(valid)}"
+                    f"{suggest(modality, valid)}"
+                )
+
+    def _check_sweep_points(self) -> None:
+        """Every sweep point builds its corruption (e.g. p within 0..1), as the run will."""
+        from protocols.conditions import resolve_point
+        from protocols.grid import expand_conditions
+        from tacfn.data import dataset_modalities
+
+        modalities = dataset_modalities(self.dataset.name)
+        if modalities is None:
+            return
+        try:
+            expand_conditions(self, modalities, resolve_point)
+        except UserError as exc:
+            message = str(exc)
+            where = "" if message.startswith("test.sweeps") else "test.sweeps: "
+            raise ValueError(f"{where}{message}") from None

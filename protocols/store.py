@@ -1,52 +1,34 @@
-"""The result store: atomic file writes and the per-cell directories of a run.
+"""The result store: the per-cell directories of a run and the integrity of their artefacts.
 
-train_log.csv and checkpoint.pt are written (atomically, same temporary naming) by fit.
+Every file is written atomically (tacfn.io). cell.json records the size and sha256 of each
+artefact of its cell; a cell counts as stored only while they all match.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
+
+from tacfn.io import (
+    atomic_write,
+    describe_file,
+    file_problem,
+    remove_temporaries,
+    write_json,
+    write_text,
+)
+
+__all__ = ["remove_temporaries", "write_json", "write_text"]  # the writers runner and cells use
 
 CELL_FILE = "cell.json"
 PREDICTIONS_FILE = "predictions.parquet"
 RECORDS_FILE = "records.parquet"
 CHECKPOINT_FILE = "checkpoint.pt"
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Write through `write(file)` into a temporary sibling, fsync, then os.replace onto path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_bytes(path: Path, data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def write_text(path: Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: Path, value: Any) -> Path:
-    return write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+LOG_FILE = "train_log.csv"
+ARTEFACTS = (CHECKPOINT_FILE, LOG_FILE, PREDICTIONS_FILE, RECORDS_FILE)
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
@@ -54,20 +36,32 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object at path, or None when it is absent or unreadable (e.g. torn by a crash)."""
+    """The JSON object at path, or None when it is absent, unreadable or not an object."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        value = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (OSError, ValueError):  # absent, torn, random bytes (UnicodeDecodeError is a ValueError)
         return None
+    return value if isinstance(value, dict) else None
 
 
-def remove_temporaries(directory: Path) -> int:
-    """Delete temporaries left by an interrupted atomic write; return how many."""
-    count = 0
-    for tmp in Path(directory).glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-        count += 1
-    return count
+def artefacts(directory: Path) -> dict[str, dict[str, Any]]:
+    """{file name: {"bytes", "sha256"}} of the artefacts present in a cell directory."""
+    return {
+        name: describe_file(directory / name) for name in ARTEFACTS if (directory / name).is_file()
+    }
+
+
+def artefact_problems(directory: Path, record: dict[str, Any]) -> list[str]:
+    """Why the artefacts recorded in a cell.json do not match the files (empty when they do)."""
+    recorded = record.get("artefacts")
+    if not isinstance(recorded, dict) or PREDICTIONS_FILE not in recorded:
+        return [f"{directory / CELL_FILE}: records no artefacts"]
+    problems = []
+    for name, expected in sorted(recorded.items()):
+        problem = file_problem(directory / name, expected if isinstance(expected, dict) else {})
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 def cells_root(run_dir: Path) -> Path:

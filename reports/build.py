@@ -13,6 +13,9 @@ from reports.html import render_html
 from reports.store import RUN_KEYS, Run, load_run
 from reports.summary import write_summary
 from reports.table import write_table
+from tacfn.io import directory_lock, remove_temporaries
+
+REPORT_LOCK = ".report.lock"
 
 
 def _slug(text: str) -> str:
@@ -24,6 +27,8 @@ def curve_means(analysis: Analysis) -> pd.DataFrame:
     m = analysis.means[analysis.means["metric"] == analysis.metric]
     stored = m[(m["sweep"] != "clean") & m["corruption2"].isna()]
     from_clean = analysis.points[analysis.points["source"] == "clean"]
+    if from_clean.empty:  # no sweeps (test.sweeps: []): clean results only
+        return stored.reset_index(drop=True)
     keys = ["model", "regime", "sweep", "value"]
     filled = from_clean[[*keys, "param", "unit"]].drop_duplicates(keys)
     clean = m[m["condition"] == "clean"].drop(columns=["sweep", "value", "param", "unit"])
@@ -73,14 +78,21 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
 
 
 def build_report(run_dir: str | Path) -> Path:
-    """Rebuild results table, summary.json, figures and report.html; return report.html's path."""
+    """Rebuild results table, summary.json, figures and report.html; return report.html's path.
+
+    Builds of one run directory serialise on its REPORT_LOCK (a second build waits); each
+    output is replaced atomically, and temporaries of a killed build are removed first.
+    """
     run = load_run(run_dir)
-    analysis = analyse(run)
-    write_table(analysis.table, run.root)
-    write_summary(analysis, run.root / "summary.json")
     out = run.root / "report"
-    out.mkdir(exist_ok=True)
-    for old in out.glob("*.png"):
-        old.unlink()
-    figures = make_figures(analysis, out)
-    return render_html(analysis, figures, out / "report.html")
+    with directory_lock(run.root, REPORT_LOCK, wait=True, what="building the report"):
+        remove_temporaries(run.root, ("results.*", "summary.json"))
+        out.mkdir(exist_ok=True)
+        remove_temporaries(out)
+        analysis = analyse(run)
+        write_table(analysis.table, run.root)
+        write_summary(analysis, run.root / "summary.json")
+        for old in out.glob("*.png"):
+            old.unlink()
+        figures = make_figures(analysis, out)
+        return render_html(analysis, figures, out / "report.html")

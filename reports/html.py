@@ -14,6 +14,7 @@ from reports.metrics import METRIC_LABELS
 from reports.robustness import MEASURES
 from reports.stats import N_SAMPLE_RESAMPLES
 from reports.summary import failed_cells, records, verdict_records
+from tacfn.io import write_text
 
 
 def data_uri(path: Path) -> str:
@@ -123,9 +124,9 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
         "metric": analysis.metric,
         "alpha": 1 - analysis.level,
         "failed": records(failed_cells(analysis)),
+        "skipped": list(analysis.run.record.get("skipped") or []),
         "figures": {k: [(p.stem, data_uri(p)) for p in v] for k, v in figures.items()},
         "n_sample_resamples": N_SAMPLE_RESAMPLES,
         "multilabel": analysis.run.multilabel,
     }
-    out.write_text(_environment().get_template("report.html.j2").render(**context))
-    return out
+    return write_text(out, _environment().get_template("report.html.j2").render(**context))

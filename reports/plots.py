@@ -15,15 +15,20 @@ import scikit_posthocs as sp  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from reports.stats import Friedman  # noqa: E402
+from tacfn.io import atomic_write  # noqa: E402
 
 DPI = 110
 sns.set_theme(style="whitegrid", context="notebook")
+# Labels come from data (class names, condition ids, paths): `$` is text, never mathtext.
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, dpi=DPI, format="png"))
+    finally:
+        plt.close(fig)
     return path
 
 

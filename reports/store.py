@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from tacfn.errors import DataError
+from tacfn.io import file_problem
 
 RUN_KEYS = ["model", "regime", "seed", "fold"]
+RERUN = "; rerun 'tacfn-robust run' to recompute the cell"
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,36 @@ class Run:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: damaged (not UTF-8 text); rerun 'tacfn-robust run'") from None
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _artefact_problem(directory: Path, cell: dict) -> str | None:
+    """The first artefact of a done cell that is missing or differs from its cell.json record."""
+    recorded = cell.get("artefacts")
+    if not isinstance(recorded, dict):
+        recorded = {}
+    for name, expected in sorted(recorded.items()):
+        problem = file_problem(directory / name, expected if isinstance(expected, dict) else {})
+        if problem is not None:
+            return problem
+    return None
+
+
+def _read_predictions(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        message = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"{path}: damaged, not a readable parquet file ({message}){RERUN}"
+        ) from None
 
 
 def check_run_dir(run_dir: str | Path) -> Path:
@@ -118,10 +147,14 @@ def load_run(run_dir: str | Path) -> Run:
         raise DataError(f"{root}/store/cells: no cell.json found; nothing has been run yet")
     frames = []
     for row in cells[cells["status"] == "done"].itertuples():
-        path = root / "store" / "cells" / row.key / "predictions.parquet"
+        directory = root / "store" / "cells" / row.key
+        path = directory / "predictions.parquet"
         if not path.is_file():
-            raise DataError(f"{path}: missing, but cell.json says status 'done'")
-        frames.append(pd.read_parquet(path))
+            raise DataError(f"{path}: missing, but cell.json says status 'done'{RERUN}")
+        problem = _artefact_problem(directory, row._asdict())
+        if problem is not None:
+            raise DataError(f"{problem}{RERUN}")
+        frames.append(_read_predictions(path))
     if not frames:
         raise DataError(f"{root}: every cell failed; no predictions to report on")
     predictions = pd.concat(frames, ignore_index=True)

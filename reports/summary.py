@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.analysis import Analysis
+from tacfn.io import write_text
 
 SCHEMA = "tacfn-robust/summary"
 VERSION = 1
@@ -120,5 +121,4 @@ def summary_dict(analysis: Analysis) -> dict:
 
 
 def write_summary(analysis: Analysis, path: Path) -> Path:
-    path.write_text(json.dumps(summary_dict(analysis), indent=1, allow_nan=False))
-    return path
+    return write_text(path, json.dumps(summary_dict(analysis), indent=1, allow_nan=False))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from reports.metrics import multiclass_scores, multilabel_scores
 from reports.store import RUN_KEYS, Run
+from tacfn.io import atomic_write, write_text
 
 CONDITION_COLUMNS = [
     "sweep",
@@ -68,6 +69,6 @@ def results_table(run: Run) -> pd.DataFrame:
 def write_table(table: pd.DataFrame, root: Path) -> tuple[Path, Path]:
     """Write results.parquet and results.csv into the run directory."""
     parquet, csv = root / "results.parquet", root / "results.csv"
-    table.to_parquet(parquet, index=False)
-    table.to_csv(csv, index=False)
+    atomic_write(parquet, lambda f: table.to_parquet(f, index=False))
+    write_text(csv, table.to_csv(index=False))
     return parquet, csv

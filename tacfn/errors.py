@@ -13,6 +13,18 @@ class DataError(UserError):
     """A data file is missing, corrupt or of the wrong shape."""
 
 
+class Interrupted(UserError):
+    """Ctrl-C stopped a command; the message says what was saved and how to resume (exit 130)."""
+
+    exit_code = 130
+
+
 def unknown_name(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> UserError:
     """Error for an unknown registry name that lists the valid names."""
     return ConfigError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(valid))}")
+
+
+def excerpt(value: object, limit: int = 60) -> str:
+    """repr(value) cut to at most `limit` characters, so an error line stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"

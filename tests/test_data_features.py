@@ -46,7 +46,9 @@ def _iemocap_labels() -> dict[str, np.ndarray]:
 
 def test_iemocap_pickle(tmp_path: Path) -> None:
     data = build_dataset(
-        "mult_pickle", path=str(_mult(tmp_path / "iemocap.pkl", _iemocap_labels(), True))
+        "mult_pickle",
+        path=str(_mult(tmp_path / "iemocap.pkl", _iemocap_labels(), True)),
+        trust_pickle=True,
     )
     assert data.info.task == "multilabel" and data.info.num_classes == 4
     assert data.info.class_names == ("Neutral", "Happy", "Sad", "Angry")
@@ -72,31 +74,31 @@ def test_mosi_labels(tmp_path: Path) -> None:
     }
     scores["train"] = np.array([-2.6, -0.4, 0.0, 0.4, 1.5, 3.4])[:, None, None]
     path = _mult(tmp_path / "mosi.pkl", scores)
-    binary = build_dataset("mult_pickle", path=str(path))
+    binary = build_dataset("mult_pickle", path=str(path), trust_pickle=True)
     assert binary.info.class_names == ("negative", "positive")
     assert len(binary) == 13 - 3  # the zero score of each part is dropped
     assert binary.labels[:5].tolist() == [0, 0, 1, 1, 1]
-    with_zero = build_dataset("mult_pickle", path=str(path), keep_zero=True)
+    with_zero = build_dataset("mult_pickle", path=str(path), trust_pickle=True, keep_zero=True)
     assert len(with_zero) == 13 and with_zero.labels[:6].tolist() == [0, 0, 1, 1, 1, 1]
-    seven = build_dataset("mult_pickle", path=str(path), label_mode="7class")
+    seven = build_dataset("mult_pickle", path=str(path), trust_pickle=True, label_mode="7class")
     assert seven.info.num_classes == 7 and seven.labels[:6].tolist() == [0, 3, 3, 3, 5, 6]
     with pytest.raises(ConfigError, match="label_mode='5class'; expected one of: binary, 7class"):
-        build_dataset("mult_pickle", path=str(path), label_mode="5class")
+        build_dataset("mult_pickle", path=str(path), trust_pickle=True, label_mode="5class")
 
 
 def test_mult_bad_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nope.pkl: no such pickle file"):
-        build_dataset("mult_pickle", path=str(tmp_path / "nope.pkl"))
+        build_dataset("mult_pickle", path=str(tmp_path / "nope.pkl"), trust_pickle=True)
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(DataError, match="expected a dict with keys train, valid, test"):
-        build_dataset("mult_pickle", path=str(tmp_path / "list.pkl"))
+        build_dataset("mult_pickle", path=str(tmp_path / "list.pkl"), trust_pickle=True)
     labels = _iemocap_labels()
     path = _mult(tmp_path / "nan.pkl", labels)
     data = pickle.loads(path.read_bytes())
     data["valid"]["vision"][1, 2, 0] = np.inf
     path.write_bytes(pickle.dumps(data))
     with pytest.raises(DataError, match=r"nan.pkl: valid/vision: 1 NaN/Inf values"):
-        build_dataset("mult_pickle", path=str(path))
+        build_dataset("mult_pickle", path=str(path), trust_pickle=True)
 
 
 def _npz_part(path: Path, n: int, offset: int = 0, **extra: np.ndarray) -> None:

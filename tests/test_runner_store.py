@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols import store
+from tacfn import io
 
 
 def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
@@ -30,7 +31,7 @@ def test_a_failing_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> 
         raise KeyboardInterrupt  # e.g. the run is interrupted mid-write
 
     with pytest.raises(KeyboardInterrupt):
-        store.atomic_write(path, torn)
+        io.atomic_write(path, torn)
     assert pd.read_parquet(path)["x"].tolist() == [1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["predictions.parquet"]
 
@@ -55,5 +56,5 @@ def test_bytes_and_text_round_trip(data: bytes, text: str) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        assert store.write_bytes(Path(tmp) / "b.bin", data).read_bytes() == data
-        assert store.write_text(Path(tmp) / "t.txt", text).read_bytes() == text.encode()
+        assert io.write_bytes(Path(tmp) / "b.bin", data).read_bytes() == data
+        assert io.write_text(Path(tmp) / "t.txt", text).read_bytes() == text.encode()

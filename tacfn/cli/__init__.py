@@ -7,7 +7,7 @@ import sys
 import typer
 
 from tacfn import __version__
-from tacfn.errors import UserError
+from tacfn.errors import Interrupted, UserError
 
 app = typer.Typer(
     name="tacfn-robust",
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="tacfn-robust", standalone_mode=False)
+    except Interrupted as exc:
+        typer.echo(str(exc), err=True)
+        return exc.exit_code
     except UserError as exc:
         if debug:
             raise
@@ -72,9 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         if ctx is not None:
             typer.echo(f"(see '{ctx.command_path} --help')", err=True)
         return int(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
-        typer.echo("interrupted; rerun the same command to resume", err=True)
-        return 130
     except Exception as exc:  # an internal fault, not bad input
         if debug:
             raise
@@ -83,4 +83,6 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 3
+    if result == 130:  # typer turns Ctrl-C into exit code 130 before any handler sees it
+        typer.echo("interrupted; rerun the same command to resume", err=True)
     return result if isinstance(result, int) else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -24,7 +25,8 @@ def run(
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
-    from protocols.runner import CellFailed
+    from protocols.runner import CellFailed, RunInterrupted
+    from tacfn.errors import Interrupted
 
     loaded = load_protocol(protocol, set_)
     try:
@@ -40,6 +42,12 @@ def run(
     except CellFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except RunInterrupted as exc:
+        options = [*(("--set", a) for a in set_), ("--out", str(exc.run_dir))]
+        given = (("--workers", workers), ("--executor", executor), ("--address", address))
+        options += [(flag, str(value)) for flag, value in given if value is not None]
+        resume = shlex.join(["tacfn-robust", "run", protocol, *(w for o in options for w in o)])
+        raise Interrupted(f"interrupted: {exc}; resume with: {resume}") from None
     if dry_run:
         return
     done = len(result.cells) - len(result.failed)

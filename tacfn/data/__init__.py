@@ -10,7 +10,7 @@ import pydantic
 
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import ConfigError, unknown_name
+from tacfn.errors import ConfigError, excerpt, unknown_name
 
 __all__ = ["DatasetInfo", "EmotionDataset", "Split", "build_dataset", "list_datasets"]
 
@@ -22,8 +22,21 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 
+# The modalities of the data sets whose modalities do not depend on their files (npz's do).
+_MODALITIES: dict[str, tuple[str, ...]] = {
+    "synthetic": ("audio", "video"),
+    "ravdess": ("audio", "video"),
+    "mult_pickle": ("text", "audio", "vision"),
+}
+
+
 def list_datasets() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def dataset_modalities(name: str) -> tuple[str, ...] | None:
+    """The modalities of data set `name` known without reading its files, else None."""
+    return _MODALITIES.get(name)
 
 
 def dataset_loader(name: str) -> Callable[..., EmotionDataset]:
@@ -50,5 +63,5 @@ def build_dataset(name: str, /, **params: object) -> EmotionDataset:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "?"
         raise ConfigError(
-            f"data set {name!r}: parameter {field}={err.get('input')!r}: {err['msg']}"
+            f"data set {name!r}: parameter {field}={excerpt(err.get('input'))}: {err['msg']}"
         ) from None

@@ -1,15 +1,16 @@
-"""On-disk cache: where it lives, how keys are made, and atomic writes."""
+"""On-disk cache: where it lives, how keys are made, and atomic saves."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from tacfn.io import atomic_write
 
 CACHE_ENV = "TACFN_ROBUST_CACHE"
 
@@ -28,26 +29,9 @@ def params_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace onto `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through tacfn.io.atomic_write (temporary sibling, fsync, os.replace)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_cached(path: Path) -> Any | None:

@@ -63,9 +63,16 @@ def load_mult_pickle(
     label_mode: str = "binary",
     keep_zero: bool = False,
     name: str | None = None,
+    trust_pickle: bool = False,
 ) -> EmotionDataset:
-    """Load a MulT pickle the user named (unpickling runs code: trusted files only)."""
+    """Load a MulT pickle the user named and trusts (unpickling runs code in the file), only
+    with trust_pickle=True."""
     file = Path(path)
+    if trust_pickle is not True:
+        raise ConfigError(
+            f"{file}: loading a pickle runs code stored in it; expected trust_pickle=True "
+            "(protocol: dataset.options.trust_pickle: true) for a file you trust"
+        )
     if label_mode not in LABEL_MODES:
         raise ConfigError(f"label_mode={label_mode!r}; expected one of: {', '.join(LABEL_MODES)}")
     data = _read(file)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 
 from tacfn.data.base import EmotionDataset, check_finite
-from tacfn.data.cache import atomic_save, cache_dir, file_digest, load_cached, params_key
+from tacfn.data.cache import atomic_save, cache_dir, load_cached, params_key
 from tacfn.data.info import DatasetInfo
 from tacfn.data.names import (
     CHANNEL_SPEECH,
@@ -34,6 +34,7 @@ from tacfn.data.names import (
     parse_name,
 )
 from tacfn.errors import ConfigError, DataError
+from tacfn.io import file_digest
 
 DECODER_VERSION = 1
 LANDMARK_X = slice(297, 365)  # 68 x coordinates (0-based CSV columns), native pixels
@@ -210,9 +211,15 @@ def load_ravdess(
     marks = Path(landmarks) if landmarks else None
     if marks is not None and not marks.is_dir():
         raise DataError(f"{marks}: no such landmarks folder")
-    clips = []
+    clips, skipped = [], []
     for file in sorted(root.glob("Actor_*/*.mp4")):
-        name = parse_name(file)
+        try:
+            name = parse_name(file)
+        except DataError as exc:
+            if on_error == "raise":
+                raise
+            skipped.append(str(exc))
+            continue
         if name.modality == MODALITY_AUDIO_VIDEO and name.channel == CHANNEL_SPEECH:
             clips.append((file, name))
     if not clips:
@@ -227,7 +234,7 @@ def load_ravdess(
         "cache_root": str(cache_dir(cache)),
         "use_cache": use_cache,
     }
-    videos, audios, rows, skipped = [], [], [], []
+    videos, audios, rows = [], [], []
     for file, name in clips:
         try:
             tensors, crop = _decode_clip(file, name, settings, marks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from torch import nn
 from tacfn.batch import Batch
 from tacfn.data.info import Split
 from tacfn.errors import ConfigError
+from tacfn.io import atomic_write, write_text
 from tacfn.train.config import TrainConfig
 from tacfn.train.predict import (
     BatchSource,
@@ -66,20 +66,8 @@ class TrainResult:
     seconds: float
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_log(rows: list[dict[str, Any]], path: Path) -> None:
-    log = pd.DataFrame(rows, columns=LOG_COLUMNS)
-    _atomic_write(path, lambda p: log.to_csv(p, index=False))
+    write_text(path, pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(index=False))
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -266,7 +254,7 @@ def fit(
     if out is not None:
         checkpoint = out / "checkpoint.pt"
         payload = {"state_dict": best_state, "best_epoch": best["epoch"], "config": asdict(config)}
-        _atomic_write(checkpoint, lambda p: torch.save(payload, p))
+        atomic_write(checkpoint, lambda f: torch.save(payload, f))
     return TrainResult(
         best_epoch=int(best["epoch"]),
         log=log,

@@ -1,0 +1,157 @@
+"""Low-level file output shared by every package: atomic writes, checksums, directory locks.
+
+Every file the toolkit writes goes through `atomic_write`: a temporary sibling named
+`.<name>.<random>.tmp`, fsync, then os.replace onto the target, so a reader never sees a torn
+file and a kill leaves at most a temporary that `remove_temporaries` deletes on the next run.
+A full disk raises DiskFull (a UserError: one line with the path and "no space left").
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from tacfn.errors import UserError
+
+TEMP_SUFFIX = ".tmp"
+
+
+class DiskFull(UserError):
+    """A write failed for lack of space; the CLI prints it as one line and exits 2."""
+
+
+class Locked(UserError):
+    """Another process holds a directory's lock; the CLI prints it as one line and exits 2."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC / EDQUOT, or torch.save's RuntimeError from its zip writer when a write failed."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, RuntimeError) and "inline_container.cc" in str(exc):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_disk_full(cause)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
+    """Write through `write(binary file)` into a temporary sibling, fsync, os.replace onto path.
+
+    The file gets the permissions a plain open() would (0o666 less the umask). On any failure
+    the temporary is removed; a full disk raises DiskFull naming the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if _is_disk_full(exc):
+            raise DiskFull(f"{path}: no space left on device; free space and rerun") from None
+        raise
+    return path
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> Path:
+    return write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def remove_temporaries(directory: str | os.PathLike[str], names: tuple[str, ...] = ("*",)) -> int:
+    """Delete temporaries left in `directory` by interrupted atomic writes; return how many.
+
+    `names` (glob patterns) limits it to the temporaries of those target files. Call it only
+    while no other writer writes those files (under their lock, or in a cell's own directory
+    before the cell starts).
+    """
+    count = 0
+    found = {t for name in names for t in Path(directory).glob(f".{name}.*{TEMP_SUFFIX}")}
+    for tmp in sorted(found):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """{"bytes", "sha256"} of a file, as cell.json records its artefacts."""
+    return {"bytes": os.path.getsize(path), "sha256": file_digest(path)}
+
+
+def file_problem(path: str | os.PathLike[str], expected: dict[str, Any]) -> str | None:
+    """Why the file at path differs from its recorded {"bytes", "sha256"}, or None if it matches."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path}: missing"
+    size = path.stat().st_size
+    if size != expected.get("bytes"):
+        return f"{path}: damaged ({size} bytes, cell.json records {expected.get('bytes')})"
+    if file_digest(path) != expected.get("sha256"):
+        return f"{path}: damaged (sha256 differs from cell.json)"
+    return None
+
+
+@contextmanager
+def directory_lock(
+    directory: str | os.PathLike[str], name: str, wait: bool, what: str
+) -> Iterator[Path]:
+    """Hold an exclusive flock on `directory/name` for the block.
+
+    wait=False raises Locked at once when another process holds it (naming the holder's pid
+    and `what` it does); wait=True blocks until the holder is done. The lock is released when
+    the process ends, however it ends, so a killed holder never blocks the next one.
+    """
+    path = Path(directory) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(fd, flags)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise Locked(
+                f"{Path(directory)}: another process (pid {holder}) is {what} in this directory "
+                f"(lock {path}); wait for it to finish or choose another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
