@@ -316,7 +316,9 @@ class Protocol(Strict):
                         )
         names = [m if isinstance(m, str) else m.name for m in models]
         if len(set(names)) != len(names):
-            raise ValueError(f"models {excerpt(names)} repeat a name; expected each model name once")
+            raise ValueError(
+                f"models {excerpt(names)} repeat a name; expected each model name once"
+            )
         return models
 
     @property
@@ -439,7 +441,6 @@ class Protocol(Strict):
         """Missing rates of every regime are feasible for the data set's modalities."""
         from corruptions import TrainRegime
         from protocols.fills import with_mean
-
         from tacfn.data import dataset_modalities
 
         modalities = dataset_modalities(self.dataset.name)
