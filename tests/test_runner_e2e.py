@@ -192,16 +192,35 @@ BROKEN = [
     "models=[audio_only]",
     "seeds=[0]",
     "train.epochs=1",
-    "train.regimes={clean: [], broken: [{corruption: missing, modality: text, p: 0.5}]}",
+    "train.regimes={clean: [], broken: [{corruption: missing, modality: video, p: 0.5}]}",
 ]
 
 
-def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path) -> None:
-    result = run_protocol(load_protocol("smoke", BROKEN), out=tmp_path / "broken", report=False)
+@pytest.fixture
+def broken_regime(monkeypatch) -> None:
+    """Cells of regime `broken` fail while training (in this process: run with workers=1).
+
+    Every protocol value that could fail a cell is checked at validation, so the failure is
+    injected."""
+    import protocols.cells
+
+    real = protocols.cells.train_regime
+
+    def train_regime(protocol, cell, means):
+        if cell.regime == "broken":
+            raise RuntimeError("regime broken cannot train")
+        return real(protocol, cell, means)
+
+    monkeypatch.setattr(protocols.cells, "train_regime", train_regime)
+
+
+def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path, broken_regime) -> None:
+    protocol = load_protocol("smoke", BROKEN)
+    result = run_protocol(protocol, out=tmp_path / "broken", workers=1, report=False)
     status = {c["regime"]: c for c in result.cells}
     assert status["clean"]["status"] == "done"
     assert status["broken"]["status"] == "failed"
-    assert "text" in status["broken"]["error"]
+    assert "regime broken cannot train" in status["broken"]["error"]
     stored = json.loads(
         (
             tmp_path / "broken" / "store" / "cells" / status["broken"]["key"] / "cell.json"
@@ -211,7 +230,7 @@ def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_fail_fast_stops(tmp_path) -> None:
+def test_fail_fast_stops(tmp_path, broken_regime) -> None:
     protocol = load_protocol("smoke", [*BROKEN, "models=[audio_only, concat]"])
     with pytest.raises(CellFailed, match="stopped by --fail-fast"):
         run_protocol(protocol, out=tmp_path / "ff", workers=1, fail_fast=True, report=False)
