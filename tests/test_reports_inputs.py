@@ -15,6 +15,7 @@ from reports.analysis import analyse
 from reports.baseline import baseline_dict
 from reports.regression import chance_level
 from reports.stats import condition_means
+from reports.table import CONDITION_COLUMNS
 from reports.store import load_run
 from tacfn.cli import main
 
@@ -161,10 +162,9 @@ def test_unequal_folds_weighted_by_test_size() -> None:
                 | {"sweep": "clean", "metric": "accuracy", "score": score, "n": size}
             )
     table = pd.DataFrame(rows)
-    for column in ("corruption", "modality", "param", "value", "unit", "corruption2"):
-        table[column] = None
-    for column in ("modality2", "param2", "value2", "unit2", "stage", "fill"):
-        table[column] = None
+    for column in CONDITION_COLUMNS:
+        if column not in table.columns:
+            table[column] = None
     no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
     means = condition_means(table, no_predictions)
     row = means.iloc[0]
