@@ -5,6 +5,7 @@ Schema (version 1); NaN is written as null:
     schema: "tacfn-robust/summary"     version: 1
     protocol: {name, description, hash}
     ci_level: float                    focus: str     reference: str
+    palette: {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
     points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
                corruption2, modality2, param2, value2, unit2, stage, fill, metric,
                mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
@@ -58,6 +59,7 @@ def summary_dict(analysis: Analysis) -> dict:
         "ci_level": analysis.level,
         "focus": analysis.focus,
         "reference": analysis.reference,
+        "palette": analysis.palette,
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),
