@@ -66,9 +66,7 @@ def _grid(n: int, columns: int, panel: tuple[float, float]) -> tuple[plt.Figure,
     """n panels wrapped into rows of at most `columns`; unused axes removed."""
     cols = min(n, columns)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False
-    )
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n:]:
         fig.delaxes(ax)
@@ -96,7 +94,9 @@ def curve_plot(
             r = rows[(rows["regime"] == regime) & (rows["model"] == model)]
             if r.empty:
                 continue
-            ax.plot(r["value"], r["mean"], marker=style["marker"], color=style["color"], label=model)
+            ax.plot(
+                r["value"], r["mean"], marker=style["marker"], color=style["color"], label=model
+            )
             ax.fill_between(r["value"], r["ci_low"], r["ci_high"], color=style["color"], alpha=0.15)
         floor = (floors or {}).get(regime)
         if floor is not None and np.isfinite(floor):
@@ -171,8 +171,7 @@ def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
     ax.set_xlim(1, k)
     ax.set_xticks(range(1, k + 1))
     ax.set_title(
-        f"Mean rank (1 = best) across {result.n_blocks} conditions; "
-        f"Friedman {p_equals(result.p)}",
+        f"Mean rank (1 = best) across {result.n_blocks} conditions; Friedman {p_equals(result.p)}",
         pad=14,
     )
     fig.tight_layout()
