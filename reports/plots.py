@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
+import re
 from pathlib import Path
 
 import matplotlib
@@ -53,8 +53,16 @@ def _used(palette: Palette, models: object) -> Palette:
 
 
 def _wrap(label: str, width: int = 22) -> str:
-    """A long tick label broken onto lines at word or punctuation boundaries."""
-    return textwrap.fill(label.replace("_", "_\u200b"), width).replace("\u200b", "")
+    """A long label on lines of about `width`: broken at spaces, else also after ;]_,= marks."""
+    for breaks in (r"(?<=\s)", r"(?<=[\s;\]_,=])"):
+        lines = [""]
+        for token in filter(None, re.split(breaks, label)):
+            if lines[-1] and len(lines[-1]) + len(token) > width:
+                lines.append("")
+            lines[-1] += token
+        if max(map(len, lines)) <= width:
+            break
+    return "\n".join(line.strip() for line in lines)
 
 
 def _axis_label(rows: pd.DataFrame, suffix: str = "") -> str:

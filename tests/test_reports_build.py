@@ -19,7 +19,9 @@ from test_reports_sim import simulate_run
 
 import reports.summary
 from reports import build_report
+from reports.formats import fmt, fmt_p, fmt_signed, p_equals
 from reports.palette import METADATA_KEY
+from reports.plots import critical_difference, informative_columns
 from reports.robustness import curve_points, normalised_auc
 from reports.store import load_run
 from reports.table import COLUMNS, results_table
@@ -86,6 +88,33 @@ def test_normalised_auc_uses_actual_grid() -> None:
     )
 
 
+def test_one_number_format_for_text_and_figures() -> None:
+    assert fmt(-0.0001) == "0.000" and fmt(-0.04, 1) == "0.0" and fmt(-0.0006) == "-0.001"
+    assert fmt(float("nan")) == fmt(None) == "—"
+    assert fmt_p(3.47e-05) == "< 0.001" and fmt_p(0.25) == "0.250" and fmt_p(0.001) == "0.001"
+    assert p_equals(3.47e-05) == "p < 0.001" and p_equals(0.0123) == "p = 0.012"
+    assert fmt_signed(0.052) == "+0.052" and fmt_signed(-0.0001) == "0.000"
+
+
+def test_training_panels_leave_out_empty_and_constant_columns() -> None:
+    logs = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "seed": [0, 0, 0],
+            "train_loss": [2.0, 1.0, 0.5],
+            "lr": [0.002, 0.002, 0.002],
+            "legacy_test_eval": [np.nan, np.nan, np.nan],
+            "val_acc": [0.3, np.nan, 0.6],
+        }
+    )
+    assert informative_columns(logs) == ["train_loss", "val_acc"]
+
+
+def test_critical_difference_matches_demsar() -> None:
+    # Demšar (2006), Table 5: q_0.05 = 2.728 for k = 5 models
+    assert critical_difference(5, 12) == pytest.approx(2.728 * (5 * 6 / (6 * 12)) ** 0.5, abs=1e-3)
+
+
 def test_results_table_is_tidy(run_dir: Path) -> None:
     table = pd.read_parquet(run_dir / "results.parquet")
     assert list(table.columns) == COLUMNS
@@ -143,6 +172,7 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
     html = (run_dir / "report" / "report.html").read_text()
     assert "&lt;b&gt;sim&lt;/b&gt;&amp;&lt;script&gt;" in html
     assert "<script>" not in html and "<i>out of memory" not in html
+    assert "-0.000" not in html and "0.0000" not in html and "e-0" not in html
     sources = re.findall(r'(?:src|href)="([^"]*)"', html)
     assert sources and all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
     for section in (
@@ -161,6 +191,7 @@ def test_cli_report_and_bad_dir(run_dir: Path, tmp_path: Path, capsys) -> None:
     copy = shutil.copytree(run_dir, tmp_path / "copy")  # the fixture's report keeps its verdicts
     assert main(["report", str(copy)]) == 0
     assert "report.html" in capsys.readouterr().out
+    assert "No verdicts in summary.json" in (copy / "report" / "report.html").read_text()
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.strip()
