@@ -282,14 +282,19 @@ def _cdp_probe(html: Path, width: int = 1400, height: int = 900) -> tuple[dict, 
             )
             if state["result"]["value"] == "complete":
                 break
-        probe = send(
+        reply = send(
             "Runtime.evaluate", {"expression": PAGE_PROBE, "returnByValue": True}, session=session
-        )["result"]["value"]
-        send("Browser.close")
+        )
+        assert "exceptionDetails" not in reply, reply["exceptionDetails"]
+        probe = reply["result"]["value"]
     finally:
-        proc.wait(timeout=30)
-        os.close(w3)
-        os.close(r4)
+        os.write(w3, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+        try:
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            os.close(w3)
+            os.close(r4)
     errors = [
         e
         for e in events
