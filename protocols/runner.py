@@ -272,7 +272,7 @@ def run_protocol(
         workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
     )
     pool = make_executor(kind, n_workers, address or protocol.executor.address)
-    records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.done}
+    records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.cells if c in p.done}
     data = protocol.model_dump(mode="json")
     if lines:
         for position, key in enumerate(records, 1):
