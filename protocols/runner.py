@@ -77,10 +77,20 @@ class RunResult:
     run_dir: Path
     cells: list[dict[str, Any]]
     report: Path | None
+    reused: int = 0
 
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [c for c in self.cells if c.get("status") != "done"]
+
+    @property
+    def trained(self) -> int:
+        """Cells trained (or evaluated) by this run and done."""
+        return len(self.cells) - self.reused - len(self.failed)
+
+    def tally(self) -> str:
+        """The counts as "N trained, M reused, K failed"."""
+        return f"{self.trained} trained, {self.reused} reused, {len(self.failed)} failed"
 
 
 def default_run_dir(protocol: Protocol) -> Path:
@@ -232,6 +242,16 @@ def print_plan(p: Plan, console: Console, estimate: float | None) -> None:
         console.print(f"estimated time: {_duration(estimate)} for {len(p.pending)} cells")
 
 
+def cell_line(record: dict[str, Any], position: int, total: int, status: str) -> str:
+    """One log line for a finished cell: position, model, regime, seed, fold, seconds, status."""
+    seconds = record.get("seconds")
+    took = f"{seconds:.1f} s" if status != "reused" and seconds is not None else "-"
+    return (
+        f"cell {position}/{total} {status}: {record['model']} {record['regime']} "
+        f"seed={record['seed']} fold={record['fold']} {took}"
+    )
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -290,18 +310,19 @@ def run_protocol(
     directory is printed, then held under RUN_LOCK (a second run into it stops with Locked).
     Ctrl-C cancels pending cells, stops pool workers and raises RunInterrupted.
     """
-    console = console or Console(stderr=True)
     kind = executor or protocol.executor.kind
     address = address or protocol.executor.address
     check_executor(kind, address)
     p = plan(protocol, Path(out) if out is not None else None, unpickle=not dry_run)
-    if dry_run:
-        pickled = protocol.dataset.name in PICKLED_DATASETS
-        print_plan(p, console, None if pickled else estimate_seconds(p))
+    if dry_run:  # the plan is the command's output: stdout
         from reports.stats import planned_design
 
-        console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
+        out_console = console or Console()
+        pickled = protocol.dataset.name in PICKLED_DATASETS
+        print_plan(p, out_console, None if pickled else estimate_seconds(p))
+        out_console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
         return RunResult(p.run_dir, [], None)
+    console = console or Console(stderr=True)
     n_workers = resolve_workers(
         workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
     )
@@ -320,10 +341,10 @@ def run_protocol(
             records = _run_cells(p, pool, kind, fail_fast, console)
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:
-                return RunResult(p.run_dir, cells, None)
+                return RunResult(p.run_dir, cells, None, len(p.done))
             from reports import build_report
 
-            return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)))
+            return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)), len(p.done))
     finally:
         pool.close()
 
@@ -334,9 +355,14 @@ def _run_cells(
     """Run the pending cells on the pool; every cell.json of the grid by key."""
     protocol = p.protocol
     records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.done}
+    lines = not console.is_terminal  # logs get one line per cell instead of live bars
     data = protocol.model_dump(mode="json")
+    if lines:
+        for position, key in enumerate(records, 1):
+            line = cell_line(records[key], position, len(p.cells), "reused")
+            console.print(escape(line), highlight=False)
     try:
-        with _progress(console) as progress:
+        with _progress(console, disable=lines) as progress:
             task = progress.add_task("cells", total=len(p.cells), completed=len(p.done))
             sequential = pool.workers == 1 and kind == "local"
             modalities = len(load_dataset(protocol.dataset).info.modalities)
@@ -345,6 +371,9 @@ def _run_cells(
             for record in pool.run(execute_cell, tasks):
                 records[record["key"]] = record
                 progress.advance(task)
+                if lines:
+                    line = cell_line(record, len(records), len(p.cells), record["status"])
+                    console.print(escape(line), highlight=False)
                 if record["status"] != "done":
                     label = f"{record['model']}/{record['regime']}/seed{record['seed']}"
                     error = escape(str(record["error"]))
@@ -361,7 +390,7 @@ def _run_cells(
     return records
 
 
-def _progress(console: Console) -> Progress:
+def _progress(console: Console, disable: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -369,6 +398,7 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=disable,
     )
 
 

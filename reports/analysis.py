@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reports.metrics import get_metric
+from reports.palette import model_styles
 from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
 from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
 from reports.stats import (
@@ -51,6 +52,17 @@ class Analysis:
     @property
     def fusion_models(self) -> list[str]:
         return sorted(m for m, mods in self.run.modalities().items() if len(mods) > 1)
+
+    @property
+    def models(self) -> list[str]:
+        """The protocol's models in its order, then any other model of the results table."""
+        listed = list(self.run.protocol.get("models", []))
+        return listed + sorted(set(self.table["model"]) - set(listed))
+
+    @property
+    def palette(self) -> dict[str, dict[str, str]]:
+        """Colour and marker of every model, as every figure draws it."""
+        return model_styles(self.models)
 
 
 def summarise_measures(

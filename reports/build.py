@@ -51,13 +51,14 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     figures: dict[str, list[Path]] = {
         k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
     }
+    palette = analysis.palette
     accuracy = analysis.means[analysis.means["metric"] == analysis.metric]
     curves = curve_means(analysis)
     for sweep in sorted(curves["sweep"].unique()):
         f = analysis.floors[analysis.floors["sweep"] == sweep]
         floors = dict(zip(f["regime"], f["floor"], strict=True))
         path = out / f"curve_{_slug(sweep)}.png"
-        figures["curves"].append(plots.curve_plot(curves, sweep, path, floors))
+        figures["curves"].append(plots.curve_plot(curves, sweep, path, palette, floors))
     for sweep in sorted(accuracy.loc[accuracy["corruption2"].notna(), "sweep"].unique()):
         figures["joint"].append(
             plots.joint_heatmap(accuracy, sweep, out / f"joint_{_slug(sweep)}.png")
@@ -65,15 +66,18 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     if (accuracy["condition"] != "clean").any():
         figures["drop"].append(plots.drop_heatmap(accuracy, out / "drop_heatmap.png"))
     if analysis.friedman is not None:
-        figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png"))
+        figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png", palette))
     worst = worst_condition(analysis)
-    if worst is not None:
+    for regime in sorted(analysis.table["regime"].unique()) if worst is not None else []:
+        path = out / f"class_accuracy_worst_{_slug(regime)}.png"
         figures["classes"].append(
-            plots.class_accuracy_plot(analysis.table, worst, out / "class_accuracy_worst.png")
+            plots.class_accuracy_plot(analysis.table, worst, regime, path, palette)
         )
     logs = training_logs(analysis.run)
-    if not logs.empty and "epoch" in logs.columns:
-        figures["training"].append(plots.training_curves(logs, out / "training_curves.png"))
+    if not logs.empty and "epoch" in logs.columns and plots.informative_columns(logs):
+        figures["training"].append(
+            plots.training_curves(logs, out / "training_curves.png", palette)
+        )
     return figures
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-import math
+from collections import Counter
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from reports.analysis import Analysis
+from reports.formats import fmt, fmt_p, fmt_signed, p_equals
 from reports.metrics import METRIC_LABELS
 from reports.robustness import MEASURES
 from reports.stats import N_SAMPLE_RESAMPLES
@@ -22,15 +23,6 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def fmt(value: object, digits: int = 3) -> str:
-    """A number for a table cell; an em dash for missing values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reports", "templates"),
@@ -40,6 +32,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["fmt_p"] = fmt_p
+    env.filters["p_equals"] = p_equals
+    env.filters["signed"] = fmt_signed
     return env
 
 
@@ -67,6 +62,73 @@ def machine_text(machine: dict | None) -> str:
     return "; ".join(f"{MACHINE_LABELS.get(k, k)}: {items[k]}" for k in order) or "not recorded"
 
 
+VERDICT_MARKS = {"better": "▲", "worse": "▼", "no detectable difference": "≈"}
+
+
+def verdict_rows(verdicts: list[dict]) -> list[dict]:
+    """summary.json verdicts as one row per (other, regime, metric); clean level first, then x."""
+    sweeps = {v["sweep"] for v in verdicts if v["x"] is not None}
+    groups: dict[tuple, list[dict]] = {}
+    for v in verdicts:
+        groups.setdefault((v["other"], v["regime"], v["metric"]), []).append(v)
+    rows = []
+    for (other, regime, metric), levels in groups.items():
+        levels = sorted(levels, key=lambda v: (v["x"] is not None, v["sweep"], v["x"] or 0.0))
+        counts = Counter(v["verdict"] for v in levels)
+        rows.append(
+            {
+                "other": other,
+                "regime": regime,
+                "metric": metric,
+                "levels": [
+                    {
+                        **v,
+                        "mark": VERDICT_MARKS.get(v["verdict"], "?"),
+                        "label": "clean"
+                        if v["x"] is None
+                        else (f"{v['sweep']} " if len(sweeps) > 1 else "") + fmt(v["x"], 2),
+                    }
+                    for v in levels
+                ],
+                "tally": " · ".join(
+                    f"{counts[verdict]} {mark}" for verdict, mark in VERDICT_MARKS.items()
+                )
+                + f" of {len(levels)}",
+            }
+        )
+    return rows
+
+
+def shared(rows: list[dict], key: str) -> object:
+    """The value every row has under `key`, or None when rows differ or there are none."""
+    values = {r.get(key) for r in rows}
+    return values.pop() if len(values) == 1 else None
+
+
+def plural(n: int, word: str) -> str:
+    """A count with its noun: "1 seed", "3 seeds"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def protocol_line(record: dict, cells: pd.DataFrame) -> str:
+    """The effective protocol (after --set) in one line: models, regimes, seeds, folds, epochs."""
+    protocol = record.get("protocol", {})
+    train = protocol.get("train", {})
+    folds = protocol.get("folds") or sorted(set(cells["fold"]) if not cells.empty else [])
+    parts = [
+        plural(len(protocol.get("models", [])), "model"),
+        plural(len(train.get("regimes", {})), "training regime"),
+        plural(len(protocol.get("seeds", [])), "seed"),
+        plural(len(folds), "fold"),
+    ]
+    if train.get("epochs"):
+        parts.append(plural(int(train["epochs"]), "epoch"))
+    dataset = protocol.get("dataset", {})
+    if dataset.get("name"):
+        parts.append(f"data: {dataset['name']}")
+    return " · ".join(parts)
+
+
 def summary_rows(
     summary_means: pd.DataFrame, across_sweeps: bool = False
 ) -> tuple[list[str], list[dict]]:
@@ -88,15 +150,31 @@ def summary_rows(
     return present, rows
 
 
-def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -> Path:
-    """Write report.html from the analysis and the PNG figures (grouped by section)."""
+def render_html(
+    analysis: Analysis,
+    figures: dict[str, list[Path]],
+    out: Path,
+) -> Path:
+    """Write report.html from the analysis and the PNG figures (by section)."""
     record = analysis.run.record
+    comparisons = records(analysis.comparisons)
+    verdicts = verdict_records(analysis.comparisons)
     measure_names, per_sweep = summary_rows(analysis.summary_means)
     all_names, across = summary_rows(analysis.summary_means, across_sweeps=True)
     f = analysis.friedman
     context = {
         "record": record,
         "cells": analysis.run.cells,
+        "protocol_line": protocol_line(record, analysis.run.cells),
+        "verdicts": verdicts,
+        "verdict_rows": verdict_rows(verdicts),
+        "verdict_sweeps": sorted({v["sweep"] for v in verdicts if v["x"] is not None}),
+        "verdict_n": shared(verdicts, "n"),
+        "verdict_min_p": shared(verdicts, "min_p"),
+        "model_names": [
+            m if isinstance(m, str) else m["name"]
+            for m in record.get("protocol", {}).get("models", [])
+        ],
         "n_done": int((analysis.run.cells["status"] == "done").sum()),
         "level_pct": round(100 * analysis.level),
         "focus": analysis.focus,
@@ -116,11 +194,11 @@ def render_html(analysis: Analysis, figures: dict[str, list[Path]], out: Path) -
         "machine": machine_text(record.get("machine")),
         "measures": MEASURES,
         "floors": records(analysis.floors),
-        "comparisons": records(analysis.comparisons),
+        "comparisons": comparisons,
+        "p_method": shared(comparisons, "p_method"),
         "improvement": records(analysis.improvement),
         "friedman": f,
         "friedman_note": analysis.friedman_note,
-        "verdicts": verdict_records(analysis.comparisons),
         "metric": analysis.metric,
         "alpha": 1 - analysis.level,
         "failed": records(failed_cells(analysis)),

@@ -1,7 +1,15 @@
-"""Figures: each is a function from a tidy table to a PNG path (seaborn on the Agg backend)."""
+"""Figures: each is a function from a tidy table to a PNG path (seaborn on the Agg backend).
+
+Every figure that draws models takes the run's palette ({model: {color, marker}}, see
+reports.palette) and records the styles it used in the PNG's text chunk under
+`palette.METADATA_KEY`, so a reader (or a test) can check that colours agree across figures.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -13,32 +21,76 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scikit_posthocs as sp  # noqa: E402
 import seaborn as sns  # noqa: E402
+from scipy import stats  # noqa: E402
 
+from reports.formats import fmt, p_equals  # noqa: E402
+from reports.palette import METADATA_KEY  # noqa: E402
 from reports.stats import Friedman  # noqa: E402
 from tacfn.io import atomic_write  # noqa: E402
 
 DPI = 110
+PAGE_WIDTH = 10.8  # inches: 1188 px at DPI, the report's column width
+CD_ALPHA = 0.05
 sns.set_theme(style="whitegrid", context="notebook")
 # Labels come from data (class names, condition ids, paths): `$` is text, never mathtext.
 matplotlib.rcParams["text.parse_math"] = False
 
+Palette = dict[str, dict[str, str]]
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
+
+def _save(fig: plt.Figure, path: Path, palette: Palette | None = None) -> Path:
+    metadata = {METADATA_KEY: json.dumps(palette)} if palette else None
     try:
-        atomic_write(path, lambda f: fig.savefig(f, dpi=DPI, format="png"))
+        atomic_write(
+            path,
+            lambda f: fig.savefig(f, dpi=DPI, format="png", bbox_inches="tight", metadata=metadata),
+        )
     finally:
         plt.close(fig)
     return path
 
 
-def _axis_label(rows: pd.DataFrame, prefix: str = "") -> str:
+def _used(palette: Palette, models: object) -> Palette:
+    """The palette entries of the models a figure draws, in palette order."""
+    present = set(models)
+    return {m: s for m, s in palette.items() if m in present}
+
+
+def _wrap(label: str, width: int = 22) -> str:
+    """A long label on lines of about `width`: broken at spaces, else also after ;]_,= marks."""
+    for breaks in (r"(?<=\s)", r"(?<=[\s;\]_,=])"):
+        lines = [""]
+        for token in filter(None, re.split(breaks, label)):
+            if lines[-1] and len(lines[-1]) + len(token) > width:
+                lines.append("")
+            lines[-1] += token
+        if max(map(len, lines)) <= width:
+            break
+    return "\n".join(line.strip() for line in lines)
+
+
+def _axis_label(rows: pd.DataFrame, suffix: str = "") -> str:
     first = rows.iloc[0]
-    return f"{first[prefix + 'param']} [{first[prefix + 'unit']}]"
+    return f"{first['param' + suffix]} [{first['unit' + suffix]}]"
+
+
+def _grid(n: int, columns: int, panel: tuple[float, float]) -> tuple[plt.Figure, list]:
+    """n panels wrapped into rows of at most `columns`; unused axes removed."""
+    cols = min(n, columns)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:n]
 
 
 def curve_plot(
-    means: pd.DataFrame, sweep: str, path: Path, floors: dict[str, float] | None = None
+    means: pd.DataFrame,
+    sweep: str,
+    path: Path,
+    palette: Palette,
+    floors: dict[str, float] | None = None,
 ) -> Path:
     """Mean accuracy vs x per model with CI bands, one panel per regime; floor lines dashed.
 
@@ -47,25 +99,29 @@ def curve_plot(
     """
     rows = means[means["sweep"] == sweep].sort_values("value")
     regimes = sorted(rows["regime"].unique())
-    models = sorted(rows["model"].unique())
-    palette = dict(zip(models, sns.color_palette("tab10", len(models)), strict=False))
-    fig, axes = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
-    for ax, regime in zip(axes[0], regimes, strict=True):
-        for model in models:
+    used = _used(palette, rows["model"])
+    fig, axes = _grid(len(regimes), 2, (PAGE_WIDTH / 2 - 0.6, 3.4))
+    for ax, regime in zip(axes, regimes, strict=True):
+        for model, style in used.items():
             r = rows[(rows["regime"] == regime) & (rows["model"] == model)]
             if r.empty:
                 continue
-            ax.plot(r["value"], r["mean"], marker="o", color=palette[model], label=model)
-            ax.fill_between(r["value"], r["ci_low"], r["ci_high"], color=palette[model], alpha=0.2)
+            ax.plot(
+                r["value"], r["mean"], marker=style["marker"], color=style["color"], label=model
+            )
+            ax.fill_between(r["value"], r["ci_low"], r["ci_high"], color=style["color"], alpha=0.15)
         floor = (floors or {}).get(regime)
         if floor is not None and np.isfinite(floor):
             ax.axhline(floor, color="black", linestyle="--", linewidth=1, label="unimodal floor")
-        ax.set_title(f"{sweep} — regime {regime}")
+        ax.set_title(f"regime: {regime}", fontsize=11)
         ax.set_xlabel(_axis_label(rows))
         ax.set_ylabel(f"{rows.iloc[0]['metric']} (mean, CI band)")
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=8)
-    return _save(fig, path)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
+    fig.suptitle(f"Robustness curve: {sweep}", fontsize=12)
+    fig.tight_layout()
+    return _save(fig, path, used)
 
 
 def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
@@ -79,58 +135,130 @@ def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
     grid = rows.pivot_table(index="run", columns="condition", values="drop", sort=True)
     order = rows.sort_values(["sweep", "value", "value2"])["condition"].unique()
     grid = grid[list(order)]
-    fig, ax = plt.subplots(figsize=(1.1 * grid.shape[1] + 3, 0.5 * grid.shape[0] + 2))
+    width = min(PAGE_WIDTH, 0.95 * grid.shape[1] + 4)
+    fig, ax = plt.subplots(figsize=(width, 0.42 * grid.shape[0] + 2.4))
     sns.heatmap(
-        grid, annot=True, fmt=".1f", cmap="rocket_r", ax=ax, cbar_kws={"label": "drop (pp)"}
+        grid,
+        annot=grid.map(lambda v: fmt(float(v), 1)).to_numpy(),
+        fmt="",
+        cmap="rocket_r",
+        ax=ax,
+        cbar_kws={"label": "drop (pp)"},
+    )
+    ax.set_yticks(np.arange(grid.shape[0]) + 0.5, [_wrap(r, 28) for r in grid.index], rotation=0)
+    ax.set_xticks(
+        np.arange(grid.shape[1]) + 0.5,
+        [_wrap(c, 16) for c in grid.columns],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+        fontsize=8,
     )
     ax.set_xlabel("condition")
     ax.set_ylabel("model / regime")
     ax.set_title("Accuracy drop from clean (percentage points)")
+    fig.tight_layout()
     return _save(fig, path)
 
 
-def cd_diagram(result: Friedman, path: Path) -> Path:
-    """Critical-difference diagram from mean ranks and Nemenyi p-values (scikit-posthocs)."""
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.models) + 1.6))
-    sp.critical_difference_diagram(result.mean_ranks, result.nemenyi, ax=ax)
-    ax.set_title(f"Mean rank over {result.n_blocks} independent blocks (Friedman p {result.p:.3g})")
-    return _save(fig, path)
+def critical_difference(n_models: int, n_blocks: int, alpha: float = CD_ALPHA) -> float:
+    """Nemenyi critical difference of mean ranks: q_alpha * sqrt(k (k + 1) / (6 N))."""
+    q = stats.studentized_range.ppf(1 - alpha, n_models, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(n_models * (n_models + 1) / (6 * n_blocks)))
 
 
-def class_accuracy_plot(table: pd.DataFrame, condition: str, path: Path) -> Path:
-    """Per-class accuracy of every model under one condition (mean over runs)."""
-    rows = table[table["condition"] == condition]
+def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
+    """Critical-difference diagram: mean ranks on a 1..k axis, the Nemenyi CD drawn as a bar."""
+    k = len(result.models)
+    used = _used(palette, result.models)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * k + 2.0))
+    sp.critical_difference_diagram(
+        result.mean_ranks,
+        result.nemenyi,
+        ax=ax,
+        cd=critical_difference(k, result.n_blocks),
+        alpha=CD_ALPHA,
+        color_palette={m: s["color"] for m, s in used.items()},
+    )
+    ax.set_xlim(1, k)
+    ax.set_xticks(range(1, k + 1))
+    ax.set_title(
+        f"Mean rank (1 = best) over {result.n_blocks} independent blocks; "
+        f"Friedman {p_equals(result.p)}",
+        pad=14,
+    )
+    fig.tight_layout()
+    return _save(fig, path, used)
+
+
+def class_accuracy_plot(
+    table: pd.DataFrame, condition: str, regime: str, path: Path, palette: Palette
+) -> Path:
+    """Per-class accuracy of every model under one condition in one regime (mean over runs)."""
+    rows = table[(table["condition"] == condition) & (table["regime"] == regime)]
     rows = rows[rows["metric"].str.startswith(("recall[", "accuracy["))].copy()
     rows["class"] = rows["metric"].str.extract(r"\[(.*)\]", expand=False)
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * rows["class"].nunique() + 3), 4.2))
-    sns.barplot(rows, x="class", y="score", hue="model", errorbar=None, ax=ax)
+    used = _used(palette, rows["model"])
+    fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH, 0.9 * rows["class"].nunique() + 3.5), 3.8))
+    sns.barplot(
+        rows,
+        x="class",
+        y="score",
+        hue="model",
+        hue_order=list(used),
+        palette={m: s["color"] for m, s in used.items()},
+        saturation=1,
+        errorbar=None,
+        ax=ax,
+    )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("per-class accuracy (mean over runs)")
-    ax.set_title(f"Per-class accuracy under the worst condition: {condition}")
+    ax.set_ylabel("per-class accuracy\n(mean over runs)")
+    ax.set_title(f"Regime {regime}, worst condition {condition}", fontsize=11)
     ax.tick_params(axis="x", rotation=30)
-    return _save(fig, path)
+    sns.move_legend(ax, "center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, title="model")
+    fig.tight_layout()
+    return _save(fig, path, used)
 
 
-def training_curves(logs: pd.DataFrame, path: Path) -> Path:
-    """Every numeric train_log.csv column against epoch, mean over runs per model/regime."""
-    columns = [
-        c for c in logs.select_dtypes("number").columns if c not in ("epoch", "seed", "fold")
-    ]
+def informative_columns(logs: pd.DataFrame) -> list[str]:
+    """Numeric train_log.csv columns worth a panel: not keys, not all missing, not constant."""
+    numeric = logs.select_dtypes("number").drop(columns=["epoch", "seed", "fold"], errors="ignore")
+    return [c for c in numeric.columns if numeric[c].dropna().nunique() > 1]
+
+
+def training_curves(logs: pd.DataFrame, path: Path, palette: Palette) -> Path:
+    """Informative train_log.csv columns against epoch, mean over runs; panels wrap in rows of 3."""
+    columns = informative_columns(logs)
     long = logs.melt(id_vars=["model", "regime", "epoch"], value_vars=columns, var_name="series")
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.5 * len(columns), 3.8), squeeze=False)
-    for ax, column in zip(axes[0], columns, strict=True):
+    used = _used(palette, long["model"])
+    fig, axes = _grid(len(columns), 3, (PAGE_WIDTH / 3 - 0.5, 2.9))
+    for ax, column in zip(axes, columns, strict=True):
         sns.lineplot(
             long[long["series"] == column],
             x="epoch",
             y="value",
             hue="model",
+            hue_order=list(used),
+            palette={m: s["color"] for m, s in used.items()},
             style="regime",
             errorbar=None,
             ax=ax,
+            legend=ax is axes[0],
         )
-        ax.set_title(column)
-        ax.legend(fontsize=7)
-    return _save(fig, path)
+        ax.set_title(column, fontsize=11)
+        ax.set_ylabel("")
+    legend = axes[0].get_legend()
+    fig.legend(
+        legend.legend_handles,
+        [t.get_text() for t in legend.get_texts()],
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=9,
+    )
+    legend.remove()
+    fig.suptitle("Training logs (mean over seeds and folds)", fontsize=12)
+    fig.tight_layout()
+    return _save(fig, path, used)
 
 
 def joint_heatmap(means: pd.DataFrame, sweep: str, path: Path) -> Path:
@@ -138,16 +266,13 @@ def joint_heatmap(means: pd.DataFrame, sweep: str, path: Path) -> Path:
     rows = means[means["sweep"] == sweep].copy()
     rows["run"] = rows["model"] + " / " + rows["regime"]
     runs = sorted(rows["run"].unique())
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.8 * len(runs), 4.2), squeeze=False)
-    for ax, run in zip(axes[0], runs, strict=True):
+    fig, axes = _grid(len(runs), 3, (PAGE_WIDTH / 3, 3.4))
+    for ax, run in zip(axes, runs, strict=True):
         grid = rows[rows["run"] == run].pivot_table(index="value2", columns="value", values="mean")
         sns.heatmap(grid, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", ax=ax)
-        ax.set_title(run)
+        ax.set_title(_wrap(run, 36), fontsize=10)
         ax.set_xlabel(_axis_label(rows))
-        ax.set_ylabel(
-            _axis_label(rows, prefix="")
-            if False
-            else f"{rows.iloc[0]['param2']} [{rows.iloc[0]['unit2']}]"
-        )
+        ax.set_ylabel(_axis_label(rows, "2"))
     fig.suptitle(f"Joint sweep {sweep}: mean accuracy")
+    fig.tight_layout()
     return _save(fig, path)

@@ -11,6 +11,7 @@ Schema (version 1); NaN is written as null:
               (verdict: "better" | "worse" | "no detectable difference"; from the paired t
                test after Holm; mdd: minimum detectable difference at 80 % power; min_p:
                smallest attainable p after Holm)
+    palette: {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
     points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
                corruption2, modality2, param2, value2, unit2, stage, fill, metric,
                mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
@@ -99,6 +100,7 @@ def summary_dict(analysis: Analysis) -> dict:
         "metric": analysis.metric,
         "alpha": round(1 - analysis.level, 10),
         "verdicts": verdict_records(analysis.comparisons),
+        "palette": analysis.palette,
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),

@@ -1,5 +1,7 @@
 """User-facing errors: one line that names the file, field or value and what was expected."""
 
+import difflib
+
 
 class UserError(Exception):
     """Bad input from the user; the CLI prints it as one line and exits with code 2."""
@@ -20,8 +22,11 @@ class Interrupted(UserError):
 
 
 def unknown_name(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> UserError:
-    """Error for an unknown registry name that lists the valid names."""
-    return ConfigError(f"unknown {kind} {name!r}; expected one of: {', '.join(sorted(valid))}")
+    """Error for an unknown registry name: the valid names and the closest one ("did you mean")."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    names = ", ".join(sorted(valid))
+    return ConfigError(f"unknown {kind} {name!r}; expected one of: {names}{hint}")
 
 
 def excerpt(value: object, limit: int = 60) -> str:

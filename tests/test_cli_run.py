@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,10 +55,59 @@ def test_bad_set_on_run_exits_2(capsys) -> None:
     assert err.startswith("error: smoke.yaml with --set train.epochs=zero: train.epochs:")
 
 
-def test_dry_run_prints_the_grid(capsys, tmp_path: Path) -> None:
+def test_dry_run_prints_the_grid_on_stdout(capsys, tmp_path: Path) -> None:
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
-    err = capsys.readouterr().err
-    assert "6 train cells (6 to run)" in err
-    assert "missing[audio].p=0.5" in err
-    assert "estimated time:" in err
+    out = capsys.readouterr().out
+    assert "6 train cells (6 to run)" in out
+    assert "missing[audio].p=0.5" in out
+    assert "estimated time:" in out
     assert not (tmp_path / "dry").exists()
+
+
+def test_short_help_on_every_level() -> None:
+    for args in ([], ["run"], ["protocols", "list"], ["data", "export"], ["baseline", "save"]):
+        done = subprocess.run([CLI, *args, "-h"], capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stderr)
+        assert "Usage: tacfn-robust" in done.stdout
+
+
+def test_parser_validates_choices(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [CLI, "run", "smoke", "--executor", "bogus", "--dry-run", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "'bogus' is not one of 'local', 'dask'" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "x").exists()
+
+
+def test_debug_is_accepted_after_the_subcommand(capsys) -> None:
+    assert main(["protocols", "list", "--debug"]) == 0
+    assert "missing_audio" in capsys.readouterr().out
+
+
+def test_unknown_registry_names_suggest_the_closest(capsys) -> None:
+    assert main(["corruptions", "gausian_snr"]) == 2
+    assert "did you mean 'gaussian_snr'?" in capsys.readouterr().err
+    assert main(["models", "--preset", "cpuu"]) == 2
+    assert "did you mean 'cpu'?" in capsys.readouterr().err
+    assert main(["run", "smoke", "--set", "dataset.name=synthetik", "--dry-run"]) == 2
+    assert "did you mean 'synthetic'?" in capsys.readouterr().err
+    assert main(["run", "smok", "--dry-run"]) == 2
+    assert "did you mean 'smoke'?" in capsys.readouterr().err
+
+
+def test_corruptions_table_fits_80_columns() -> None:
+    done = subprocess.run(
+        [CLI, "corruptions"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}
+    )
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert any(line.split()[:2] == ["lowpass", "waveform"] for line in lines if line.strip())
+
+
+def test_shell_completion_is_offered() -> None:
+    done = subprocess.run([CLI, "--help"], capture_output=True, text=True)
+    assert "--install-completion" in done.stdout and "--show-completion" in done.stdout

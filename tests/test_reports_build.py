@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
@@ -16,6 +18,9 @@ from PIL import Image
 from test_reports_sim import simulate_run
 
 from reports import build_report
+from reports.formats import fmt, fmt_p, fmt_signed, p_equals
+from reports.palette import METADATA_KEY
+from reports.plots import critical_difference, informative_columns
 from reports.robustness import curve_points, normalised_auc
 from reports.store import load_run
 from reports.table import COLUMNS, results_table
@@ -45,6 +50,33 @@ def test_normalised_auc_uses_actual_grid() -> None:
     assert normalised_auc(np.array([30.0, 20, 10]), np.array([0.9, 0.8, 0.5])) == pytest.approx(
         (10 * 0.85 + 10 * 0.65) / 20
     )
+
+
+def test_one_number_format_for_text_and_figures() -> None:
+    assert fmt(-0.0001) == "0.000" and fmt(-0.04, 1) == "0.0" and fmt(-0.0006) == "-0.001"
+    assert fmt(float("nan")) == fmt(None) == "—"
+    assert fmt_p(3.47e-05) == "< 0.001" and fmt_p(0.25) == "0.250" and fmt_p(0.001) == "0.001"
+    assert p_equals(3.47e-05) == "p < 0.001" and p_equals(0.0123) == "p = 0.012"
+    assert fmt_signed(0.052) == "+0.052" and fmt_signed(-0.0001) == "0.000"
+
+
+def test_training_panels_leave_out_empty_and_constant_columns() -> None:
+    logs = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "seed": [0, 0, 0],
+            "train_loss": [2.0, 1.0, 0.5],
+            "lr": [0.002, 0.002, 0.002],
+            "legacy_test_eval": [np.nan, np.nan, np.nan],
+            "val_acc": [0.3, np.nan, 0.6],
+        }
+    )
+    assert informative_columns(logs) == ["train_loss", "val_acc"]
+
+
+def test_critical_difference_matches_demsar() -> None:
+    # Demšar (2006), Table 5: q_0.05 = 2.728 for k = 5 models
+    assert critical_difference(5, 12) == pytest.approx(2.728 * (5 * 6 / (6 * 12)) ** 0.5, abs=1e-3)
 
 
 def test_results_table_is_tidy(run_dir: Path) -> None:
@@ -126,7 +158,7 @@ def test_every_png_decodes(run_dir: Path) -> None:
     assert {
         "cd_diagram.png",
         "drop_heatmap.png",
-        "class_accuracy_worst.png",
+        "class_accuracy_worst_clean.png",
         "training_curves.png",
     } <= names
     assert any(n.startswith("curve_missing") for n in names)
@@ -141,8 +173,9 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
     assert "&lt;b&gt;sim&lt;/b&gt;&amp;&lt;script&gt;" in html
     assert html.index('id="verdicts"') < html.index('id="provenance"')
     assert "<script>" not in html and "<i>out of memory" not in html
+    assert "-0.000" not in html and "0.0000" not in html and "e-0" not in html
     sources = re.findall(r'(?:src|href)="([^"]*)"', html)
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert sources and all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
     for section in (
         "Protocol and provenance",
         "Clean performance",
@@ -156,9 +189,12 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
 
 
 def test_cli_report_and_bad_dir(run_dir: Path, tmp_path: Path, capsys) -> None:
-    assert main(["report", str(run_dir)]) == 0
+    copy = shutil.copytree(run_dir, tmp_path / "copy")  # the fixture's report keeps its verdicts
+    assert main(["report", str(copy)]) == 0
     assert "report.html" in capsys.readouterr().out
-    assert main(["report", str(tmp_path)]) == 2
+    assert "No verdicts in summary.json" in (copy / "report" / "report.html").read_text()
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not a run directory (no protocol.json)" in err
 
@@ -170,8 +206,21 @@ def _to_fds_3_and_4(read_end: int, write_end: int) -> None:
     os.dup2(high_w, 4)
 
 
-def _cdp_images(html: Path) -> tuple[list, list]:
-    """Open the page in headless Chromium over a CDP pipe; (images, errors)."""
+PAGE_PROBE = """(() => {
+  const box = e => e ? e.getBoundingClientRect().toJSON() : null;
+  return {
+    viewport: window.innerWidth,
+    scrollWidth: document.scrollingElement.scrollWidth,
+    images: Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]),
+    verdicts: box(document.querySelector("table.verdicts")),
+    verdictRows: document.querySelectorAll("table.verdicts tr").length - 1,
+    firstCurve: box(document.querySelector("img[alt^=curve_]")),
+  };
+})()"""
+
+
+def _cdp_probe(html: Path, width: int = 1400, height: int = 900) -> tuple[dict, list]:
+    """Open the page in headless Chromium at width x height over a CDP pipe; (probe, errors)."""
     r3, w3 = os.pipe()  # our writes -> chromium fd 3
     r4, w4 = os.pipe()  # chromium fd 4 -> our reads
     proc = subprocess.Popen(
@@ -180,6 +229,8 @@ def _cdp_images(html: Path) -> tuple[list, list]:
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--hide-scrollbars",
+            f"--window-size={width},{height}",
             "--remote-debugging-pipe",
             "about:blank",
         ],
@@ -218,6 +269,11 @@ def _cdp_images(html: Path) -> tuple[list, list]:
         send("Runtime.enable", session=session)
         send("Log.enable", session=session)
         send("Page.enable", session=session)
+        send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         send("Page.navigate", {"url": html.as_uri()}, session=session)
         for _ in range(200):
             state = send(
@@ -227,37 +283,76 @@ def _cdp_images(html: Path) -> tuple[list, list]:
             )
             if state["result"]["value"] == "complete":
                 break
-        images = send(
-            "Runtime.evaluate",
-            {
-                "expression": "Array.from(document.images).map(i => [i.complete, i.naturalWidth])",
-                "returnByValue": True,
-            },
-            session=session,
-        )["result"]["value"]
-        send("Browser.close")
+        reply = send(
+            "Runtime.evaluate", {"expression": PAGE_PROBE, "returnByValue": True}, session=session
+        )
+        assert "exceptionDetails" not in reply, reply["exceptionDetails"]
+        probe = reply["result"]["value"]
     finally:
-        proc.wait(timeout=30)
-        os.close(w3)
-        os.close(r4)
+        os.write(w3, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+        try:
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            os.close(w3)
+            os.close(r4)
     errors = [
         e
         for e in events
         if e.get("method") == "Runtime.exceptionThrown"
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
-    return images, errors
+    return probe, errors
+
+
+def _figures(html: Path) -> dict[str, Image.Image]:
+    """Every <img> of the page by its alt text, decoded from its data URI."""
+    found = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', html.read_text())
+    return {alt: Image.open(io.BytesIO(base64.b64decode(data))) for data, alt in found}
+
+
+def _hex_pixels(image: Image.Image) -> dict[str, int]:
+    """Pixel count of every exact colour of an image, keyed #rrggbb."""
+    colours = image.convert("RGB").getcolors(maxcolors=1 << 24) or []
+    return {"#{:02x}{:02x}{:02x}".format(*rgb): n for n, rgb in colours}
 
 
 @pytest.mark.browser
 def test_report_opens_in_headless_chromium(run_dir: Path) -> None:
+    """At 1400 x 900: no horizontal overflow, images decode, verdicts and a curve on screen one."""
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing but CI=true")
         pytest.skip(f"{CHROMIUM} not installed")
-    images, errors = _cdp_images(run_dir / "report" / "report.html")
+    probe, errors = _cdp_probe(run_dir / "report" / "report.html")
     pngs = len(list((run_dir / "report").glob("*.png")))
-    assert len(images) == pngs
-    assert all(complete and width > 0 for complete, width in images), images
+    assert len(probe["images"]) == pngs
+    assert all(complete and width > 0 for _, complete, width in probe["images"]), probe["images"]
     assert errors == []
-    assert shutil.which(str(CHROMIUM))
+    assert probe["viewport"] == 1400
+    assert probe["scrollWidth"] <= probe["viewport"], "the page is wider than the window"
+    verdicts = probe["verdicts"]
+    assert verdicts is not None and probe["verdictRows"] >= 2, "no verdict table"
+    assert verdicts["bottom"] <= 900, f"the verdict table ends at {verdicts['bottom']} px"
+    curve = probe["firstCurve"]
+    assert curve is not None and curve["bottom"] <= 900, f"the first curve ends at {curve}"
+
+
+def test_every_model_has_one_colour_in_every_figure(run_dir: Path) -> None:
+    """Model figures record their palette; all agree with summary.json and draw those colours."""
+    palette = json.loads((run_dir / "summary.json").read_text())["palette"]
+    assert set(palette) == {"tacfn", "concat", "cross_attention", "audio_only", "video_only"}
+    assert len({s["color"] for s in palette.values()}) == len(palette)
+    figures = _figures(run_dir / "report" / "report.html")
+    with_models = {
+        alt: image
+        for alt, image in figures.items()
+        if alt.startswith(("curve_", "cd_", "class_", "training"))
+    }
+    assert {"cd_diagram", "training_curves", "class_accuracy_worst_clean"} <= set(with_models)
+    for alt, image in with_models.items():
+        used = json.loads(image.text[METADATA_KEY])
+        assert used and all(palette[m] == style for m, style in used.items()), alt
+        pixels = _hex_pixels(image)
+        for model, style in used.items():
+            assert pixels.get(style["color"], 0) >= 10, f"{alt}: {model} not drawn in {style}"

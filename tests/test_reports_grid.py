@@ -109,7 +109,8 @@ def test_provenance_and_summary_rows_in_html(reused: Path) -> None:
         assert cells[2] == "missing[audio].p" and all(c.strip() for c in cells)
     across = re.findall(r"<tr><td.*?</tr>", tables[1], re.S)
     assert len(across) == 4
-    assert all(len(re.findall(r"<td>\d\.\d{3} \[", row)) == 2 for row in across)  # mce, rel. mCE
+    mean_and_ci = r'<td class="num">\d\.\d{3}<br><small>\['
+    assert all(len(re.findall(mean_and_ci, row)) == 2 for row in across)  # mce, rel. mCE
 
 
 def test_no_reference_no_ce_columns(tmp_path: Path) -> None:
@@ -118,4 +119,4 @@ def test_no_reference_no_ce_columns(tmp_path: Path) -> None:
     section = _section((root / "report" / "report.html").read_text(), "Robustness summaries")
     assert section.count("<table>") == 1
     assert "<th>ce</th>" not in section and "<th>nauc</th>" in section
-    assert "<td></td>" not in section
+    assert '<td class="num"></td>' not in section

@@ -15,8 +15,8 @@ from reports.analysis import analyse
 from reports.baseline import baseline_dict
 from reports.regression import chance_level
 from reports.stats import condition_means
-from reports.table import CONDITION_COLUMNS
 from reports.store import load_run
+from reports.table import CONDITION_COLUMNS
 from tacfn.cli import main
 
 MODELS = ["tacfn", "concat"]

@@ -314,3 +314,26 @@ def test_mean_fill_end_to_end(smoke_run) -> None:
     assert torch.equal(dropped.inputs["audio"][gone], means["audio"].expand(int(gone.sum()), -1))
     kept = ~gone
     assert torch.equal(dropped.inputs["audio"][kept], train.inputs["audio"][kept])
+
+
+def test_logs_get_one_line_per_cell_and_a_tally(smoke_run, tmp_path) -> None:
+    """Without a TTY: a line per finished cell (reused or trained), then the counts; --set shows."""
+    out, cells = smoke_run
+    copy = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(out), str(copy)], check=True)
+    (copy / "store" / "cells" / cells[0]["key"] / "cell.json").unlink()
+    cli = str(Path(sys.executable).parent / "tacfn-robust")
+    done = subprocess.run(
+        [cli, "run", "smoke", "--out", str(copy), *SET], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert sum(" reused: " in line for line in lines) == 3
+    trained = [line for line in lines if " done: " in line]
+    assert len(trained) == 1 and trained[0].startswith("cell 4/4 done: ")
+    model, regime = cells[0]["model"], cells[0]["regime"]
+    assert f"{model} {regime} seed=0 fold=" in trained[0] and trained[0].endswith(" s")
+    assert "━" not in done.stderr  # no progress bars in a log
+    assert done.stdout.startswith("1 trained, 3 reused, 0 failed; results in ")
+    html = (copy / "report" / "report.html").read_text()
+    assert "1 seed · " in html  # the effective protocol (seeds=[0]), not the file's 3 seeds

@@ -14,7 +14,7 @@ app = typer.Typer(
     help="Train and evaluate multimodal fusion models under missing, noisy and occluded "
     "modalities; build statistical reports and CI regression checks.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -55,7 +55,10 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 on success, 2 on bad input (one line on stderr), else the command's code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if debug:  # accepted anywhere before `--`: it is the root option
+        args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
     try:
         result = app(args=args, prog_name="tacfn-robust", standalone_mode=False)
     except Interrupted as exc:

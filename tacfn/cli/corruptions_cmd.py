@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -13,22 +14,31 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
-def corruptions_table() -> Table:
-    """Every registered corruption with its parameter, unit and levels 1..5."""
+WIDE = 100  # columns from which the list also shows each backend
+
+
+def corruptions_table(width: int = WIDE) -> Table:
+    """Every registered corruption with its parameter, unit and levels 1..5, fitting `width`."""
     from corruptions import describe, list_corruptions
 
-    table = Table(title="Corruptions (level 0 = identity)")
-    for column in ("name", "kind", "param", "unit", "1", "2", "3", "4", "5", "backend"):
-        table.add_column(
-            column,
-            justify="right" if column.isdigit() else "left",
-            no_wrap=column in ("name", "param"),
-            overflow="fold",
-        )
+    wide = width >= WIDE
+    title = "Corruptions (level 0 = identity)"
+    table = Table(
+        title=title if wide else f"{title}; backend and options: corruptions NAME",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("param", no_wrap=True)
+    table.add_column("unit", min_width=16)
+    table.add_column("levels 1..5", min_width=14)
+    if wide:
+        table.add_column("backend", no_wrap=True)
     for name in list_corruptions():
         info = describe(name)
-        levels = [_fmt(v) for v in info["levels"]]
-        table.add_row(name, info["kind"], info["param"], info["unit"], *levels, info["backend"])
+        levels = " ".join(_fmt(v) for v in info["levels"])
+        row = [name, info["kind"], info["param"], info["unit"], levels]
+        table.add_row(*row, *([info["backend"]] if wide else []))
     return table
 
 
@@ -61,7 +71,7 @@ def corruptions(
 ) -> None:
     """List corruptions with units and severity tables, or show one in detail."""
     console = Console()
-    console.print(corruption_details(name) if name else corruptions_table())
+    console.print(corruption_details(name) if name else corruptions_table(console.width))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from tacfn.errors import ConfigError
-
 if TYPE_CHECKING:
     from tacfn.data.base import EmotionDataset
 
-EXPORT_FORMATS = ("ravdess",)
+
+class ExportFormat(str, Enum):
+    """File layouts `data export` writes (validated by the parser)."""
+
+    ravdess = "ravdess"
+
 
 data_app = typer.Typer(help="Build, cache and export data sets.", no_args_is_help=True)
 
@@ -61,7 +65,7 @@ def synth(
 @data_app.command("export")
 def export(
     out: Path = typer.Argument(..., help="Folder to write Actor_XX/*.mp4 into."),
-    fmt: str = typer.Option("ravdess", "--format", help="Layout to write: ravdess."),
+    fmt: ExportFormat = typer.Option(ExportFormat.ravdess, "--format", help="Layout to write."),
     actors: int = typer.Option(12, "--actors", help="Synthetic actors to export, 1..24."),
     seed: int = typer.Option(0, "--seed", help="Generator seed."),
     duration: float = typer.Option(2.0, "--duration", help="Clip length in seconds."),
@@ -72,8 +76,6 @@ def export(
     from tacfn.data.export import export_ravdess
     from tacfn.data.synthetic import load_synthetic
 
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"--format {fmt!r}; expected one of: {', '.join(EXPORT_FORMATS)}")
     started = time.perf_counter()
     dataset = load_synthetic(actors=actors, duration=duration, frames=frames, size=size, seed=seed)
     files = export_ravdess(dataset, out)

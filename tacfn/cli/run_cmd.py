@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import json
 import shlex
+from enum import Enum
 from pathlib import Path
 
 import typer
+
+
+class ExecutorKind(str, Enum):
+    """Where train cells run (validated by the parser)."""
+
+    local = "local"
+    dask = "dask"
+
 
 protocols_app = typer.Typer(help="List, show, validate shipped protocols; print the JSON Schema.")
 
@@ -18,10 +27,14 @@ def run(
         [], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable)."
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Parallel train cells."),
-    executor: str | None = typer.Option(None, "--executor", help="local or dask."),
+    executor: ExecutorKind | None = typer.Option(
+        None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
+    ),
     address: str | None = typer.Option(None, "--address", help="Dask scheduler tcp://host:port."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed cell."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and a time estimate."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the grid and a time estimate on stdout; run nothing."
+    ),
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
@@ -34,7 +47,7 @@ def run(
             loaded,
             out=out,
             workers=workers,
-            executor=executor,
+            executor=executor.value if executor else None,
             address=address,
             fail_fast=fail_fast,
             dry_run=dry_run,
@@ -50,8 +63,7 @@ def run(
         raise Interrupted(f"interrupted: {exc}; resume with: {resume}") from None
     if dry_run:
         return
-    done = len(result.cells) - len(result.failed)
-    typer.echo(f"{done} cells done, {len(result.failed)} failed; results in {result.run_dir}")
+    typer.echo(f"{result.tally()}; results in {result.run_dir}")
     if result.report is not None:
         typer.echo(f"report: {result.report}")
     if result.failed:
