@@ -1,4 +1,4 @@
-"""Every corruption, its severity scale and its seeding (ROBUSTNESS.md §1–§3).
+"""Every corruption, its severity scale and its seeding.
 
 build(name, modality, level=3) or build(name, modality, <param>=value, **options)
 corruption.apply(batch, seeds) -> (batch, records)

@@ -1,4 +1,4 @@
-"""Waveform corruptions on (B, L) audio, batched in torch (ROBUSTNESS.md §2, audio)."""
+"""Waveform corruptions on (B, L) audio, batched in torch."""
 
 from __future__ import annotations
 

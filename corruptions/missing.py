@@ -1,4 +1,4 @@
-"""Missing modalities (ROBUSTNESS.md §2): per-sample absence with a fill, and subset conditions.
+"""Missing modalities: per-sample absence with a fill, and subset conditions.
 
 stage="input" fills the raw input of absent samples (zeros | dataset mean | noise) and sets
 present=False. stage="feature" leaves the inputs alone, sets present=False and

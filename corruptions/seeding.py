@@ -1,4 +1,4 @@
-"""Per-sample seeds and generators (ROBUSTNESS.md §3): stable keys, never global RNG state."""
+"""Per-sample seeds and generators: stable keys, never global RNG state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Frame corruptions on (B, 3, T, H, W) clips in [0, 1] (ROBUSTNESS.md §2, video).
+"""Frame corruptions on (B, 3, T, H, W) clips in [0, 1].
 
 Parameters are the same for every frame of a clip unless `per_frame=True` is offered and set.
 Sizes in pixels (blur sigma, motion-blur kernel) are given at 224 px and scaled to the frame.

@@ -235,7 +235,7 @@ def run_protocol(
     console: Console | None = None,
     report: bool = True,
 ) -> RunResult:
-    """Run every unstored cell of a protocol, then build the report (see DESIGN.md flow).
+    """Run every unstored cell of a protocol, then build the report.
 
     report=False leaves the report to a later `tacfn-robust report DIR` (e.g. while a grid is
     still spread over a cluster).
