@@ -67,15 +67,14 @@ def mdd_table(
 ) -> pd.DataFrame:
     """One row per regime x comparison x condition: n, mean diff, sd_diff, MDD, runs needed."""
     acc, focus, others = run_accuracy(run_dir)
+    values = acc.drop_duplicates("condition").set_index("condition")["value"]
     wide = acc.pivot_table(
-        index=["regime", "condition", "value", "seed", "fold"],
-        columns="model",
-        values="accuracy",
+        index=["regime", "condition", "seed", "fold"], columns="model", values="accuracy"
     )
     rows = []
     for other in others:
         diff = (wide[focus] - wide[other]).dropna()
-        for (regime, condition, value), d in diff.groupby(level=[0, 1, 2], dropna=False):
+        for (regime, condition), d in diff.groupby(level=[0, 1]):
             n = len(d)
             sd = float(d.std(ddof=1)) if n > 1 else math.nan
             rows.append(
@@ -83,7 +82,7 @@ def mdd_table(
                     "regime": regime,
                     "comparison": f"{focus} - {other}",
                     "condition": condition,
-                    "p": value,
+                    "p": values[condition],
                     "n": n,
                     "mean_diff": float(d.mean()),
                     "sd_diff": sd,
