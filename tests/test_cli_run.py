@@ -57,7 +57,7 @@ def test_bad_set_on_run_exits_2(capsys) -> None:
 def test_dry_run_prints_the_grid(capsys, tmp_path: Path) -> None:
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
     err = capsys.readouterr().err
-    assert "6 train cells (6 to run)" in err
-    assert "missing[audio].p=0.5" in err
+    assert "12 train cells (12 to run)" in err
+    assert "missing[audio].p=0.6" in err
     assert "estimated time:" in err
     assert not (tmp_path / "dry").exists()
