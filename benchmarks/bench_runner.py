@@ -1,5 +1,6 @@
 """Protocol runner: evaluation with encoder-output reuse vs the naive full forward per condition,
-and the default protocol end to end (wall time, peak RSS) as an informational row."""
+one default-protocol cell, and the default protocol end to end (wall time, peak RSS) as
+informational rows."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 
 from benchmarks.harness import Row, compare
 from protocols import load_protocol
-from protocols.cells import build_cell_model, fold_split, load_dataset
+from protocols.cells import build_cell_model, execute_cell, fold_split, load_dataset
 from protocols.conditions import resolve_point
 from protocols.evaluate import evaluate
 from protocols.grid import TrainCell, expand_conditions
@@ -93,6 +94,28 @@ def paper_preset_row(quick: bool) -> Row:
     )
 
 
+def cell_row(quick: bool) -> Row:
+    """One train cell of the default protocol (TACFN, modality dropout, seed 0, fold 0):
+    train, evaluate every condition, store; 2 epochs when quick."""
+    protocol = load_protocol("missing_audio", ["train.epochs=2"] if quick else [])
+    load_dataset(protocol.dataset)
+    cell = TrainCell("tacfn", "modality_dropout", 0, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        record = execute_cell(tmp, protocol.model_dump(mode="json"), cell)
+        wall = time.perf_counter() - start
+    return Row(
+        f"missing_audio cell: tacfn, {record['n_train']} train clips, "
+        f"{protocol.train.epochs} epochs, {len(record['conditions'])} test conditions",
+        "wall time",
+        "wall time",
+        wall,
+        wall,
+        note=f"{record['status']}; train {record.get('train_seconds')} s, "
+        f"evaluate {record.get('eval_seconds')} s",
+    )
+
+
 def end_to_end_row(quick: bool) -> Row:
     """`tacfn-robust run` of the default protocol (smoke when quick), in a fresh directory."""
     name = "smoke" if quick else "missing_audio"
@@ -116,4 +139,4 @@ def end_to_end_row(quick: bool) -> Row:
 
 
 def run(quick: bool) -> list[Row]:
-    return [cpu_preset_row(quick), paper_preset_row(quick), end_to_end_row(quick)]
+    return [cpu_preset_row(quick), paper_preset_row(quick), cell_row(quick), end_to_end_row(quick)]

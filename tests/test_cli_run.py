@@ -58,8 +58,8 @@ def test_bad_set_on_run_exits_2(capsys) -> None:
 def test_dry_run_prints_the_grid_on_stdout(capsys, tmp_path: Path) -> None:
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
     out = capsys.readouterr().out
-    assert "6 train cells (6 to run)" in out
-    assert "missing[audio].p=0.5" in out
+    assert "12 train cells (12 to run)" in out
+    assert "missing[audio].p=0.6" in out
     assert "estimated time:" in out
     assert not (tmp_path / "dry").exists()
 
