@@ -55,7 +55,8 @@ class Run:
         return self.root / "store" / "cells" / key
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """The JSON object in `path`, or a DataError naming the file and what is wrong."""
     try:
         value = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
@@ -110,7 +111,7 @@ def load_cells(root: Path) -> pd.DataFrame:
     """One row per cell.json, with its key and status."""
     rows = []
     for path in sorted((root / "store" / "cells").glob("*/cell.json")):
-        cell = _read_json(path)
+        cell = read_json(path)
         missing = [k for k in ("model", "regime", "seed", "fold", "status") if k not in cell]
         if missing:
             raise DataError(f"{path}: missing field(s) {', '.join(missing)}")
@@ -141,7 +142,7 @@ def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame
 def load_run(run_dir: str | Path) -> Run:
     """Load protocol.json, the current grid's cell.json files and its done cells' predictions."""
     root = check_run_dir(run_dir)
-    record = _read_json(root / "protocol.json")
+    record = read_json(root / "protocol.json")
     cells = current_cells(load_cells(root), record, root)
     if cells.empty:
         raise DataError(f"{root}/store/cells: no cell.json found; nothing has been run yet")
