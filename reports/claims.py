@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from reports.formats import fmt, fmt_p, fmt_signed
-from tacfn.errors import DataError
 from reports.store import read_json
+from tacfn.errors import DataError
 from tacfn.io import write_json
 
 CLAIM_KEYS = ("other", "regime", "sweep", "condition", "x", "verdict")
@@ -52,7 +52,7 @@ def _evidence(claim: dict[str, Any]) -> str:
 
 
 def reading(claims: dict[str, Any]) -> str:
-    """Markdown bullets: per regime and other model, where the focus is better, worse, or neither."""
+    """Markdown bullets: per regime and other model, where the focus is better, worse or neither."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for claim in claims["claims"]:
         groups[(claim["regime"], claim["other"])].append(claim)
