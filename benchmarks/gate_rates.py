@@ -7,7 +7,7 @@ RUN_DIR give each run's accuracy at every checked condition of BASELINE; their m
 and sample covariance (points of one run move together with its seed) define a normal model
 of one run. Each draw simulates a baseline side and a new side of n runs each (n as in
 BASELINE), builds both sides' point, family and nAUC entries exactly as `baseline save`
-stores them, and runs the check's comparison (reports.baseline.compare) at the given
+stores them, and runs the check's comparison (reports.regression.compare) at the given
 abs_tol and alpha. False alarm: any row fails with no change. Detection: one point's runs on
 the new side are lowered by `drop`, and the check fails. The margins are those the check
 allows per point (max(abs_tol, t SE)), summarised over the null draws.
@@ -23,11 +23,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.mdd import run_accuracy
-from reports.baseline import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare, load_baseline
+from reports.baseline import load_baseline
+from reports.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
 from reports.robustness import normalised_auc
+from reports.store import RUN_KEYS, load_run
 
 Key = tuple[str, str]
+
+
+def run_accuracy(run_dir: str | Path) -> tuple[pd.DataFrame, str, list[str]]:
+    """Per run and condition accuracy, the focus model and the other fusion models."""
+    run = load_run(run_dir)
+    p = run.predictions
+    keys = [*RUN_KEYS, "condition", "value"]
+    acc = (
+        p.assign(correct=(p["pred"] == p["label"]).astype(float))
+        .groupby(keys, dropna=False)["correct"]
+        .mean()
+        .rename("accuracy")
+        .reset_index()
+    )
+    options = run.report_options
+    focus = options.get("focus") or "tacfn"
+    fusion = [m for m, mods in sorted(run.modalities().items()) if len(mods) > 1]
+    return acc, focus, [m for m in fusion if m != focus]
 
 
 def _model(run_dir: str | Path, base: dict) -> dict[Key, tuple[list[dict], np.ndarray, np.ndarray]]:

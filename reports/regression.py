@@ -38,7 +38,7 @@ from reports.stats import holm
 from reports.store import load_run
 from tacfn.errors import ConfigError
 
-DEFAULT_ABS_TOL = 0.01
+DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05
 IDENTITY_TOL = 1e-9
 

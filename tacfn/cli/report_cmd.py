@@ -29,10 +29,11 @@ def check(
     run_dir: Path = typer.Argument(..., help="Run directory written by 'run'."),
     baseline: Path = typer.Option(..., "--baseline", help="Baseline JSON from 'baseline save'."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
-    abs_tol: float = typer.Option(
-        0.02,
+    abs_tol: float | None = typer.Option(
+        None,
         "--abs-tol",
-        help="Smallest accuracy drop that can fail a point (0.02 = 2 pp; docs/ci.md, drift).",
+        help="Smallest drop that can fail a point (default: the measured cross-machine drift, "
+        "reports.regression.DEFAULT_ABS_TOL; docs/ci.md).",
     ),
     alpha: float = typer.Option(
         0.05, "--alpha", help="False-alarm level of the whole check (Holm per curve)."
@@ -44,7 +45,8 @@ def check(
     from reports.check_render import render_table, write_junit
     from reports.regression import check as run_check
 
-    result = run_check(run_dir, baseline, abs_tol=abs_tol, alpha=alpha)
+    tolerance = {} if abs_tol is None else {"abs_tol": abs_tol}
+    result = run_check(run_dir, baseline, alpha=alpha, **tolerance)
     console = Console(width=160)
     console.print(render_table(result))
     for note in result.notes:
