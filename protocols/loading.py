@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from protocols.schema import Protocol, suggest
-from tacfn.errors import ConfigError, excerpt
+from protocols.schema import Protocol
+from tacfn.errors import ConfigError, excerpt, suggest
 
 # Fields that change how or where a protocol runs, not what it computes.
 COSMETIC_FIELDS = ("description", "output", "executor", "device")

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from tacfn.errors import UserError, excerpt
+from tacfn.errors import UserError, excerpt, suggest, unknown_message
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 
 
-def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
-    """`; did you mean 'x'?` for the closest valid name, or an empty string."""
-    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ValueError:
     """A validator error for an unknown registry name, with the valid names and a suggestion."""
-    names = ", ".join(sorted(valid))
-    return ValueError(f"unknown {kind} {name!r}; expected one of: {names}{suggest(name, valid)}")
+    return ValueError(unknown_message(kind, name, valid))
 
 
 class Strict(BaseModel):

@@ -21,12 +21,21 @@ class Interrupted(UserError):
     exit_code = 130
 
 
+def suggest(name: object, valid: list[str] | tuple[str, ...]) -> str:
+    """`; did you mean 'x'?` for the closest valid name, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_message(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> str:
+    """`unknown <kind> 'x'; expected one of: ...` with the closest valid name."""
+    names = ", ".join(sorted(valid))
+    return f"unknown {kind} {name!r}; expected one of: {names}{suggest(name, valid)}"
+
+
 def unknown_name(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> UserError:
     """Error for an unknown registry name: the valid names and the closest one ("did you mean")."""
-    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    names = ", ".join(sorted(valid))
-    return ConfigError(f"unknown {kind} {name!r}; expected one of: {names}{hint}")
+    return ConfigError(unknown_message(kind, name, valid))
 
 
 def excerpt(value: object, limit: int = 60) -> str:
