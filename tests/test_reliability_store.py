@@ -287,7 +287,7 @@ def test_a_killed_holder_never_blocks_the_next_run(tmp_path: Path) -> None:
 def test_a_bad_executor_leaves_no_directory(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["run", "smoke", "--out", str(out), "--executor", "slurm"]) == 2
-    assert "executor 'slurm'; expected local or dask" in capsys.readouterr().err
+    assert "'slurm' is not one of 'local', 'dask'" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -256,8 +256,8 @@ def test_dry_run_states_what_the_design_can_show(capsys, tmp_path) -> None:
     from tacfn.cli import main
 
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
-    err = capsys.readouterr().err
-    assert "paired t test over 3 runs (df 2); smallest attainable p after Holm 0" in err
+    out = capsys.readouterr().out
+    assert "paired t test over 6 runs (df 5); smallest attainable p after Holm 0" in out
     one_seed = ["--set", "seeds=[0]"]
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "d1"), *one_seed]) == 0
-    assert "no comparison can reach a verdict" in capsys.readouterr().err
+    assert "no comparison can reach a verdict" in capsys.readouterr().out
