@@ -17,7 +17,7 @@ import torch
 import corruptions as C
 from benchmarks.harness import Row, compare
 from corruptions.seeding import seeded_global_rng
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402

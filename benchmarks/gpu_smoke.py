@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
 from tacfn.models import build_model
 from tacfn.models.presets import get_preset
 

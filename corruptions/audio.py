@@ -16,8 +16,8 @@ from corruptions.base import Corruption, Option, choice, directory, number
 from corruptions.functional import audio as F
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, noise_fields
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 SNR_LEVELS = (30.0, 20.0, 10.0, 5.0, 0.0)
 SNR_BOUNDS = (-30.0, 100.0)

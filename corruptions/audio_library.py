@@ -21,8 +21,8 @@ from corruptions.audio import sample_rate_of
 from corruptions.base import Corruption, Option, choice, number
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, seeded_global_rng
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from audiomentations.core.transforms_interface import BaseWaveformTransform

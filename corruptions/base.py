@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 # Tensor rank of each modality kind (batch axis included).
 KIND_NDIM = {"waveform": 2, "frames": 5, "features": 3}

@@ -19,8 +19,8 @@ from corruptions import draws
 from corruptions.base import Corruption, Option, choice, tensor_or_number
 from corruptions.registry import register
 from corruptions.seeding import child_seed, derive_seeds, generator, noise_fields
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 FILLS = ("zeros", "mean", "noise", "learned")
 STAGES = ("input", "feature")

@@ -25,8 +25,8 @@ from corruptions.base import Corruption
 from corruptions.missing import Missing
 from corruptions.registry import corruption_class
 from corruptions.seeding import derive_seeds, generator, train_seeds
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 
 SPEC_KEYS = ("corruption", "modality", "p", "levels", "values")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from corruptions.base import Corruption
-from tacfn.errors import unknown_name
+from tacfn.core.errors import unknown_name
 
 _REGISTRY: dict[str, type[Corruption]] = {}
 

@@ -25,8 +25,8 @@ from protocols.fills import TrainMeans, with_mean
 from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expand_conditions
 from protocols.loading import canonical_json
 from protocols.schema import DatasetSpec, Protocol
-from tacfn.errors import ConfigError
-from tacfn.io import DiskFull, file_problem
+from tacfn.core.errors import ConfigError
+from tacfn.core.io import DiskFull, file_problem
 
 
 @lru_cache(maxsize=4)

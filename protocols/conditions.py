@@ -14,8 +14,8 @@ from corruptions.seeding import derive_seeds
 from protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
 from protocols.grid import Axis, Condition, Subset
 from protocols.schema import Sweep
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 
 
 @lru_cache(maxsize=512)

@@ -11,7 +11,7 @@ import torch
 
 from protocols.conditions import Corrupted, bind, corrupt
 from protocols.grid import Condition
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
 
 
 @dataclass

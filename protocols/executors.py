@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 Task = tuple[Any, ...]
 

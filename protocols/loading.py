@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from protocols.schema import Protocol
-from tacfn.errors import ConfigError, excerpt, suggest
+from tacfn.core.errors import ConfigError, excerpt, suggest
 
 # Fields that change how or where a protocol runs, not what it computes.
 COSMETIC_FIELDS = ("description", "output", "executor", "device")

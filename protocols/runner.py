@@ -43,9 +43,9 @@ from protocols.grid import (
 )
 from protocols.loading import protocol_hash
 from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol, TrainSpec
+from tacfn.core.errors import ConfigError, DataError
+from tacfn.core.io import directory_lock, remove_temporaries
 from tacfn.data import dataset_modalities
-from tacfn.errors import ConfigError, DataError
-from tacfn.io import directory_lock, remove_temporaries
 
 VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from tacfn.errors import UserError, excerpt, suggest, unknown_message
+from tacfn.core.errors import UserError, excerpt, suggest, unknown_message
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)

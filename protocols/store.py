@@ -1,6 +1,6 @@
 """The result store: the per-cell directories of a run and the integrity of their artefacts.
 
-Every file is written atomically (tacfn.io). cell.json records the size and sha256 of each
+Every file is written atomically (tacfn.core.io). cell.json records the size and sha256 of each
 artefact of its cell; a cell counts as stored only while they all match.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from tacfn.io import (
+from tacfn.core.io import (
     atomic_write,
     describe_file,
     file_problem,

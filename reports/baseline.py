@@ -15,7 +15,7 @@ import pandas as pd
 
 from reports.analysis import Analysis, analyse
 from reports.store import load_run
-from tacfn.errors import DataError
+from tacfn.core.errors import DataError
 
 SCHEMA = "tacfn-robust/baseline"
 VERSION = 1

@@ -13,7 +13,7 @@ from reports.html import render_html
 from reports.store import RUN_KEYS, Run, load_run
 from reports.summary import write_summary
 from reports.table import write_table
-from tacfn.io import directory_lock, remove_temporaries
+from tacfn.core.io import directory_lock, remove_temporaries
 
 REPORT_LOCK = ".report.lock"
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from reports.formats import fmt, fmt_p, fmt_signed
 from reports.store import read_json
-from tacfn.errors import DataError
-from tacfn.io import write_json
+from tacfn.core.errors import DataError
+from tacfn.core.io import write_json
 
 CLAIM_KEYS = ("other", "regime", "sweep", "condition", "x", "verdict")
 EVIDENCE_KEYS = ("n", "diff", "ci_low", "ci_high", "p_holm", "mdd")

@@ -15,7 +15,7 @@ from reports.metrics import METRIC_LABELS
 from reports.robustness import MEASURES
 from reports.stats import N_SAMPLE_RESAMPLES
 from reports.summary import failed_cells, records, verdict_records
-from tacfn.io import write_text
+from tacfn.core.io import write_text
 
 
 def data_uri(path: Path) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tacfn.errors import unknown_name
+from tacfn.core.errors import unknown_name
 
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:

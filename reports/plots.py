@@ -26,7 +26,7 @@ from scipy import stats  # noqa: E402
 from reports.formats import fmt, p_equals  # noqa: E402
 from reports.palette import METADATA_KEY  # noqa: E402
 from reports.stats import Friedman  # noqa: E402
-from tacfn.io import atomic_write  # noqa: E402
+from tacfn.core.io import atomic_write  # noqa: E402
 
 DPI = 110
 PAGE_WIDTH = 10.8  # inches: 1188 px at DPI, the report's column width

@@ -36,7 +36,7 @@ from reports.baseline import baseline_dict, load_baseline, protocol_diff
 from reports.metrics import multiclass_scores, multilabel_scores
 from reports.stats import holm
 from reports.store import load_run
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tacfn.errors import DataError
-from tacfn.io import file_problem
+from tacfn.core.errors import DataError
+from tacfn.core.io import file_problem
 
 RUN_KEYS = ["model", "regime", "seed", "fold"]
 RERUN = "; rerun 'tacfn-robust run' to recompute the cell"

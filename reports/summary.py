@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.analysis import Analysis
-from tacfn.io import write_text
+from tacfn.core.io import write_text
 
 SCHEMA = "tacfn-robust/summary"
 VERSION = 1

@@ -9,7 +9,7 @@ import pandas as pd
 
 from reports.metrics import multiclass_scores, multilabel_scores
 from reports.store import RUN_KEYS, Run
-from tacfn.io import atomic_write, write_text
+from tacfn.core.io import atomic_write, write_text
 
 CONDITION_COLUMNS = [
     "sweep",

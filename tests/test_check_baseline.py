@@ -14,8 +14,8 @@ from test_reports_sim import CLEAN, P_VALUES, missing_audio_accuracy, simulate_r
 from reports import check, save_baseline
 from reports.regression import compare, pooled_variance
 from reports.robustness import normalised_auc
-from tacfn.cli import main
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
+from tacfn_robust.cli import main
 
 MODELS = ["tacfn", "concat", "audio_only", "video_only"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 CLI = str(Path(sys.executable).parent / "tacfn-robust")
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import corruptions as C
 from corruptions.functional import audio as F
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 RATE = 16000
 

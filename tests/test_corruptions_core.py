@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import corruptions as C
-from tacfn.batch import Batch
-from tacfn.cli import main
-from tacfn.errors import ConfigError, DataError, UserError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError, UserError
+from tacfn_robust.cli import main
 
 RATE = 16000
 MODALITY = {"waveform": "audio", "frames": "video", "features": "text", "any": "audio"}

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import corruptions as C
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError, DataError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 
 MODS = ("audio", "video", "text")
 

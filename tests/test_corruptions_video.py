@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import corruptions as C
 from corruptions import draws
 from corruptions.functional import video as F
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
 
 
 def clips(n: int, frames: int = 6, size: int = 48, seed: int = 0) -> Batch:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tacfn.cli import main
 from tacfn.data.names import parse_name
+from tacfn_robust.cli import main
 
 
 def test_synth_builds_then_hits_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

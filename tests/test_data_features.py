@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from tacfn.core.errors import ConfigError, DataError
 from tacfn.data import build_dataset
-from tacfn.errors import ConfigError, DataError
 
 SIZES = {"train": 6, "valid": 3, "test": 4}
 

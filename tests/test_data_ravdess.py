@@ -12,13 +12,13 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as hs
 
+from tacfn.core.errors import ConfigError, DataError
 from tacfn.data import build_dataset
 from tacfn.data.base import EmotionDataset
 from tacfn.data.export import export_ravdess
 from tacfn.data.names import ClipName, parse_name
 from tacfn.data.ravdess import LANDMARK_X, LANDMARK_Y, sample_indices
 from tacfn.data.synthetic import load_synthetic
-from tacfn.errors import ConfigError, DataError
 
 SETTINGS = dict(frames=8, size=32, sample_rate=8000, offset=0.0, duration=0.5)
 

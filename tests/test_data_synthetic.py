@@ -9,11 +9,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from tacfn.core.errors import ConfigError
 from tacfn.data import build_dataset
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo
 from tacfn.data.synthetic import SynthConfig, generate, load_synthetic
-from tacfn.errors import ConfigError
 
 TINY = dict(actors=2, duration=0.5, frames=4, size=16, sample_rate=8000, seed=3)
 

@@ -18,8 +18,8 @@ from protocols.conditions import resolve_point
 from protocols.evaluate import evaluate
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions, train_cells
-from tacfn.batch import Batch
-from tacfn.errors import ConfigError
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 
 
 def _ids_batch(n: int, modalities: tuple[str, ...] = ("audio", "video")) -> Batch:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tacfn.cli import app, main
+from tacfn_robust.cli import app, main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["run", "report", "baseline", "check", "protocols", "models", "corruptions", "data"]
@@ -82,6 +82,6 @@ def test_ruff_clean() -> None:
 
 def test_console_script_entry_point() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tacfn.cli", "--version"], capture_output=True, text=True
+        [sys.executable, "-m", "tacfn_robust.cli", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "tacfn-robust" in result.stdout

@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 from tacfn.models import build_model
 from tacfn.models.mfcc import MFCC
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 from tacfn.models import build_model, count_parameters, get_preset, list_models, list_presets
 from tacfn.models.encoders import WaveformEncoder
 
@@ -126,7 +126,7 @@ def test_registry_lists_and_rejects_names() -> None:
 
 
 def test_models_command_prints_every_model_with_its_count(capsys) -> None:
-    from tacfn.cli import main
+    from tacfn_robust.cli import main
 
     assert main(["models", "--preset", "iemocap"]) == 0
     out = capsys.readouterr().out

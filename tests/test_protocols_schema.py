@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from protocols import load_protocol, protocol_hash, shipped_protocols
 from protocols.loading import apply_override
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 SHIPPED = [
     "missing_audio",
@@ -122,7 +122,7 @@ def test_real_data_sets_need_a_path(tmp_path: Path, dataset: str) -> None:
 
 def test_missing_data_path_is_reported_before_running(tmp_path: Path) -> None:
     from protocols import plan
-    from tacfn.errors import DataError
+    from tacfn.core.errors import DataError
 
     protocol = load_protocol("ravdess_paper", [f"dataset.path={tmp_path / 'nowhere'}"])
     with pytest.raises(DataError, match=r"dataset.path: .*nowhere does not exist"):

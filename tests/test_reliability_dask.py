@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from test_reports_sim import simulate_run
 
 from protocols import store
 from protocols.cells import is_stored
-from tacfn import io
-from tacfn.cli import main
+from tacfn.core import io
+from tacfn_robust.cli import main
 
 
 def _sim(root: Path, **kwargs) -> Path:
@@ -241,7 +241,7 @@ def test_skipped_media_files_are_listed_in_the_report(tmp_path: Path) -> None:
 HOLD = textwrap.dedent(
     """
     import sys, time
-    from tacfn.io import directory_lock
+    from tacfn.core.io import directory_lock
     with directory_lock(sys.argv[1], ".run.lock", wait=False, what="running a protocol"):
         print("held", flush=True)
         time.sleep(60)
@@ -331,8 +331,8 @@ def test_pickles_are_never_loaded_by_validate_or_dry_run(tmp_path: Path, capsys)
 
 
 def test_the_loader_refuses_a_pickle_without_trust(tmp_path: Path) -> None:
+    from tacfn.core.errors import ConfigError
     from tacfn.data import build_dataset
-    from tacfn.errors import ConfigError
 
     marker = tmp_path / "code-ran"
     data = tmp_path / "data.pkl"

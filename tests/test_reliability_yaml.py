@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 MODELS = "models: [concat]\n"
 

@@ -24,7 +24,7 @@ from reports.plots import critical_difference, informative_columns
 from reports.robustness import curve_points, normalised_auc
 from reports.store import load_run
 from reports.table import COLUMNS, results_table
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 NAME = "<b>sim</b>&<script>x</script>"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,7 @@ from reports.regression import chance_level
 from reports.stats import condition_means
 from reports.store import load_run
 from reports.table import CONDITION_COLUMNS
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 MODELS = ["tacfn", "concat"]
 

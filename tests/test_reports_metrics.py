@@ -19,7 +19,7 @@ from reports.metrics import (
     uar,
     weighted_f1,
 )
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 # labels 0,0,0,1,1,2 ; preds 0,0,1,1,2,2
 # class 0: tp 2, fp 0, fn 1 -> P 1, R 2/3, F1 0.8

@@ -253,7 +253,7 @@ def test_null_calibration_mcnemar_midp() -> None:
 
 
 def test_dry_run_states_what_the_design_can_show(capsys, tmp_path) -> None:
-    from tacfn.cli import main
+    from tacfn_robust.cli import main
 
     assert main(["run", "smoke", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
     out = capsys.readouterr().out

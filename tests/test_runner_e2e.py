@@ -20,7 +20,7 @@ from protocols.cells import build_cell_model, fold_split, load_dataset, train_re
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell
 from protocols.runner import CellFailed
-from tacfn.cli import main
+from tacfn_robust.cli import main
 
 CONTRACT_COLUMNS = [
     "model",

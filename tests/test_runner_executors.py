@@ -22,7 +22,7 @@ from protocols.executors import (
     SequentialExecutor,
     make_executor,
 )
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 TASKS = [(i, i + 1) for i in range(6)]
 EXPECTED = sorted(a * b for a, b in TASKS)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols import store
-from tacfn import io
+from tacfn.core import io
 
 
 def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:

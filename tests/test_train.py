@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import ConfigError
 from tacfn.models import build_model
 from tacfn.train import TrainConfig, TrainingDiverged, classification_loss, fit, predict
 

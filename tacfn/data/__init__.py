@@ -8,9 +8,9 @@ from importlib import import_module
 
 import pydantic
 
+from tacfn.core.errors import ConfigError, excerpt, unknown_name
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import ConfigError, excerpt, unknown_name
 
 __all__ = ["DatasetInfo", "EmotionDataset", "Split", "build_dataset", "list_datasets"]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import ConfigError, DataError
 
 IndexLike = Sequence[int] | np.ndarray | torch.Tensor
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from tacfn.io import atomic_write
+from tacfn.core.io import atomic_write
 
 CACHE_ENV = "TACFN_ROBUST_CACHE"
 
@@ -30,7 +30,7 @@ def params_key(params: dict[str, Any]) -> str:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through tacfn.io.atomic_write (temporary sibling, fsync, os.replace)."""
+    """torch.save through tacfn.core.io.atomic_write (temporary sibling, fsync, os.replace)."""
     atomic_write(path, lambda f: torch.save(obj, f))
 
 

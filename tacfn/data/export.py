@@ -8,9 +8,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tacfn.core.errors import ConfigError
 from tacfn.data.base import EmotionDataset
 from tacfn.data.names import INTENSITIES, ClipName
-from tacfn.errors import ConfigError
 
 REQUIRED_META = ("actor", "emotion", "intensity", "statement", "repetition")
 

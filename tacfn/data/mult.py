@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tacfn.core.errors import ConfigError, DataError
 from tacfn.data.base import EmotionDataset, check_finite
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import ConfigError, DataError
 
 PARTS = ("train", "valid", "test")
 MODALITIES = ("text", "audio", "vision")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tacfn.errors import DataError
+from tacfn.core.errors import DataError
 
 EMOTIONS: tuple[str, ...] = (
     "neutral",

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tacfn.core.errors import DataError
 from tacfn.data.base import EmotionDataset, check_finite
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.errors import DataError
 
 RESERVED = ("labels", "ids", "groups", "class_names", "sample_rate")
 PARTS = ("train", "valid", "test")

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
+from tacfn.core.errors import ConfigError, DataError
+from tacfn.core.io import file_digest
 from tacfn.data.base import EmotionDataset, check_finite
 from tacfn.data.cache import atomic_save, cache_dir, load_cached, params_key
 from tacfn.data.info import DatasetInfo
@@ -33,8 +35,6 @@ from tacfn.data.names import (
     ClipName,
     parse_name,
 )
-from tacfn.errors import ConfigError, DataError
-from tacfn.io import file_digest
 
 DECODER_VERSION = 1
 LANDMARK_X = slice(297, 365)  # 68 x coordinates (0-based CSV columns), native pixels

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tacfn.core.errors import ConfigError
 from tacfn.data.base import EmotionDataset
 from tacfn.data.cache import atomic_save, cache_dir, load_cached, params_key
 from tacfn.data.info import DatasetInfo
@@ -24,7 +25,6 @@ from tacfn.data.names import EMOTIONS, INTENSITIES, STATEMENTS
 from tacfn.data.synth_audio import render_audio
 from tacfn.data.synth_style import draw_actor
 from tacfn.data.synth_video import render_video
-from tacfn.errors import ConfigError
 
 GENERATOR_VERSION = 3
 MAX_ACTORS = 24

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 from tacfn.models.fill import FeatureFill
 from tacfn.models.presets import Preset
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 from tacfn.models.presets import Preset
 
 

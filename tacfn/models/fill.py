@@ -7,7 +7,7 @@ import hashlib
 import torch
 from torch import nn
 
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 FILL_MODES = ("zeros", "mean", "noise", "learned")
 

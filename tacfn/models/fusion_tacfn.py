@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 from tacfn.models.base import FusionModel
 from tacfn.models.blocks import channels_first, channels_last, resolve_blocks
 from tacfn.models.encoders import TransformerSummary, select_step

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from tacfn.core.errors import ConfigError, unknown_name
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError, unknown_name
 from tacfn.models.audio_cnn import MFCCNet
 from tacfn.models.encoders import (
     FeatureEncoder,

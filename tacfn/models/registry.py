@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tacfn.core.errors import ConfigError, unknown_name
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError, unknown_name
 from tacfn.models.base import FusionModel
 from tacfn.models.fusion_concat import Concat
 from tacfn.models.fusion_cross_attention import CrossAttention

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tacfn.errors import ConfigError
+from tacfn.core.errors import ConfigError
 
 CHOICES = {
     "optimizer": ("adam", "adamw"),

@@ -16,10 +16,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
+from tacfn.core.io import atomic_write, write_text
 from tacfn.data.info import Split
-from tacfn.errors import ConfigError
-from tacfn.io import atomic_write, write_text
 from tacfn.train.config import TrainConfig
 from tacfn.train.predict import (
     BatchSource,

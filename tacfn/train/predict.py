@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tacfn.batch import Batch
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.errors import ConfigError
 
 
 class BatchSource(Protocol):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tacfn.errors import UserError
+from tacfn.core.errors import UserError
 
 TEMP_SUFFIX = ".tmp"
 

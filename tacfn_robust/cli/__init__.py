@@ -7,7 +7,7 @@ import sys
 import typer
 
 from tacfn import __version__
-from tacfn.errors import Interrupted, UserError
+from tacfn.core.errors import Interrupted, UserError
 
 app = typer.Typer(
     name="tacfn-robust",
@@ -37,7 +37,7 @@ def _root(
 
 
 def _register_commands() -> None:
-    from tacfn.cli import (
+    from tacfn_robust.cli import (
         corruptions_cmd,
         data_cmd,
         models_cmd,

@@ -39,7 +39,7 @@ def run(
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
     from protocols.runner import CellFailed, RunInterrupted
-    from tacfn.errors import Interrupted
+    from tacfn.core.errors import Interrupted
 
     loaded = load_protocol(protocol, set_)
     try:

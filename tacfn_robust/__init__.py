@@ -1,0 +1,1 @@
+"""tacfn-robust's top layer: the command line and the public Python entry points."""
