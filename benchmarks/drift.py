@@ -21,7 +21,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from reports.store import RUN_KEYS, load_run
+from reports.store import load_run
+from tacfn.core.store import RUN_KEYS
 
 
 def _predictions(run_dir: str) -> pd.DataFrame:

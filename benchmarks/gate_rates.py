@@ -26,7 +26,8 @@ import pandas as pd
 from reports.baseline import load_baseline
 from reports.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
 from reports.robustness import normalised_auc
-from reports.store import RUN_KEYS, load_run
+from reports.store import load_run
+from tacfn.core.store import RUN_KEYS
 
 Key = tuple[str, str]
 

@@ -18,15 +18,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from protocols import store
 from protocols.conditions import resolve_point
 from protocols.evaluate import ConditionOutput, evaluate
 from protocols.fills import TrainMeans, with_mean
 from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expand_conditions
 from protocols.loading import canonical_json
 from protocols.schema import DatasetSpec, Protocol
+from protocols.store import read_cell
+from tacfn.core import store
 from tacfn.core.errors import ConfigError
-from tacfn.core.io import DiskFull, file_problem
+from tacfn.core.io import DiskFull, file_problem, remove_temporaries
 
 
 @lru_cache(maxsize=4)
@@ -140,7 +141,7 @@ def predictions_frame(
             "fold": cell.fold,
             "condition": condition.id,
             "sweep": condition.sweep,
-            **_condition_columns(condition),
+            **store.condition_columns(condition.columns),
         }
         if logits.dim() == 3:  # multi-label: (N, K, 2) -> one row per sample and target
             n, k, _ = logits.shape
@@ -170,35 +171,11 @@ def predictions_frame(
             if column not in frame.columns:
                 frame[column] = meta_rows[column].to_numpy()
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    for column in TEXT_COLUMNS:
-        table[column] = table[column].astype("str")
-    for column in ("value", "value2", "realised", "realised2"):
-        table[column] = table[column].astype("float64")
-    return table
-
-
-AXIS_COLUMNS = ("corruption", "modality", "param", "value", "unit")
-TEXT_COLUMNS = [f"{n}{s}" for s in ("", "2") for n in AXIS_COLUMNS if n != "value"] + [
-    "stage",
-    "fill",
-]
-
-
-def _condition_columns(condition: Condition) -> dict[str, Any]:
-    empty = {f"{n}{s}": None for s in ("", "2") for n in AXIS_COLUMNS} | {
-        "stage": None,
-        "fill": None,
-    }
-    return {**empty, **condition.columns}
+    return store.typed_predictions(pd.concat(frames, ignore_index=True))
 
 
 def _records_frame(outputs: dict[str, ConditionOutput]) -> pd.DataFrame:
-    rows = [r for out in outputs.values() for r in out.records]
-    columns = ["condition", "corruption", "sample_id", "field", "value", "text"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["value"] = frame["value"].astype("float64")
-    return frame
+    return store.typed_records([r for out in outputs.values() for r in out.records])
 
 
 def is_stored(record: dict[str, Any] | None, conditions: str, directory: Path) -> bool:
@@ -241,11 +218,11 @@ def _execute(run_dir: str, protocol: Protocol, cell: TrainCell, progress: Any) -
     key = cell_key(protocol, cell)
     directory = store.cell_dir(Path(run_dir), key)
     tests = conditions_hash(protocol)
-    stored = store.read_cell(Path(run_dir), key)
+    stored = read_cell(Path(run_dir), key)
     if is_stored(stored, tests, directory):
         return stored
     directory.mkdir(parents=True, exist_ok=True)
-    store.remove_temporaries(directory)
+    remove_temporaries(directory)
     started = time.perf_counter()
     record: dict[str, Any] = {
         "key": key,

@@ -10,6 +10,19 @@ import corruptions
 from protocols.fills import STAND_IN_MEAN, needs_mean
 from protocols.loading import digest
 from protocols.schema import JointSweep, Protocol, Sweep
+from tacfn.core.store import (
+    AXIS_FIELDS,
+    AXIS_SUFFIXES,
+    CLEAN,
+    SUBSETS,
+    condition_columns,
+    condition_id,
+    joint_id,
+    qualified,
+    qualifiers,
+    subsets_sweep_id,
+    sweep_id,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class Axis:
 
     @property
     def id(self) -> str:
-        return f"{self.sweep}={self.value:g}"
+        return condition_id(self.sweep, self.value)
 
     @property
     def seed_key(self) -> str:
@@ -53,13 +66,9 @@ class Axis:
     @property
     def sweep(self) -> str:
         """e.g. missing[audio].p, or missing[audio;fill=mean;stage=feature].p."""
-        qualifiers = [f"{k}={v}" for k, v in self.params]
-        if self.fill not in (None, "zeros"):
-            qualifiers.append(f"fill={self.fill}")
-        if self.stage not in (None, "input"):
-            qualifiers.append(f"stage={self.stage}")
-        where = ";".join([self.modality, *qualifiers])
-        return f"{self.corruption}[{where}].{self.param}"
+        return sweep_id(
+            self.corruption, self.modality, self.param, self.params, self.fill, self.stage
+        )
 
     def build_params(self) -> dict[str, Any]:
         """Keyword arguments of corruptions.build for this point."""
@@ -102,7 +111,7 @@ class Condition:
         return not self.axes and self.subset is None
 
 
-CLEAN = Condition(id="clean", sweep="clean")
+CLEAN_CONDITION = Condition(id=CLEAN, sweep=CLEAN)
 
 
 def train_cells(protocol: Protocol, num_folds: int) -> list[TrainCell]:
@@ -161,23 +170,15 @@ def _points(sweep: Sweep, resolve: Any) -> list[tuple[Axis, bool]]:
 
 
 def _columns(axes: tuple[Axis, ...], units: dict[str, str]) -> dict[str, Any]:
+    """The condition columns of predictions.parquet (tacfn.core.store) for sweep axes."""
     cols: dict[str, Any] = {}
-    for i, suffix in enumerate(("", "2")):
-        axis = axes[i] if i < len(axes) else None
-        cols[f"corruption{suffix}"] = axis.corruption if axis else None
-        cols[f"modality{suffix}"] = axis.modality if axis else None
-        cols[f"param{suffix}"] = axis.param if axis else None
-        cols[f"value{suffix}"] = float(axis.value) if axis else None
-        cols[f"unit{suffix}"] = units.get(axis.id) if axis else None
+    for axis, suffix in zip(axes, AXIS_SUFFIXES, strict=False):
+        values = (axis.corruption, axis.modality, axis.param, float(axis.value), units.get(axis.id))
+        cols.update({f"{name}{suffix}": v for name, v in zip(AXIS_FIELDS, values, strict=True)})
     missing = next((a for a in axes if a.corruption == "missing"), None)
     cols["stage"] = missing.stage if missing else None
     cols["fill"] = missing.fill if missing else None
-    return cols
-
-
-def qualified(name: str, qualifiers: list[str]) -> str:
-    """`subset[audio]` with qualifiers ["stage=feature"] -> `subset[audio;stage=feature]`."""
-    return f"{name[:-1]};{';'.join(qualifiers)}]" if qualifiers else name
+    return condition_columns(cols)
 
 
 def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Condition]:
@@ -190,19 +191,15 @@ def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Conditi
     fill, stage = sweep.fill or "zeros", sweep.stage or "input"
     naming_only = needs_mean("missing", {"fill": fill, "stage": stage})
     means = dict.fromkeys(modalities, STAND_IN_MEAN) if naming_only else None
-    qualifiers = []
-    if fill != "zeros":
-        qualifiers.append(f"fill={fill}")
-    if stage != "input":
-        qualifiers.append(f"stage={stage}")
-    sweep_id = f"subsets[{';'.join(qualifiers)}]" if qualifiers else "subsets"
+    options = qualifiers((), fill, stage)
+    subsets_id = subsets_sweep_id(fill, stage)
     conditions = []
     for subset in corruptions.subsets(modalities, fill, stage, means=means):
         if len(subset.present) == len(modalities):
             continue  # nothing removed: the clean condition
         columns = _columns((), {})
         columns.update(
-            corruption="subsets",
+            corruption=SUBSETS,
             modality="+".join(subset.present),
             param="present",
             value=float(len(subset.present)),
@@ -212,7 +209,7 @@ def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Conditi
         )
         recipe = Subset(tuple(modalities), subset.present, fill, stage)
         conditions.append(
-            Condition(qualified(subset.name, qualifiers), sweep_id, (), columns, recipe)
+            Condition(qualified(subset.name, options), subsets_id, (), columns, recipe)
         )
     return conditions
 
@@ -235,19 +232,19 @@ def expand_conditions(
         units[axis.id] = unit
         return axis, identity
 
-    conditions = [CLEAN]
+    conditions = [CLEAN_CONDITION]
     for sweep in protocol.test.sweeps:
         if isinstance(sweep, JointSweep):
             first, second = (
                 [axis for axis, identity in _points(s, resolved) if not identity]
                 for s in sweep.joint
             )
-            sweep_id = "+".join(s.sweep for s in (first[0], second[0])) if first and second else ""
+            joint = joint_id(first[0].sweep, second[0].sweep) if first and second else ""
             for a, b in itertools.product(first, second):
                 conditions.append(
-                    Condition(f"{a.id}+{b.id}", sweep_id, (a, b), _columns((a, b), units))
+                    Condition(joint_id(a.id, b.id), joint, (a, b), _columns((a, b), units))
                 )
-        elif sweep.kind == "subsets":
+        elif sweep.kind == SUBSETS:
             conditions.extend(subset_conditions(sweep, modalities))
         else:
             for axis, identity in _points(sweep, resolved):

@@ -20,7 +20,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from protocols import store
 from protocols.cells import (
     build_cell_model,
     execute_cell,
@@ -43,8 +42,10 @@ from protocols.grid import (
 )
 from protocols.loading import protocol_hash
 from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol, TrainSpec
+from protocols.store import read_cell, recorded
+from tacfn.core import store
 from tacfn.core.errors import ConfigError, DataError
-from tacfn.core.io import directory_lock, remove_temporaries
+from tacfn.core.io import directory_lock, remove_temporaries, write_text
 from tacfn.data import dataset_modalities
 
 VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
@@ -160,7 +161,7 @@ def write_protocol_files(p: Plan) -> dict[str, Any]:
     """protocol.yaml (validated, defaults filled) and protocol.json (plus hash, versions, grid)."""
     data = p.protocol.model_dump(mode="json")
     digest = protocol_hash(p.protocol)
-    previous = store.read_json(p.run_dir / "protocol.json") or {}
+    previous = recorded(p.run_dir / store.PROTOCOL_FILE) or {}
     created = previous.get("created") if previous.get("hash") == digest else None
     record = {
         "name": p.protocol.name,
@@ -184,8 +185,8 @@ def write_protocol_files(p: Plan) -> dict[str, Any]:
         "conditions": [c.id for c in p.conditions],
         "skipped": list(load_dataset(p.protocol.dataset).skipped),
     }
-    store.write_text(p.run_dir / "protocol.yaml", yaml.safe_dump(data, sort_keys=False))
-    store.write_json(p.run_dir / "protocol.json", record)
+    write_text(p.run_dir / store.PROTOCOL_YAML, yaml.safe_dump(data, sort_keys=False))
+    store.write_json(p.run_dir / store.PROTOCOL_FILE, record)
     return record
 
 
@@ -256,10 +257,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-RUN_LOCK = ".run.lock"
-ROOT_FILES = ("protocol.json", "protocol.yaml")
-
-
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a run; says how many cells are saved in which directory."""
 
@@ -288,7 +285,7 @@ def _stored(p: Plan) -> set[TrainCell]:
     return {
         c
         for c, key in p.keys.items()
-        if is_stored(store.read_cell(p.run_dir, key), tests, store.cell_dir(p.run_dir, key))
+        if is_stored(read_cell(p.run_dir, key), tests, store.cell_dir(p.run_dir, key))
     }
 
 
@@ -307,7 +304,7 @@ def run_protocol(
 
     report=False leaves the report to a later `tacfn-robust report DIR` (e.g. while a grid is
     still spread over a cluster). Nothing is written before the options are checked; the run
-    directory is printed, then held under RUN_LOCK (a second run into it stops with Locked).
+    directory is printed, then held under its run lock (a second run into it stops with Locked).
     Ctrl-C cancels pending cells, stops pool workers and raises RunInterrupted.
     """
     kind = executor or protocol.executor.kind
@@ -330,8 +327,8 @@ def run_protocol(
     try:
         console.print(f"run directory: {escape(str(p.run_dir.resolve()))}", soft_wrap=True)
         prepare_run_dir(p.run_dir)
-        with directory_lock(p.run_dir, RUN_LOCK, wait=False, what="running a protocol"):
-            remove_temporaries(p.run_dir, ROOT_FILES)
+        with directory_lock(p.run_dir, store.RUN_LOCK, wait=False, what="running a protocol"):
+            remove_temporaries(p.run_dir, store.ROOT_FILES)
             p.done = _stored(p)
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
@@ -354,7 +351,7 @@ def _run_cells(
 ) -> dict[str, dict[str, Any]]:
     """Run the pending cells on the pool; every cell.json of the grid by key."""
     protocol = p.protocol
-    records = {p.keys[c]: store.read_cell(p.run_dir, p.keys[c]) for c in p.done}
+    records = {p.keys[c]: read_cell(p.run_dir, p.keys[c]) for c in p.done}
     lines = not console.is_terminal  # logs get one line per cell instead of live bars
     data = protocol.model_dump(mode="json")
     if lines:
@@ -381,8 +378,8 @@ def _run_cells(
                     if fail_fast:
                         raise CellFailed(
                             f"cell {label}/fold{record['fold']} failed: {record['error']} "
-                            f"(stopped by --fail-fast; details in {p.run_dir}/store/cells/"
-                            f"{record['key']}/cell.json)"
+                            "(stopped by --fail-fast; details in "
+                            f"{store.cell_dir(p.run_dir, record['key']) / store.CELL_FILE})"
                         )
     except KeyboardInterrupt:
         saved = sum(1 for r in records.values() if r and r.get("status") == "done")

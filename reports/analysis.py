@@ -22,8 +22,9 @@ from reports.stats import (
     probability_of_improvement,
     single_run_what,
 )
-from reports.store import RUN_KEYS, Run
+from reports.store import Run
 from reports.table import results_table
+from tacfn.core.store import CLEAN, RUN_KEYS
 
 DEFAULT_FOCUS = "tacfn"
 DEFAULT_REFERENCE = "concat"
@@ -140,7 +141,7 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
         if metric == "accuracy"
         else {}
     )
-    sizes = table[table["condition"] == "clean"].drop_duplicates(RUN_KEYS)
+    sizes = table[table["condition"] == CLEAN].drop_duplicates(RUN_KEYS)
     analysis = Analysis(
         run=run,
         table=table,
@@ -184,7 +185,7 @@ def per_run_nauc(analysis: Analysis) -> pd.DataFrame:
 def worst_condition(analysis: Analysis) -> str | None:
     """The non-clean condition with the lowest mean report metric over the fusion models."""
     m = analysis.means
-    rows = m[(m["metric"] == analysis.metric) & (m["condition"] != "clean")]
+    rows = m[(m["metric"] == analysis.metric) & (m["condition"] != CLEAN)]
     fused = rows[rows["model"].isin(analysis.fusion_models)]
     rows = fused if not fused.empty else rows
     if rows.empty:

@@ -16,6 +16,7 @@ import pandas as pd
 from reports.analysis import Analysis, analyse
 from reports.store import load_run
 from tacfn.core.errors import DataError
+from tacfn.core.store import read_json, write_json
 
 SCHEMA = "tacfn-robust/baseline"
 VERSION = 1
@@ -83,10 +84,7 @@ def curve_families(table: pd.DataFrame, metric: str = "accuracy") -> list[dict]:
 def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
     """Write the baseline JSON of a run directory's curves to `file`."""
     analysis = analyse(load_run(run_dir), with_tests=False)
-    path = Path(file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(baseline_dict(analysis), indent=1))
-    return path
+    return write_json(file, baseline_dict(analysis))
 
 
 def load_baseline(file: str | Path) -> dict:
@@ -95,11 +93,8 @@ def load_baseline(file: str | Path) -> dict:
         raise DataError(
             f"{path}: baseline file not found; create it with 'tacfn-robust baseline save'"
         )
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    data = read_json(path)
+    if data.get("schema") != SCHEMA:
         raise DataError(f"{path}: not a tacfn-robust baseline (expected schema {SCHEMA!r})")
     problem = baseline_problem(data)
     if problem is not None:

@@ -10,12 +10,12 @@ import pandas as pd
 from reports import plots
 from reports.analysis import Analysis, analyse, worst_condition
 from reports.html import render_html
-from reports.store import RUN_KEYS, Run, load_run
+from reports.store import Run, load_run
 from reports.summary import write_summary
 from reports.table import write_table
+from tacfn.core import store
 from tacfn.core.io import directory_lock, remove_temporaries
-
-REPORT_LOCK = ".report.lock"
+from tacfn.core.store import CLEAN, RUN_KEYS
 
 
 def _slug(text: str) -> str:
@@ -25,13 +25,13 @@ def _slug(text: str) -> str:
 def curve_means(analysis: Analysis) -> pd.DataFrame:
     """Condition means (report metric) of every 1-D curve point, clean-sourced identity included."""
     m = analysis.means[analysis.means["metric"] == analysis.metric]
-    stored = m[(m["sweep"] != "clean") & m["corruption2"].isna()]
+    stored = m[(m["sweep"] != CLEAN) & m["corruption2"].isna()]
     from_clean = analysis.points[analysis.points["source"] == "clean"]
     if from_clean.empty:  # no sweeps (test.sweeps: []): clean results only
         return stored.reset_index(drop=True)
     keys = ["model", "regime", "sweep", "value"]
     filled = from_clean[[*keys, "param", "unit"]].drop_duplicates(keys)
-    clean = m[m["condition"] == "clean"].drop(columns=["sweep", "value", "param", "unit"])
+    clean = m[m["condition"] == CLEAN].drop(columns=["sweep", "value", "param", "unit"])
     return pd.concat([stored, filled.merge(clean, on=["model", "regime"])], ignore_index=True)
 
 
@@ -39,7 +39,7 @@ def training_logs(run: Run) -> pd.DataFrame:
     """train_log.csv of every done cell, tagged with its run keys."""
     frames = []
     for cell in run.cells[run.cells["status"] == "done"].itertuples():
-        path = run.cell_dir(cell.key) / "train_log.csv"
+        path = run.cell_dir(cell.key) / store.LOG_FILE
         if path.is_file():
             log = pd.read_csv(path)
             frames.append(log.assign(**{k: getattr(cell, k) for k in RUN_KEYS}))
@@ -63,7 +63,7 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
         figures["joint"].append(
             plots.joint_heatmap(accuracy, sweep, out / f"joint_{_slug(sweep)}.png")
         )
-    if (accuracy["condition"] != "clean").any():
+    if (accuracy["condition"] != CLEAN).any():
         figures["drop"].append(plots.drop_heatmap(accuracy, out / "drop_heatmap.png"))
     if analysis.friedman is not None:
         figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png", palette))
@@ -84,19 +84,19 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
 def build_report(run_dir: str | Path) -> Path:
     """Rebuild results table, summary.json, figures and report.html; return report.html's path.
 
-    Builds of one run directory serialise on its REPORT_LOCK (a second build waits); each
+    Builds of one run directory serialise on its store.REPORT_LOCK (a second build waits); each
     output is replaced atomically, and temporaries of a killed build are removed first.
     """
     run = load_run(run_dir)
-    out = run.root / "report"
-    with directory_lock(run.root, REPORT_LOCK, wait=True, what="building the report"):
-        remove_temporaries(run.root, ("results.*", "summary.json"))
+    out = store.report_dir(run.root)
+    with directory_lock(run.root, store.REPORT_LOCK, wait=True, what="building the report"):
+        remove_temporaries(run.root, store.REPORT_FILES)
         out.mkdir(exist_ok=True)
         remove_temporaries(out)
         analysis = analyse(run)
         write_table(analysis.table, run.root)
-        write_summary(analysis, run.root / "summary.json")
+        write_summary(analysis, run.root / store.SUMMARY_FILE)
         for old in out.glob("*.png"):
             old.unlink()
         figures = make_figures(analysis, out)
-        return render_html(analysis, figures, out / "report.html")
+        return render_html(analysis, figures, out / store.REPORT_FILE)

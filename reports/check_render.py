@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from reports.regression import CheckResult
+from tacfn.core.io import write_bytes
 
 
 def _num(v: float | None, digits: int = 4) -> str:
@@ -56,7 +57,4 @@ def write_junit(result: CheckResult, path: str | Path) -> Path:
         ET.SubElement(suite, "system-out").text = "\n".join(result.notes)
     root = ET.Element("testsuites")
     root.append(suite)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
-    return out
+    return write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from reports.formats import fmt, fmt_p, fmt_signed
-from reports.store import read_json
 from tacfn.core.errors import DataError
-from tacfn.core.io import write_json
+from tacfn.core.store import CLEAN, SUMMARY_FILE, read_json, write_json
 
 CLAIM_KEYS = ("other", "regime", "sweep", "condition", "x", "verdict")
 EVIDENCE_KEYS = ("n", "diff", "ci_low", "ci_high", "p_holm", "mdd")
@@ -26,7 +25,7 @@ def claims_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """The claims file content: protocol identity, test settings and every focus verdict."""
     verdicts = summary.get("verdicts") or []
     if not verdicts:
-        raise DataError("summary.json has no verdicts; expected a run with paired comparisons")
+        raise DataError(f"{SUMMARY_FILE} has no verdicts; expected a run with paired comparisons")
     return {
         "protocol": summary["protocol"]["name"],
         "hash": summary["protocol"]["hash"],
@@ -40,7 +39,7 @@ def claims_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _level(claim: dict[str, Any]) -> str:
     if claim["x"] is None:
-        return "clean"
+        return CLEAN
     return f"{claim['sweep'].rsplit('.', 1)[-1]} = {claim['x']:g}"
 
 
@@ -105,7 +104,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m reports.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
-    claims = claims_from_summary(read_json(run_dir / "summary.json"))
+    claims = claims_from_summary(read_json(run_dir / SUMMARY_FILE))
     write_json(out, claims)
     print(reading(claims), end="")
     return 0

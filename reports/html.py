@@ -16,6 +16,7 @@ from reports.robustness import MEASURES
 from reports.stats import N_SAMPLE_RESAMPLES
 from reports.summary import failed_cells, records, verdict_records
 from tacfn.core.io import write_text
+from tacfn.core.store import CLEAN
 
 
 def data_uri(path: Path) -> str:
@@ -40,7 +41,7 @@ def _environment() -> jinja2.Environment:
 
 def _clean_table(analysis: Analysis) -> list[dict]:
     m = analysis.means
-    clean = m[(m["condition"] == "clean") & m["metric"].isin(list(METRIC_LABELS))]
+    clean = m[(m["condition"] == CLEAN) & m["metric"].isin(list(METRIC_LABELS))]
     return records(clean.sort_values(["regime", "model", "metric"]))
 
 
@@ -184,7 +185,7 @@ def render_html(
         "points": records(
             analysis.means[
                 (analysis.means["metric"] == analysis.metric)
-                & (analysis.means["condition"] != "clean")
+                & (analysis.means["condition"] != CLEAN)
             ].sort_values(["sweep", "regime", "model", "value"])
         ),
         "summary_measures": measure_names,

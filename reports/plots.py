@@ -27,6 +27,7 @@ from reports.formats import fmt, p_equals  # noqa: E402
 from reports.palette import METADATA_KEY  # noqa: E402
 from reports.stats import Friedman  # noqa: E402
 from tacfn.core.io import atomic_write  # noqa: E402
+from tacfn.core.store import CLEAN  # noqa: E402
 
 DPI = 110
 PAGE_WIDTH = 10.8  # inches: 1188 px at DPI, the report's column width
@@ -126,8 +127,8 @@ def curve_plot(
 
 def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
     """Clean minus condition accuracy (percentage points), rows model/regime, columns condition."""
-    clean = means[means["condition"] == "clean"].set_index(["model", "regime"])["mean"]
-    rows = means[(means["condition"] != "clean")].copy()
+    clean = means[means["condition"] == CLEAN].set_index(["model", "regime"])["mean"]
+    rows = means[(means["condition"] != CLEAN)].copy()
     rows["drop"] = 100 * (
         rows.set_index(["model", "regime"]).index.map(clean).to_numpy() - rows["mean"]
     )

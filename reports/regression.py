@@ -37,6 +37,7 @@ from reports.metrics import multiclass_scores, multilabel_scores
 from reports.stats import holm
 from reports.store import load_run
 from tacfn.core.errors import ConfigError
+from tacfn.core.store import CLEAN
 
 DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05
@@ -278,7 +279,7 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
     pts = analysis.points
     table = analysis.table
     metric = analysis.metric
-    clean = table[(table["metric"] == metric) & (table["condition"] == "clean")]
+    clean = table[(table["metric"] == metric) & (table["condition"] == CLEAN)]
     clean = clean.set_index(["model", "regime", "seed", "fold"])["score"]
     identity = pts[pts["identity"] & (pts["source"] == "stored")]
     for (model, regime, sweep), g in identity.groupby(["model", "regime", "sweep"]):
@@ -298,7 +299,7 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
             )
         )
     preds = analysis.run.predictions
-    clean_preds = preds[preds["condition"] == "clean"]
+    clean_preds = preds[preds["condition"] == CLEAN]
     m = analysis.means
     full = m[
         (m["metric"] == metric)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports.robustness import CURVE_KEYS, curve_measures, reference_curves, reference_on
 from reports.stats import sample_draws
-from reports.store import RUN_KEYS
+from tacfn.core.store import RUN_KEYS
 
 REFERENCE_MEASURES = ("ce", "relative_ce", "effective_robustness", "mce", "relative_mce")
 MEAN_CE = {"ce": "mce", "relative_ce": "relative_mce"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports.store import RUN_KEYS
+from tacfn.core.store import CLEAN, RUN_KEYS, SUBSETS, declares_sweep
 
 CURVE_KEYS = [*RUN_KEYS, "sweep"]
 MEASURES = {
@@ -40,24 +40,10 @@ def normalised_auc(x: np.ndarray, y: np.ndarray) -> float:
     return float(curve_measures(x, y, identity, 1.0)["nauc"])
 
 
-def _sweep_id_matches(spec: dict, sweep: str) -> bool:
-    """Whether a declared sweep produced the sweep id (see protocols.grid.Axis.sweep)."""
-    known = {"kind", "corruption", "modality", "param", "values", "levels", "fill", "stage"}
-    qualifiers = [f"{k}={v}" for k, v in sorted(spec.items()) if k not in known]
-    if spec.get("fill") not in (None, "zeros"):
-        qualifiers.append(f"fill={spec['fill']}")
-    if spec.get("stage") not in (None, "input"):
-        qualifiers.append(f"stage={spec['stage']}")
-    where = ";".join([str(spec.get("modality")), *qualifiers])
-    head = f"{spec.get('corruption')}[{where}]."
-    param = spec.get("param")
-    return sweep.startswith(head) and (param is None or sweep == head + str(param))
-
-
 def _declared_values(protocol: dict, sweep: str) -> list[float]:
     """The explicit `values` of the declared test sweep that produced `sweep` (else none)."""
     for spec in (protocol.get("test") or {}).get("sweeps") or []:
-        if _sweep_id_matches(spec, sweep):
+        if declares_sweep(spec, sweep):
             return [float(v) for v in spec.get("values") or []]
     return []
 
@@ -65,11 +51,11 @@ def _declared_values(protocol: dict, sweep: str) -> list[float]:
 def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") -> pd.DataFrame:
     """Per run and one-dimensional sweep: x, score, whether the point is the identity, source."""
     scores = table[table["metric"] == metric]
-    clean = scores[scores["condition"] == "clean"].set_index(RUN_KEYS)["score"]
+    clean = scores[scores["condition"] == CLEAN].set_index(RUN_KEYS)["score"]
     one_d = scores[
-        (scores["sweep"] != "clean")
+        (scores["sweep"] != CLEAN)
         & scores["corruption2"].isna()
-        & (scores["corruption"] != "subsets")
+        & (scores["corruption"] != SUBSETS)
     ]
     frames = []
     for sweep, rows in one_d.groupby("sweep", sort=True):
@@ -84,7 +70,7 @@ def curve_points(table: pd.DataFrame, protocol: dict, metric: str = "accuracy") 
                 {
                     **{k: clean.index.get_level_values(k) for k in RUN_KEYS},
                     "sweep": sweep,
-                    "condition": "clean",
+                    "condition": CLEAN,
                     "value": v,
                     "score": clean.to_numpy(),
                     "source": "clean",
@@ -158,7 +144,7 @@ def reference_curves(
     points: pd.DataFrame, table: pd.DataFrame, reference: str, metric: str = "accuracy"
 ) -> tuple[pd.Series, pd.Series]:
     """The reference model's mean corrupted curve (regime, sweep, value) and clean (regime)."""
-    clean_rows = table[(table["metric"] == metric) & (table["condition"] == "clean")]
+    clean_rows = table[(table["metric"] == metric) & (table["condition"] == CLEAN)]
     ref_points = points[(points["model"] == reference) & ~points["identity"]]
     curves = ref_points.groupby(["regime", "sweep", "value"])["score"].mean()
     clean = clean_rows[clean_rows["model"] == reference].groupby("regime")["score"].mean()
@@ -181,7 +167,7 @@ def curve_summaries(
     """Long table: one row per run x sweep x measure (sweep 'all' for mCE), column `score`."""
     if points.empty:
         return pd.DataFrame(columns=[*CURVE_KEYS, "measure", "score"])
-    clean_rows = table[(table["metric"] == metric) & (table["condition"] == "clean")]
+    clean_rows = table[(table["metric"] == metric) & (table["condition"] == CLEAN)]
     clean = clean_rows.set_index(RUN_KEYS)["score"]
     ref_curves, ref_clean = reference_curves(points, table, reference, metric)
     rows = []
@@ -234,7 +220,7 @@ def unimodal_floor(
     candidates = [
         name for name, mods in modalities.items() if len(mods) == 1 and set(mods) <= remaining
     ]
-    clean = table[(table["metric"] == metric) & (table["condition"] == "clean")]
+    clean = table[(table["metric"] == metric) & (table["condition"] == CLEAN)]
     best, used = float("nan"), []
     for name in candidates:
         rows = clean[clean["model"] == name]

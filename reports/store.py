@@ -1,17 +1,24 @@
-"""Read a run directory (protocol.json + store/cells/*) as written by the protocol runner."""
+"""Load a run directory (protocol.json + store/cells/*) into tables, through tacfn.core.store."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from tacfn.core.errors import DataError
-from tacfn.core.io import file_problem
+from tacfn.core.store import (
+    CELL_FILE,
+    PREDICTIONS_FILE,
+    PROTOCOL_FILE,
+    RUN_KEYS,
+    artefact_problems,
+    cell_dir,
+    cells_root,
+    read_json,
+)
 
-RUN_KEYS = ["model", "regime", "seed", "fold"]
 RERUN = "; rerun 'tacfn-robust run' to recompute the cell"
 
 
@@ -52,32 +59,15 @@ class Run:
         return list(done.iloc[0]["class_names"])
 
     def cell_dir(self, key: str) -> Path:
-        return self.root / "store" / "cells" / key
-
-
-def read_json(path: Path) -> dict:
-    """The JSON object in `path`, or a DataError naming the file and what is wrong."""
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: damaged (not UTF-8 text); rerun 'tacfn-robust run'") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: expected a JSON object, got {type(value).__name__}")
-    return value
+        return cell_dir(self.root, key)
 
 
 def _artefact_problem(directory: Path, cell: dict) -> str | None:
-    """The first artefact of a done cell that is missing or differs from its cell.json record."""
-    recorded = cell.get("artefacts")
-    if not isinstance(recorded, dict):
-        recorded = {}
-    for name, expected in sorted(recorded.items()):
-        problem = file_problem(directory / name, expected if isinstance(expected, dict) else {})
-        if problem is not None:
-            return problem
-    return None
+    """The first artefact that differs from its cell.json record (a cell.json without artefact
+    records, e.g. a simulated run's, has none to check)."""
+    if not isinstance(cell.get("artefacts"), dict):
+        return None
+    return next(iter(artefact_problems(directory, cell)), None)
 
 
 def _read_predictions(path: Path) -> pd.DataFrame:
@@ -97,22 +87,23 @@ def check_run_dir(run_dir: str | Path) -> Path:
         raise DataError(
             f"{root}: no such directory; expected a run directory from 'tacfn-robust run'"
         )
-    if not (root / "protocol.json").is_file():
+    if not (root / PROTOCOL_FILE).is_file():
         raise DataError(
-            f"{root}: not a run directory (no protocol.json); expected the output of "
+            f"{root}: not a run directory (no {PROTOCOL_FILE}); expected the output of "
             "'tacfn-robust run'"
         )
-    if not (root / "store" / "cells").is_dir():
-        raise DataError(f"{root}: not a run directory (no store/cells/); nothing has been run yet")
+    if not cells_root(root).is_dir():
+        layout = cells_root(root).relative_to(root)
+        raise DataError(f"{root}: not a run directory (no {layout}/); nothing has been run yet")
     return root
 
 
 def load_cells(root: Path) -> pd.DataFrame:
     """One row per cell.json, with its key and status."""
     rows = []
-    for path in sorted((root / "store" / "cells").glob("*/cell.json")):
+    for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}")):
         cell = read_json(path)
-        missing = [k for k in ("model", "regime", "seed", "fold", "status") if k not in cell]
+        missing = [k for k in (*RUN_KEYS, "status") if k not in cell]
         if missing:
             raise DataError(f"{path}: missing field(s) {', '.join(missing)}")
         cell.setdefault("key", path.parent.name)
@@ -133,7 +124,7 @@ def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame
     stored = cells[cells["key"].isin(keys)] if not cells.empty else cells
     absent = [c for c in listed if stored.empty or c["key"] not in set(stored["key"])]
     rows = [
-        {**c, "status": "failed", "error": f"not run: no {root}/store/cells/{c['key']}/cell.json"}
+        {**c, "status": "failed", "error": f"not run: no {cell_dir(root, c['key']) / CELL_FILE}"}
         for c in absent
     ]
     return pd.concat([stored, pd.DataFrame(rows)], ignore_index=True) if rows else stored
@@ -142,16 +133,16 @@ def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame
 def load_run(run_dir: str | Path) -> Run:
     """Load protocol.json, the current grid's cell.json files and its done cells' predictions."""
     root = check_run_dir(run_dir)
-    record = read_json(root / "protocol.json")
+    record = read_json(root / PROTOCOL_FILE)
     cells = current_cells(load_cells(root), record, root)
     if cells.empty:
-        raise DataError(f"{root}/store/cells: no cell.json found; nothing has been run yet")
+        raise DataError(f"{cells_root(root)}: no {CELL_FILE} found; nothing has been run yet")
     frames = []
     for row in cells[cells["status"] == "done"].itertuples():
-        directory = root / "store" / "cells" / row.key
-        path = directory / "predictions.parquet"
+        directory = cell_dir(root, row.key)
+        path = directory / PREDICTIONS_FILE
         if not path.is_file():
-            raise DataError(f"{path}: missing, but cell.json says status 'done'{RERUN}")
+            raise DataError(f"{path}: missing, but {CELL_FILE} says status 'done'{RERUN}")
         problem = _artefact_problem(directory, row._asdict())
         if problem is not None:
             raise DataError(f"{problem}{RERUN}")

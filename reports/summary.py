@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.analysis import Analysis
-from tacfn.core.io import write_text
+from tacfn.core.store import write_json
 
 SCHEMA = "tacfn-robust/summary"
 VERSION = 1
@@ -123,4 +123,4 @@ def summary_dict(analysis: Analysis) -> dict:
 
 
 def write_summary(analysis: Analysis, path: Path) -> Path:
-    return write_text(path, json.dumps(summary_dict(analysis), indent=1, allow_nan=False))
+    return write_json(path, summary_dict(analysis))

@@ -8,27 +8,13 @@ import numpy as np
 import pandas as pd
 
 from reports.metrics import multiclass_scores, multilabel_scores
-from reports.store import RUN_KEYS, Run
-from tacfn.core.io import atomic_write, write_text
+from reports.store import Run
+from tacfn.core import store
+from tacfn.core.io import write_text
+from tacfn.core.store import RUN_KEYS
 
-CONDITION_COLUMNS = [
-    "sweep",
-    "condition",
-    "corruption",
-    "modality",
-    "param",
-    "value",
-    "unit",
-    "corruption2",
-    "modality2",
-    "param2",
-    "value2",
-    "unit2",
-    "stage",
-    "fill",
-    "identity",
-    "realised",
-]
+# the columns of predictions.parquet that say which condition a row is, as the table keeps them
+CONDITION_COLUMNS = [*store.CONDITION_COLUMNS, "identity", "realised"]
 COLUMNS = [*RUN_KEYS, *CONDITION_COLUMNS, "metric", "score", "n"]
 
 
@@ -68,7 +54,7 @@ def results_table(run: Run) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, root: Path) -> tuple[Path, Path]:
     """Write results.parquet and results.csv into the run directory."""
-    parquet, csv = root / "results.parquet", root / "results.csv"
-    atomic_write(parquet, lambda f: table.to_parquet(f, index=False))
+    parquet, csv = root / store.RESULTS_PARQUET, root / store.RESULTS_CSV
+    store.write_parquet(parquet, table)
     write_text(csv, table.to_csv(index=False))
     return parquet, csv

@@ -18,9 +18,9 @@ import pytest
 import torch
 from test_reports_sim import simulate_run
 
-from protocols import store
+from protocols.store import recorded
 from protocols.cells import is_stored
-from tacfn.core import io
+from tacfn.core import io, store
 from tacfn_robust.cli import main
 
 
@@ -128,7 +128,7 @@ def test_a_deleted_artefact_or_an_unrecorded_cell_is_not_stored(tmp_path: Path) 
 
 def test_random_bytes_in_a_cell_json_read_as_not_stored(tmp_path: Path) -> None:
     (tmp_path / "cell.json").write_bytes(b"\xff\xfe\x00garbage")
-    assert store.read_json(tmp_path / "cell.json") is None
+    assert recorded(tmp_path / store.CELL_FILE) is None
 
 
 # ---- atomic writes: permissions, full disks, temporaries ---------------------------------

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols import store
-from tacfn.core import io
+from protocols.store import recorded
+from tacfn.core import io, store
 
 
 def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
@@ -40,14 +40,14 @@ def test_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
     (tmp_path / ".checkpoint.pt.abc.tmp").write_bytes(b"partial")
     (tmp_path / ".cell.json.def.tmp").write_bytes(b"{")
     (tmp_path / "train_log.csv").write_text("epoch\n0\n")
-    assert store.remove_temporaries(tmp_path) == 2
+    assert io.remove_temporaries(tmp_path) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["train_log.csv"]
 
 
 def test_torn_json_reads_as_absent(tmp_path: Path) -> None:
     (tmp_path / "cell.json").write_text('{"status": "do')
-    assert store.read_json(tmp_path / "cell.json") is None
-    assert store.read_json(tmp_path / "missing.json") is None
+    assert recorded(tmp_path / "cell.json") is None
+    assert recorded(tmp_path / "missing.json") is None
 
 
 @settings(max_examples=20, deadline=None)
