@@ -22,6 +22,7 @@ from tacfn.core.store import (
     qualifiers,
     subsets_sweep_id,
     sweep_id,
+    sweep_target,
 )
 
 
@@ -66,9 +67,8 @@ class Axis:
     @property
     def sweep(self) -> str:
         """e.g. missing[audio].p, or missing[audio;fill=mean;stage=feature].p."""
-        return sweep_id(
-            self.corruption, self.modality, self.param, self.params, self.fill, self.stage
-        )
+        target = sweep_target(self.corruption, self.modality, self.params, self.fill, self.stage)
+        return sweep_id(target, self.param)
 
     def build_params(self) -> dict[str, Any]:
         """Keyword arguments of corruptions.build for this point."""

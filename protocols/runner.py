@@ -312,7 +312,7 @@ def run_protocol(
     check_executor(kind, address)
     p = plan(protocol, Path(out) if out is not None else None, unpickle=not dry_run)
     if dry_run:  # the plan is the command's output: stdout
-        from reports.stats import planned_design
+        from reports.comparisons import planned_design
 
         out_console = console or Console()
         pickled = protocol.dataset.name in PICKLED_DATASETS

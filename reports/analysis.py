@@ -7,21 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.metrics import get_metric
-from reports.palette import model_styles
-from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
-from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
-from reports.stats import (
+from reports.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
     condition_means,
     friedman,
-    mean_interval,
     paired_comparisons,
-    percentile_interval,
     probability_of_improvement,
-    single_run_what,
 )
+from reports.metrics import get_metric
+from reports.palette import model_styles
+from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
+from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
+from reports.stats import mean_interval, percentile_interval, single_run_what
 from reports.store import Run
 from reports.table import results_table
 from tacfn.core.store import CLEAN, RUN_KEYS

@@ -3,7 +3,7 @@
 A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the run (seed)
 effect is shared by every condition of that trained model, the sample noise is not. Every
 rate below comes from the functions the report uses (reports.stats); the Friedman blocks are
-built as reports.stats.friedman builds them (each run's score averaged over its conditions).
+built as reports.comparisons.friedman builds them (each run's score averaged over its conditions).
 Reproduce the tables in docs/statistics.md with `python -m reports.calibration`.
 """
 

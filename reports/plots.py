@@ -23,9 +23,9 @@ import scikit_posthocs as sp  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from reports.comparisons import Friedman  # noqa: E402
 from reports.formats import fmt, p_equals  # noqa: E402
 from reports.palette import METADATA_KEY  # noqa: E402
-from reports.stats import Friedman  # noqa: E402
 from tacfn.core.io import atomic_write  # noqa: E402
 from tacfn.core.store import CLEAN  # noqa: E402
 

@@ -18,8 +18,8 @@ import pytest
 import torch
 from test_reports_sim import simulate_run
 
-from protocols.store import recorded
 from protocols.cells import is_stored
+from protocols.store import recorded
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 

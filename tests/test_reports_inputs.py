@@ -13,8 +13,8 @@ from test_reports_sim import simulate_run
 from reports import check, save_baseline
 from reports.analysis import analyse
 from reports.baseline import baseline_dict
+from reports.comparisons import condition_means
 from reports.regression import chance_level
-from reports.stats import condition_means
 from reports.store import load_run
 from reports.table import CONDITION_COLUMNS
 from tacfn_robust.cli import main

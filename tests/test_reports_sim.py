@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tacfn.core import store
+
 CLASSES = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 MODALITIES = {
     "tacfn": ["audio", "video"],
@@ -211,14 +213,14 @@ def simulate_run(
     # as the protocol runner: the current grid's cells and conditions
     record["cells"] = grid
     record["conditions"] = [c["condition"] for c in conds]
-    (root / "protocol.json").write_text(json.dumps(record, indent=1))
+    store.write_json(root / store.PROTOCOL_FILE, record)
     for model in models:
         for regime in regimes:
             for seed in seeds:
                 key = cell_key(record, model, regime, seed)
                 if (model, seed) in not_run:
                     continue
-                cell_dir = root / "store" / "cells" / key
+                cell_dir = store.cell_dir(root, key)
                 cell_dir.mkdir(parents=True, exist_ok=True)
                 error = failed.get((model, seed))
                 cell = {
@@ -237,7 +239,7 @@ def simulate_run(
                     "legacy_max_test_acc": 0.9,
                     "seconds": 1.0,
                 }
-                (cell_dir / "cell.json").write_text(json.dumps(cell))
+                store.write_json(cell_dir / store.CELL_FILE, cell)
                 if error:
                     continue
                 epochs = np.arange(1, 4)
@@ -248,9 +250,9 @@ def simulate_run(
                         "val_loss": 2.2 / epochs,
                         "val_acc": 0.3 + 0.15 * epochs,
                     }
-                ).to_csv(cell_dir / "train_log.csv", index=False)
+                ).to_csv(cell_dir / store.LOG_FILE, index=False)
                 preds = _predictions(model, regime, seed, 0, conds, accuracy, n_samples, sim_seed)
-                preds.to_parquet(cell_dir / "predictions.parquet", index=False)
+                store.write_parquet(cell_dir / store.PREDICTIONS_FILE, preds)
                 pd.DataFrame(
                     {
                         "condition": ["clean"],
@@ -258,13 +260,13 @@ def simulate_run(
                         "field": ["none"],
                         "value": [0.0],
                     }
-                ).to_parquet(cell_dir / "records.parquet")
+                ).to_parquet(cell_dir / store.RECORDS_FILE)
     return root
 
 
 def test_simulated_accuracy_matches_request(tmp_path: Path) -> None:
     root = simulate_run(tmp_path / "run", models=["tacfn"], seeds=[0], n_samples=4000)
-    preds = pd.read_parquet(next((root / "store" / "cells").glob("*/predictions.parquet")))
+    preds = pd.read_parquet(next(store.cells_root(root).glob(f"*/{store.PREDICTIONS_FILE}")))
     clean = preds[preds["condition"] == "clean"]
     assert len(clean) == 4000
     assert abs((clean["label"] == clean["pred"]).mean() - 0.86) < 0.02
@@ -275,6 +277,6 @@ def test_simulated_accuracy_matches_request(tmp_path: Path) -> None:
 def test_simulation_is_reproducible(tmp_path: Path) -> None:
     a = simulate_run(tmp_path / "a", models=["concat"], seeds=[1])
     b = simulate_run(tmp_path / "b", models=["concat"], seeds=[1])
-    pa = pd.read_parquet(next((a / "store" / "cells").glob("*/predictions.parquet")))
-    pb = pd.read_parquet(next((b / "store" / "cells").glob("*/predictions.parquet")))
+    pa = pd.read_parquet(next(store.cells_root(a).glob(f"*/{store.PREDICTIONS_FILE}")))
+    pb = pd.read_parquet(next(store.cells_root(b).glob(f"*/{store.PREDICTIONS_FILE}")))
     pd.testing.assert_frame_equal(pa, pb)

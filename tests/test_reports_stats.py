@@ -13,15 +13,14 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from reports import calibration
+from reports.comparisons import friedman, paired_comparisons
 from reports.stats import (
     design_note,
     estimate,
-    friedman,
     holm,
     mcnemar_midp,
     mdd,
     mean_interval,
-    paired_comparisons,
     sample_bootstrap_ci,
     smallest_holm_p,
     t_test_p,

@@ -90,20 +90,13 @@ def sweep_target(
     fill: str | None = None,
     stage: str | None = None,
 ) -> str:
-    """The sweep id without its parameter, e.g. missing[audio;fill=mean;stage=feature]."""
+    """What a sweep corrupts, e.g. missing[audio;fill=mean;stage=feature] (params sorted)."""
     return f"{corruption}[{';'.join([modality, *qualifiers(params, fill, stage)])}]"
 
 
-def sweep_id(
-    corruption: str,
-    modality: str,
-    param: str,
-    params: Iterable[tuple[str, Any]] = (),
-    fill: str | None = None,
-    stage: str | None = None,
-) -> str:
-    """e.g. missing[audio].p, or missing[audio;fill=mean;stage=feature].p (params sorted)."""
-    return f"{sweep_target(corruption, modality, params, fill, stage)}.{param}"
+def sweep_id(target: str, param: str) -> str:
+    """A sweep target and the parameter swept, e.g. missing[audio].p."""
+    return f"{target}.{param}"
 
 
 def condition_id(sweep: str, value: float) -> str:
@@ -136,7 +129,9 @@ def declares_sweep(spec: Mapping[str, Any], sweep: str) -> bool:
         spec.get("stage"),
     )
     param = spec.get("param")
-    return sweep.startswith(f"{target}.") and (param is None or sweep == f"{target}.{param}")
+    return sweep.startswith(sweep_id(target, "")) and (
+        param is None or sweep == sweep_id(target, param)
+    )
 
 
 # ---- columns ---------------------------------------------------------------------------------
