@@ -20,6 +20,7 @@ from tacfn.core.store import read_json, write_json
 
 SCHEMA = "tacfn-robust/baseline"
 VERSION = 1
+SAVE = "create it with 'tacfn-robust baseline save'"
 
 
 def baseline_dict(analysis: Analysis) -> dict:
@@ -90,10 +91,8 @@ def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
 def load_baseline(file: str | Path) -> dict:
     path = Path(file)
     if not path.is_file():
-        raise DataError(
-            f"{path}: baseline file not found; create it with 'tacfn-robust baseline save'"
-        )
-    data = read_json(path)
+        raise DataError(f"{path}: baseline file not found; {SAVE}")
+    data = read_json(path, SAVE)
     if data.get("schema") != SCHEMA:
         raise DataError(f"{path}: not a tacfn-robust baseline (expected schema {SCHEMA!r})")
     problem = baseline_problem(data)

@@ -104,7 +104,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m reports.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
-    claims = claims_from_summary(read_json(run_dir / SUMMARY_FILE))
+    summary = read_json(run_dir / SUMMARY_FILE, f"build it with 'tacfn-robust report {run_dir}'")
+    claims = claims_from_summary(summary)
     write_json(out, claims)
     print(reading(claims), end="")
     return 0

@@ -19,7 +19,8 @@ from tacfn.core.store import (
     read_json,
 )
 
-RERUN = "; rerun 'tacfn-robust run' to recompute the cell"
+RUN_AGAIN = "rerun 'tacfn-robust run'"
+RERUN = f"; {RUN_AGAIN} to recompute the cell"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def load_cells(root: Path) -> pd.DataFrame:
     """One row per cell.json, with its key and status."""
     rows = []
     for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}")):
-        cell = read_json(path)
+        cell = read_json(path, f"{RUN_AGAIN} to recompute the cell")
         missing = [k for k in (*RUN_KEYS, "status") if k not in cell]
         if missing:
             raise DataError(f"{path}: missing field(s) {', '.join(missing)}")
@@ -133,7 +134,7 @@ def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame
 def load_run(run_dir: str | Path) -> Run:
     """Load protocol.json, the current grid's cell.json files and its done cells' predictions."""
     root = check_run_dir(run_dir)
-    record = read_json(root / PROTOCOL_FILE)
+    record = read_json(root / PROTOCOL_FILE, RUN_AGAIN)
     cells = current_cells(load_cells(root), record, root)
     if cells.empty:
         raise DataError(f"{cells_root(root)}: no {CELL_FILE} found; nothing has been run yet")

@@ -11,6 +11,7 @@ import pytest
 
 from protocols import load_protocol
 from protocols.runner import plan, write_protocol_files
+from tacfn.core import store
 from tacfn.data.synthetic import load_synthetic
 
 
@@ -27,7 +28,7 @@ def _mode(path: Path) -> int:
 
 def test_protocol_files_and_cache_files_follow_the_umask(tmp_path: Path, umask_022) -> None:
     write_protocol_files(plan(load_protocol("smoke"), tmp_path / "run"))
-    for name in ("protocol.json", "protocol.yaml"):
+    for name in store.ROOT_FILES:
         assert _mode(tmp_path / "run" / name) == 0o644, name
     load_synthetic(actors=1, duration=0.5, frames=2, size=16, cache=str(tmp_path / "cache"))
     cached = list((tmp_path / "cache").rglob("*.pt"))

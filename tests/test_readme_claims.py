@@ -10,6 +10,7 @@ import pytest
 from protocols import load_protocol, run_protocol
 from protocols.loading import protocol_hash
 from reports.claims import changed_claims, claims_from_summary, reading
+from tacfn.core import store
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = ROOT / "docs" / "missing_audio_claims.json"
@@ -91,5 +92,5 @@ def test_claims_are_of_the_shipped_default_protocol() -> None:
 @pytest.mark.slow
 def test_a_rerun_of_the_default_protocol_supports_every_stated_verdict(tmp_path: Path) -> None:
     run_protocol(load_protocol("missing_audio"), out=tmp_path / "missing_audio")
-    summary = json.loads((tmp_path / "missing_audio" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "missing_audio" / store.SUMMARY_FILE).read_text())
     assert changed_claims(json.loads(CLAIMS.read_text()), summary) == []

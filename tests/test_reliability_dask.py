@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tacfn.core import store
 from tacfn_robust.cli import main
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,10 @@ TINY = ["--set", DATA, "--set", "train.epochs=3", "--set", "models=[concat]"]
 
 
 def _predictions(run_dir: Path) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in sorted(run_dir.glob("store/cells/*/predictions.parquet"))]
+    frames = [
+        pd.read_parquet(p)
+        for p in sorted(store.cells_root(run_dir).glob(f"*/{store.PREDICTIONS_FILE}"))
+    ]
     keys = ["model", "regime", "seed", "fold", "condition", "sample_id"]
     return pd.concat(frames).sort_values(keys).reset_index(drop=True)
 
@@ -67,7 +71,7 @@ def test_a_killed_worker_does_not_change_results(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        cells = remote / "store" / "cells"
+        cells = store.cells_root(remote)
         _wait_for(lambda: cells.is_dir() and any(cells.iterdir()), 300, "a cell to start")
         time.sleep(2.0)
         victim = processes[1]

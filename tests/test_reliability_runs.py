@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tacfn.core import io
+from tacfn.core import io, store
 from tacfn_robust.cli import main
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ TWO = [*TINY, "--set", "seeds=[0, 1]"]
 def _predictions(run_dir: Path) -> dict[str, pd.DataFrame]:
     return {
         p.parent.name: pd.read_parquet(p)
-        for p in sorted(run_dir.glob("store/cells/*/predictions.parquet"))
+        for p in sorted(store.cells_root(run_dir).glob(f"*/{store.PREDICTIONS_FILE}"))
     }
 
 
@@ -40,9 +40,9 @@ def test_damaged_cells_are_named_then_recomputed_bit_identically(tmp_path: Path,
     assert main(["run", "smoke", "--out", str(run_dir), *TWO]) == 0
     before = _predictions(run_dir)
     first, second = sorted(before)
-    truncated = run_dir / "store" / "cells" / first / "predictions.parquet"
+    truncated = store.cell_dir(run_dir, first) / store.PREDICTIONS_FILE
     truncated.write_bytes(truncated.read_bytes()[:100])
-    (run_dir / "store" / "cells" / second / "cell.json").write_bytes(os.urandom(50) + b"\xff")
+    (store.cell_dir(run_dir, second) / store.CELL_FILE).write_bytes(os.urandom(50) + b"\xff")
     capsys.readouterr()
     assert main(["report", str(run_dir)]) == 2
     err = capsys.readouterr().err
@@ -51,9 +51,11 @@ def test_damaged_cells_are_named_then_recomputed_bit_identically(tmp_path: Path,
     after = _predictions(run_dir)
     for key, frame in before.items():
         pd.testing.assert_frame_equal(after[key], frame)
-    cells = [json.loads(p.read_text()) for p in run_dir.glob("store/cells/*/cell.json")]
+    cells = [
+        json.loads(p.read_text()) for p in store.cells_root(run_dir).glob(f"*/{store.CELL_FILE}")
+    ]
     assert {c["status"] for c in cells} == {"done"} and all("artefacts" in c for c in cells)
-    (run_dir / "store" / "cells" / first / "predictions.parquet").unlink()
+    (store.cell_dir(run_dir, first) / store.PREDICTIONS_FILE).unlink()
     assert main(["run", "smoke", "--out", str(run_dir), *TWO]) == 0
     pd.testing.assert_frame_equal(_predictions(run_dir)[first], before[first])
 
@@ -67,7 +69,7 @@ def test_two_runs_into_one_directory_never_train_a_cell_twice(tmp_path: Path) ->
     assert codes == [0, 2], results
     loser = next(err for code, err in results if code == 2)
     assert "another process" in loser and "is running a protocol" in loser
-    assert len(list(run_dir.glob("store/cells/*/cell.json"))) == 2
+    assert len(list(store.cells_root(run_dir).glob(f"*/{store.CELL_FILE}"))) == 2
     assert not list(run_dir.rglob(".*.tmp"))
 
 
@@ -133,12 +135,12 @@ def test_a_full_disk_stops_the_run_and_a_rerun_completes(
     no_sweeps = [*TINY, "--set", "seeds=[0]", "--set", "test.sweeps=[]", "--workers", "1"]
     assert main(["run", "smoke", "--out", str(run_dir), *no_sweeps]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith(f"error: {run_dir}/store/cells/") and "no space left" in err
-    assert not list(run_dir.rglob(".*.tmp")) and not list(run_dir.rglob("cell.json"))
+    assert err.startswith(f"error: {store.cells_root(run_dir)}/") and "no space left" in err
+    assert not list(run_dir.rglob(".*.tmp")) and not list(run_dir.rglob(store.CELL_FILE))
     monkeypatch.undo()
     assert main(["run", "smoke", "--out", str(run_dir), *no_sweeps]) == 0
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary and (run_dir / "report" / "report.html").is_file()
+    summary = json.loads((run_dir / store.SUMMARY_FILE).read_text())
+    assert summary and (store.report_dir(run_dir) / store.REPORT_FILE).is_file()
 
 
 def test_misnamed_and_broken_media_are_skipped_and_listed(tmp_path: Path) -> None:
@@ -173,4 +175,6 @@ def test_misnamed_and_broken_media_are_skipped_and_listed(tmp_path: Path) -> Non
     )
     record = write_protocol_files(Plan(protocol, tmp_path / "run", [], {}, [], set()))
     assert record["skipped"] == data.skipped
-    assert json.loads((tmp_path / "run" / "protocol.json").read_text())["skipped"] == data.skipped
+    assert (
+        json.loads((tmp_path / "run" / store.PROTOCOL_FILE).read_text())["skipped"] == data.skipped
+    )

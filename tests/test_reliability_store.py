@@ -27,7 +27,7 @@ from tacfn_robust.cli import main
 def _sim(root: Path, **kwargs) -> Path:
     """A simulated run whose cell.json files record their artefacts, as the runner's do."""
     simulate_run(root, models=["concat", "tacfn"], seeds=[0, 1], n_samples=60, **kwargs)
-    for path in root.glob("store/cells/*/cell.json"):
+    for path in store.cells_root(root).glob(f"*/{store.CELL_FILE}"):
         cell = json.loads(path.read_text())
         cell["artefacts"] = store.artefacts(path.parent)
         path.write_text(json.dumps(cell))
@@ -35,7 +35,7 @@ def _sim(root: Path, **kwargs) -> Path:
 
 
 def _a_cell(root: Path) -> Path:
-    return sorted(root.glob("store/cells/*/cell.json"))[0].parent
+    return sorted(store.cells_root(root).glob(f"*/{store.CELL_FILE}"))[0].parent
 
 
 def _report_error(root: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -50,27 +50,27 @@ def _report_error(root: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_random_bytes_in_cell_json_are_named(tmp_path: Path, capsys) -> None:
     cell = _a_cell(_sim(tmp_path / "run"))
-    (cell / "cell.json").write_bytes(os.urandom(64) + b"\xff\xfe")
+    (cell / store.CELL_FILE).write_bytes(os.urandom(64) + b"\xff\xfe")
     err = _report_error(tmp_path / "run", capsys)
-    assert str(cell / "cell.json") in err and "damaged" in err
+    assert str(cell / store.CELL_FILE) in err and "damaged" in err
 
 
 def test_random_bytes_in_protocol_json_are_named(tmp_path: Path, capsys) -> None:
     root = _sim(tmp_path / "run")
-    (root / "protocol.json").write_bytes(b"\x80\x81" + os.urandom(64))
-    assert str(root / "protocol.json") in _report_error(root, capsys)
+    (root / store.PROTOCOL_FILE).write_bytes(b"\x80\x81" + os.urandom(64))
+    assert str(root / store.PROTOCOL_FILE) in _report_error(root, capsys)
 
 
 def test_a_json_list_instead_of_an_object_is_named(tmp_path: Path, capsys) -> None:
     cell = _a_cell(_sim(tmp_path / "run"))
-    (cell / "cell.json").write_text("[1, 2]")
-    assert str(cell / "cell.json") in _report_error(tmp_path / "run", capsys)
+    (cell / store.CELL_FILE).write_text("[1, 2]")
+    assert str(cell / store.CELL_FILE) in _report_error(tmp_path / "run", capsys)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
 def test_a_damaged_predictions_file_is_named(tmp_path: Path, capsys, damage: str) -> None:
     cell = _a_cell(_sim(tmp_path / "run"))
-    path = cell / "predictions.parquet"
+    path = cell / store.PREDICTIONS_FILE
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -85,7 +85,7 @@ def test_a_damaged_predictions_file_is_named(tmp_path: Path, capsys, damage: str
 def test_a_truncated_parquet_without_checksums_is_still_named(tmp_path: Path, capsys) -> None:
     root = tmp_path / "run"
     simulate_run(root, models=["concat", "tacfn"], seeds=[0], n_samples=40)
-    path = _a_cell(root) / "predictions.parquet"
+    path = _a_cell(root) / store.PREDICTIONS_FILE
     path.write_bytes(path.read_bytes()[:200])
     err = _report_error(root, capsys)
     assert str(path) in err and "not a readable parquet file" in err
@@ -93,8 +93,8 @@ def test_a_truncated_parquet_without_checksums_is_still_named(tmp_path: Path, ca
 
 def test_a_damaged_train_log_is_named(tmp_path: Path, capsys) -> None:
     cell = _a_cell(_sim(tmp_path / "run"))
-    (cell / "train_log.csv").write_text("epoch\n")
-    assert str(cell / "train_log.csv") in _report_error(tmp_path / "run", capsys)
+    (cell / store.LOG_FILE).write_text("epoch\n")
+    assert str(cell / store.LOG_FILE) in _report_error(tmp_path / "run", capsys)
 
 
 # ---- the runner treats a damaged cell as not stored --------------------------------------
@@ -127,7 +127,7 @@ def test_a_deleted_artefact_or_an_unrecorded_cell_is_not_stored(tmp_path: Path) 
 
 
 def test_random_bytes_in_a_cell_json_read_as_not_stored(tmp_path: Path) -> None:
-    (tmp_path / "cell.json").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / store.CELL_FILE).write_bytes(b"\xff\xfe\x00garbage")
     assert recorded(tmp_path / store.CELL_FILE) is None
 
 
@@ -138,7 +138,7 @@ def test_random_bytes_in_a_cell_json_read_as_not_stored(tmp_path: Path) -> None:
 def test_written_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
     before = os.umask(umask)
     try:
-        path = io.write_json(tmp_path / "summary.json", {"a": 1})
+        path = io.write_json(tmp_path / store.SUMMARY_FILE, {"a": 1})
     finally:
         os.umask(before)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -149,12 +149,12 @@ def _enospc(*_args: object) -> None:
 
 
 def test_a_full_disk_names_the_path_and_leaves_no_temporary(tmp_path: Path, monkeypatch) -> None:
-    io.write_text(tmp_path / "results.csv", "old\n")
+    io.write_text(tmp_path / store.RESULTS_CSV, "old\n")
     monkeypatch.setattr(io.os, "fsync", _enospc)
     with pytest.raises(io.DiskFull, match=r"results.csv: no space left on device"):
-        io.write_text(tmp_path / "results.csv", "new\n")
+        io.write_text(tmp_path / store.RESULTS_CSV, "new\n")
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
-    assert (tmp_path / "results.csv").read_text() == "old\n"
+    assert (tmp_path / store.RESULTS_CSV).read_text() == "old\n"
 
 
 def test_torch_save_on_a_full_disk_is_disk_full(tmp_path: Path) -> None:
@@ -175,7 +175,9 @@ def test_torch_save_on_a_full_disk_is_disk_full(tmp_path: Path) -> None:
 
     payload = {"w": torch.zeros(10_000)}
     with pytest.raises(io.DiskFull, match="checkpoint.pt: no space left"):
-        io.atomic_write(tmp_path / "checkpoint.pt", lambda f: torch.save(payload, FullDisk(f)))
+        io.atomic_write(
+            tmp_path / store.CHECKPOINT_FILE, lambda f: torch.save(payload, FullDisk(f))
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -187,15 +189,15 @@ def test_report_outputs_are_written_atomically_and_old_temporaries_cleaned(
 
     root = _sim(tmp_path / "run")
     (root / ".summary.json.killed.tmp").write_text("{")
-    (root / "report").mkdir()
-    (root / "report" / ".report.html.killed.tmp").write_text("<")
+    (store.report_dir(root)).mkdir()
+    (store.report_dir(root) / ".report.html.killed.tmp").write_text("<")
     monkeypatch.setattr(io.os, "fsync", _enospc)
     with pytest.raises(io.DiskFull, match="no space left"):
         build_report(root)
     monkeypatch.undo()
-    assert not list(root.glob(".*.tmp")) and not (root / "results.csv").exists()
+    assert not list(root.glob(".*.tmp")) and not (root / store.RESULTS_CSV).exists()
     build_report(root)
-    assert json.loads((root / "summary.json").read_text())
+    assert json.loads((root / store.SUMMARY_FILE).read_text())
     assert not list(root.rglob(".*.tmp"))
 
 
@@ -207,21 +209,21 @@ def test_dollar_signs_in_names_and_classes_do_not_break_figures(tmp_path: Path) 
     from reports.build import build_report
 
     root = _sim(tmp_path / "run", name="r$x^{$", values=[0.0, 1.0])
-    for path in root.glob("store/cells/*/cell.json"):
+    for path in store.cells_root(root).glob(f"*/{store.CELL_FILE}"):
         cell = json.loads(path.read_text())
         cell["class_names"] = [f"$\\frac{{{name}" for name in cell["class_names"]]
         path.write_text(json.dumps(cell))
     html = build_report(root).read_text()
-    assert "class_accuracy_worst" in html and list((root / "report").glob("*.png"))
+    assert "class_accuracy_worst" in html and list((store.report_dir(root)).glob("*.png"))
 
 
 def test_no_sweeps_reports_clean_results(tmp_path: Path, capsys) -> None:
     root = _sim(tmp_path / "run", values=[])
-    record = json.loads((root / "protocol.json").read_text())
+    record = json.loads((root / store.PROTOCOL_FILE).read_text())
     record["protocol"]["test"]["sweeps"] = []
-    (root / "protocol.json").write_text(json.dumps(record))
+    (root / store.PROTOCOL_FILE).write_text(json.dumps(record))
     assert main(["report", str(root)]) == 0
-    summary = json.loads((root / "summary.json").read_text())
+    summary = json.loads((root / store.SUMMARY_FILE).read_text())
     assert summary and "internal error" not in capsys.readouterr().err
 
 
@@ -230,19 +232,19 @@ def test_skipped_media_files_are_listed_in_the_report(tmp_path: Path) -> None:
     from reports.build import build_report
 
     root = _sim(tmp_path / "run")
-    record = json.loads((root / "protocol.json").read_text())
+    record = json.loads((root / store.PROTOCOL_FILE).read_text())
     record["skipped"] = ["Actor_01/not-a-ravdess-name.mp4: expected a RAVDESS name"]
-    (root / "protocol.json").write_text(json.dumps(record))
+    (root / store.PROTOCOL_FILE).write_text(json.dumps(record))
     assert "Actor_01/not-a-ravdess-name.mp4" in build_report(root).read_text()
 
 
 # ---- locks ----------------------------------------------------------------------------------
 
 HOLD = textwrap.dedent(
-    """
+    f"""
     import sys, time
     from tacfn.core.io import directory_lock
-    with directory_lock(sys.argv[1], ".run.lock", wait=False, what="running a protocol"):
+    with directory_lock(sys.argv[1], {store.RUN_LOCK!r}, wait=False, what="running a protocol"):
         print("held", flush=True)
         time.sleep(60)
     """
@@ -270,14 +272,15 @@ def test_a_second_run_into_a_locked_directory_exits_2(tmp_path: Path, capsys) ->
         holder.wait()
     err = capsys.readouterr().err
     assert f"another process (pid {holder.pid}) is running a protocol" in err
-    assert not (run_dir / "protocol.json").exists() and not (run_dir / "store").exists()
+    assert not (run_dir / store.PROTOCOL_FILE).exists()
+    assert not store.cells_root(run_dir).parent.exists()
 
 
 def test_a_killed_holder_never_blocks_the_next_run(tmp_path: Path) -> None:
     holder = _holder(tmp_path)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    with io.directory_lock(tmp_path, ".run.lock", wait=False, what="running a protocol"):
+    with io.directory_lock(tmp_path, store.RUN_LOCK, wait=False, what="running a protocol"):
         pass
 
 

@@ -24,6 +24,7 @@ from reports.plots import critical_difference, informative_columns
 from reports.robustness import curve_points, normalised_auc
 from reports.store import load_run
 from reports.table import COLUMNS, results_table
+from tacfn.core import store
 from tacfn_robust.cli import main
 
 NAME = "<b>sim</b>&<script>x</script>"
@@ -80,9 +81,9 @@ def test_critical_difference_matches_demsar() -> None:
 
 
 def test_results_table_is_tidy(run_dir: Path) -> None:
-    table = pd.read_parquet(run_dir / "results.parquet")
+    table = pd.read_parquet(run_dir / store.RESULTS_PARQUET)
     assert list(table.columns) == COLUMNS
-    csv = pd.read_csv(run_dir / "results.csv")
+    csv = pd.read_csv(run_dir / store.RESULTS_CSV)
     assert len(csv) == len(table)
     # 14 done cells x 6 conditions (clean + p=0.2..1.0) x (4 metrics + 8 per-class recalls)
     assert len(table) == 14 * 6 * 12
@@ -101,7 +102,7 @@ def test_identity_point_comes_from_clean(run_dir: Path) -> None:
 
 
 def test_summary_json(run_dir: Path) -> None:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / store.SUMMARY_FILE).read_text())
     assert summary["schema"] == "tacfn-robust/summary" and summary["version"] == 1
     acc = [p for p in summary["points"] if p["metric"] == "accuracy"]
     assert len(acc) == 5 * 6
@@ -137,7 +138,7 @@ VERDICT_KEYS = {
 
 
 def test_summary_verdicts(run_dir: Path) -> None:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / store.SUMMARY_FILE).read_text())
     verdicts = summary["verdicts"]
     assert len(verdicts) == len(summary["comparisons"]) > 0
     for v in verdicts:
@@ -154,7 +155,7 @@ def test_summary_verdicts(run_dir: Path) -> None:
 
 
 def test_every_png_decodes(run_dir: Path) -> None:
-    names = {p.name for p in (run_dir / "report").glob("*.png")}
+    names = {p.name for p in (store.report_dir(run_dir)).glob("*.png")}
     assert {
         "cd_diagram.png",
         "drop_heatmap.png",
@@ -162,14 +163,14 @@ def test_every_png_decodes(run_dir: Path) -> None:
         "training_curves.png",
     } <= names
     assert any(n.startswith("curve_missing") for n in names)
-    for path in (run_dir / "report").glob("*.png"):
+    for path in (store.report_dir(run_dir)).glob("*.png"):
         with Image.open(path) as img:
             img.load()
             assert img.width > 300 and img.height > 150
 
 
 def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
-    html = (run_dir / "report" / "report.html").read_text()
+    html = (store.report_dir(run_dir) / store.REPORT_FILE).read_text()
     assert "&lt;b&gt;sim&lt;/b&gt;&amp;&lt;script&gt;" in html
     assert html.index('id="verdicts"') < html.index('id="provenance"')
     assert "<script>" not in html and "<i>out of memory" not in html
@@ -192,7 +193,7 @@ def test_cli_report_and_bad_dir(run_dir: Path, tmp_path: Path, capsys) -> None:
     copy = shutil.copytree(run_dir, tmp_path / "copy")
     assert main(["report", str(copy)]) == 0
     assert "report.html" in capsys.readouterr().out
-    html = (copy / "report" / "report.html").read_text()
+    html = (store.report_dir(copy) / store.REPORT_FILE).read_text()
     assert 'class="verdicts"' in html and "No verdicts" not in html
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
@@ -325,8 +326,8 @@ def test_report_opens_in_headless_chromium(run_dir: Path) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing but CI=true")
         pytest.skip(f"{CHROMIUM} not installed")
-    probe, errors = _cdp_probe(run_dir / "report" / "report.html")
-    pngs = len(list((run_dir / "report").glob("*.png")))
+    probe, errors = _cdp_probe(store.report_dir(run_dir) / store.REPORT_FILE)
+    pngs = len(list((store.report_dir(run_dir)).glob("*.png")))
     assert len(probe["images"]) == pngs
     assert all(complete and width > 0 for _, complete, width in probe["images"]), probe["images"]
     assert errors == []
@@ -341,10 +342,10 @@ def test_report_opens_in_headless_chromium(run_dir: Path) -> None:
 
 def test_every_model_has_one_colour_in_every_figure(run_dir: Path) -> None:
     """Model figures record their palette; all agree with summary.json and draw those colours."""
-    palette = json.loads((run_dir / "summary.json").read_text())["palette"]
+    palette = json.loads((run_dir / store.SUMMARY_FILE).read_text())["palette"]
     assert set(palette) == {"tacfn", "concat", "cross_attention", "audio_only", "video_only"}
     assert len({s["color"] for s in palette.values()}) == len(palette)
-    figures = _figures(run_dir / "report" / "report.html")
+    figures = _figures(store.report_dir(run_dir) / store.REPORT_FILE)
     with_models = {
         alt: image
         for alt, image in figures.items()

@@ -13,6 +13,7 @@ from test_reports_sim import missing_audio_accuracy, simulate_run
 from reports import build_report, check, save_baseline
 from reports.html import machine_text
 from reports.store import load_run
+from tacfn.core import store
 
 MODELS = ["tacfn", "concat", "audio_only", "video_only"]
 
@@ -40,11 +41,11 @@ def reused(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_only_current_cells_are_read(reused: Path) -> None:
-    assert len(list((reused / "store" / "cells").glob("*/cell.json"))) == 16 + 11
+    assert len(list((store.cells_root(reused)).glob("*/cell.json"))) == 16 + 11
     run = load_run(reused)
     assert len(run.cells) == 12
     assert set(run.cells["key"]) == {c["key"] for c in run.record["cells"]}
-    table = pd.read_parquet(reused / "results.parquet")
+    table = pd.read_parquet(reused / store.RESULTS_PARQUET)
     assert set(table["seed"]) == {0, 1, 2}
     assert set(table["condition"]) == set(run.record["conditions"])  # no p=0.5 from the old grid
     clean = table[(table["metric"] == "accuracy") & (table["condition"] == "clean")]
@@ -52,7 +53,7 @@ def test_only_current_cells_are_read(reused: Path) -> None:
 
 
 def test_summary_and_failed_cells(reused: Path) -> None:
-    summary = json.loads((reused / "summary.json").read_text())
+    summary = json.loads((reused / store.SUMMARY_FILE).read_text())
     n = {(p["model"], p["condition"]): p["n"] for p in summary["points"]}
     assert n[("tacfn", "clean")] == 3 and n[("concat", "clean")] == 2
     assert n[("video_only", "clean")] == 2
@@ -61,9 +62,9 @@ def test_summary_and_failed_cells(reused: Path) -> None:
     assert failed[("concat", 1)] == "RuntimeError: diverged"
     assert (
         failed[("video_only", 2)].startswith("not run: no ")
-        and "cell.json" in failed[("video_only", 2)]
+        and store.CELL_FILE in failed[("video_only", 2)]
     )
-    html = (reused / "report" / "report.html").read_text()
+    html = (store.report_dir(reused) / store.REPORT_FILE).read_text()
     assert "RuntimeError: diverged" in html and "not run: no " in html
 
 
@@ -96,7 +97,7 @@ def _section(html: str, heading: str) -> str:
 
 
 def test_provenance_and_summary_rows_in_html(reused: Path) -> None:
-    html = (reused / "report" / "report.html").read_text()
+    html = (store.report_dir(reused) / store.REPORT_FILE).read_text()
     assert "None" not in _section(html, "Protocol and provenance")
     assert "cores: 2; torch threads: 2" in html
     section = _section(html, "Robustness summaries")
@@ -116,7 +117,9 @@ def test_provenance_and_summary_rows_in_html(reused: Path) -> None:
 def test_no_reference_no_ce_columns(tmp_path: Path) -> None:
     root = simulate_run(tmp_path / "noref", models=["tacfn", "video_only"], seeds=[0, 1])
     build_report(root)
-    section = _section((root / "report" / "report.html").read_text(), "Robustness summaries")
+    section = _section(
+        (store.report_dir(root) / store.REPORT_FILE).read_text(), "Robustness summaries"
+    )
     assert section.count("<table>") == 1
     assert "<th>ce</th>" not in section and "<th>nauc</th>" in section
     assert '<td class="num"></td>' not in section

@@ -12,6 +12,7 @@ from test_reports_sim import simulate_run
 
 from reports import build_report
 from reports.stats import estimate, mean_interval, single_run_scores, t_test_p
+from tacfn.core import store
 
 SAMPLES = 160
 SINGLE = f"percentile bootstrap over {SAMPLES} test samples of a single run"
@@ -26,7 +27,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> dict:
         n_samples=SAMPLES,
     )
     assert build_report(root).is_file()
-    return json.loads((root / "summary.json").read_text())
+    return json.loads((root / store.SUMMARY_FILE).read_text())
 
 
 def test_points_bootstrap_over_samples(summary: dict) -> None:

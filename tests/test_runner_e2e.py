@@ -20,6 +20,7 @@ from protocols.cells import build_cell_model, fold_split, load_dataset, train_re
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell
 from protocols.runner import CellFailed
+from tacfn.core import store
 from tacfn_robust.cli import main
 
 CONTRACT_COLUMNS = [
@@ -49,7 +50,10 @@ CONTRACT_COLUMNS = [
 
 def predictions(run_dir: Path) -> pd.DataFrame:
     """Every stored prediction of a run, in a canonical order."""
-    frames = [pd.read_parquet(p) for p in sorted(run_dir.glob("store/cells/*/predictions.parquet"))]
+    frames = [
+        pd.read_parquet(p)
+        for p in sorted(store.cells_root(run_dir).glob(f"*/{store.PREDICTIONS_FILE}"))
+    ]
     table = pd.concat(frames, ignore_index=True)
     keys = ["model", "regime", "seed", "fold", "condition", "sample_id"]
     return table.sort_values(keys).reset_index(drop=True)
@@ -78,9 +82,9 @@ def smoke_run(tmp_path_factory):
     test that reads its outputs; (DIR, cell.json list)."""
     out = tmp_path_factory.mktemp("smoke") / "run"
     assert main(["run", "smoke", "--out", str(out), *SET]) == 0
-    record = json.loads((out / "protocol.json").read_text())
+    record = json.loads((out / store.PROTOCOL_FILE).read_text())
     cells = [
-        json.loads((out / "store/cells" / c["key"] / "cell.json").read_text())
+        json.loads((store.cell_dir(out, c["key"]) / store.CELL_FILE).read_text())
         for c in record["cells"]
     ]
     return out, cells
@@ -89,20 +93,20 @@ def smoke_run(tmp_path_factory):
 def test_smoke_writes_the_store_and_the_report(smoke_run) -> None:
     out, cells = smoke_run
     assert len(cells) == 4
-    assert (out / "report" / "report.html").is_file()
-    assert (out / "results.parquet").is_file() and (out / "summary.json").is_file()
-    record = json.loads((out / "protocol.json").read_text())
+    assert (store.report_dir(out) / store.REPORT_FILE).is_file()
+    assert (out / store.RESULTS_PARQUET).is_file() and (out / store.SUMMARY_FILE).is_file()
+    record = json.loads((out / store.PROTOCOL_FILE).read_text())
     assert record["name"] == "smoke" and len(record["hash"]) == 64
     assert {"torch", "numpy", "pandas"} <= set(record["versions"])
     assert len(record["cells"]) == 4
-    assert (out / "protocol.yaml").is_file()
+    assert (out / store.PROTOCOL_YAML).is_file()
     for cell in cells:
-        directory = out / "store" / "cells" / cell["key"]
-        for name in ("cell.json", "train_log.csv", "checkpoint.pt", "records.parquet"):
+        directory = store.cell_dir(out, cell["key"])
+        for name in (store.CELL_FILE, store.LOG_FILE, store.CHECKPOINT_FILE, store.RECORDS_FILE):
             assert (directory / name).is_file(), name
         assert cell["status"] == "done" and cell["threads"] == 1
         assert cell["modalities"] and cell["num_classes"] == 8 and cell["parameters"] > 0
-        assert len(pd.read_csv(directory / "train_log.csv")) == 2  # smoke trains 2 epochs
+        assert len(pd.read_csv(directory / store.LOG_FILE)) == 2  # smoke trains 2 epochs
     table = predictions(out)
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert [f"logit_{i}" for i in range(8)] == [c for c in table.columns if c.startswith("logit_")]
@@ -133,21 +137,23 @@ def test_smoke_writes_the_store_and_the_report(smoke_run) -> None:
 
 def test_rerun_skips_stored_cells(smoke_run) -> None:
     out, first = smoke_run
-    stamps = {p: p.stat().st_mtime_ns for p in out.glob("store/cells/*/cell.json")}
+    stamps = {p: p.stat().st_mtime_ns for p in store.cells_root(out).glob(f"*/{store.CELL_FILE}")}
     started = time.perf_counter()
     again = run_protocol(load_protocol("smoke", SMOKE), out=out)
     assert time.perf_counter() - started < 30
-    assert {p: p.stat().st_mtime_ns for p in out.glob("store/cells/*/cell.json")} == stamps
+    assert {
+        p: p.stat().st_mtime_ns for p in store.cells_root(out).glob(f"*/{store.CELL_FILE}")
+    } == stamps
     assert [c["key"] for c in again.cells] == [c["key"] for c in first]
-    assert not again.failed and again.report == out / "report" / "report.html"
+    assert not again.failed and again.report == store.report_dir(out) / store.REPORT_FILE
 
 
 @pytest.mark.slow
 def test_a_cell_killed_before_cell_json_is_redone_identically(smoke_run, tmp_path) -> None:
     out, cells = smoke_run
     before = predictions(out)
-    victim = out / "store" / "cells" / cells[0]["key"]
-    (victim / "cell.json").unlink()
+    victim = store.cell_dir(out, cells[0]["key"])
+    (victim / store.CELL_FILE).unlink()
     (victim / ".predictions.parquet.x.tmp").write_bytes(b"torn")
     run_protocol(load_protocol("smoke", SMOKE), out=out)
     assert not list(victim.glob(".*.tmp"))
@@ -163,7 +169,7 @@ def test_cli_run_from_any_directory_gives_identical_results(smoke_run, tmp_path)
     )
     assert done.returncode == 0, done.stderr
     assert "report: runs/smoke/report/report.html" in done.stdout
-    assert (tmp_path / "runs" / "smoke" / "report" / "report.html").is_file()
+    assert (store.report_dir(tmp_path / "runs" / "smoke") / store.REPORT_FILE).is_file()
     pd.testing.assert_frame_equal(predictions(out), predictions(tmp_path / "runs" / "smoke"))
 
 
@@ -222,9 +228,7 @@ def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path, broken_regime
     assert status["broken"]["status"] == "failed"
     assert "regime broken cannot train" in status["broken"]["error"]
     stored = json.loads(
-        (
-            tmp_path / "broken" / "store" / "cells" / status["broken"]["key"] / "cell.json"
-        ).read_text()
+        (store.cell_dir(tmp_path / "broken", status["broken"]["key"]) / store.CELL_FILE).read_text()
     )
     assert stored["status"] == "failed" and stored["error"] == status["broken"]["error"]
 
@@ -234,7 +238,10 @@ def test_fail_fast_stops(tmp_path, broken_regime) -> None:
     protocol = load_protocol("smoke", [*BROKEN, "models=[audio_only, concat]"])
     with pytest.raises(CellFailed, match="stopped by --fail-fast"):
         run_protocol(protocol, out=tmp_path / "ff", workers=1, fail_fast=True, report=False)
-    cells = [json.loads(p.read_text()) for p in (tmp_path / "ff").glob("store/cells/*/cell.json")]
+    cells = [
+        json.loads(p.read_text())
+        for p in store.cells_root(tmp_path / "ff").glob(f"*/{store.CELL_FILE}")
+    ]
     assert len(cells) < 4
 
 
@@ -259,7 +266,7 @@ def test_resume_after_sigkill_matches_uninterrupted(smoke_run, tmp_path) -> None
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     pd.testing.assert_frame_equal(predictions(out), predictions(target))
-    assert not list(target.glob("store/cells/*/.*.tmp"))
+    assert not list(store.cells_root(target).glob("*/.*.tmp"))
 
 
 @pytest.mark.slow
@@ -284,7 +291,9 @@ def test_mean_fill_end_to_end(smoke_run) -> None:
     means = TrainMeans(dataset, split.train)
     cell = next(c for c in cells if (c["model"], c["regime"]) == ("concat", "dropout_mean"))
     model = build_cell_model(protocol, TrainCell("concat", "dropout_mean", 0, 0), dataset.info)
-    payload = torch.load(out / "store/cells" / cell["key"] / "checkpoint.pt", weights_only=True)
+    payload = torch.load(
+        store.cell_dir(out, cell["key"]) / store.CHECKPOINT_FILE, weights_only=True
+    )
     model.load_state_dict(payload["state_dict"])
     model.eval()
     clean = dataset.batch(split.test)
@@ -302,7 +311,7 @@ def test_mean_fill_end_to_end(smoke_run) -> None:
     torch.testing.assert_close(logits_of(MEAN), expected)
     zero_fill = logits_of("missing[audio].p=1")
     assert (logits_of(MEAN) - zero_fill).abs().max() > 1e-3  # the mean is not zeros
-    records = pd.read_parquet(out / "store/cells" / cell["key"] / "records.parquet")
+    records = pd.read_parquet(store.cell_dir(out, cell["key"]) / store.RECORDS_FILE)
     fills = records[(records["condition"] == MEAN) & (records["field"] == "fill")]
     assert len(fills) == len(split.test) and set(fills["text"]) == {"mean"}
 
@@ -321,7 +330,7 @@ def test_logs_get_one_line_per_cell_and_a_tally(smoke_run, tmp_path) -> None:
     out, cells = smoke_run
     copy = tmp_path / "run"
     subprocess.run(["cp", "-r", str(out), str(copy)], check=True)
-    (copy / "store" / "cells" / cells[0]["key"] / "cell.json").unlink()
+    (store.cell_dir(copy, cells[0]["key"]) / store.CELL_FILE).unlink()
     cli = str(Path(sys.executable).parent / "tacfn-robust")
     done = subprocess.run(
         [cli, "run", "smoke", "--out", str(copy), *SET], capture_output=True, text=True
@@ -335,5 +344,5 @@ def test_logs_get_one_line_per_cell_and_a_tally(smoke_run, tmp_path) -> None:
     assert f"{model} {regime} seed=0 fold=" in trained[0] and trained[0].endswith(" s")
     assert "━" not in done.stderr  # no progress bars in a log
     assert done.stdout.startswith("1 trained, 3 reused, 0 failed; results in ")
-    html = (copy / "report" / "report.html").read_text()
+    html = (store.report_dir(copy) / store.REPORT_FILE).read_text()
     assert "1 seed · " in html  # the effective protocol (seeds=[0]), not the file's 3 seeds

@@ -14,7 +14,7 @@ from tacfn.core import io, store
 
 
 def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
-    path = tmp_path / "a" / "cell.json"
+    path = tmp_path / "a" / store.CELL_FILE
     store.write_json(path, {"status": "done", "n": 3})
     assert store.read_json(path) == {"status": "done", "n": 3}
     store.write_json(path, {"status": "failed"})
@@ -23,7 +23,7 @@ def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:
 
 
 def test_a_failing_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> None:
-    path = tmp_path / "predictions.parquet"
+    path = tmp_path / store.PREDICTIONS_FILE
     store.write_parquet(path, pd.DataFrame({"x": [1, 2]}))
 
     def torn(handle) -> None:
@@ -33,7 +33,7 @@ def test_a_failing_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> 
     with pytest.raises(KeyboardInterrupt):
         io.atomic_write(path, torn)
     assert pd.read_parquet(path)["x"].tolist() == [1, 2]
-    assert [p.name for p in tmp_path.iterdir()] == ["predictions.parquet"]
+    assert [p.name for p in tmp_path.iterdir()] == [store.PREDICTIONS_FILE]
 
 
 def test_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
@@ -45,8 +45,8 @@ def test_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
 
 
 def test_torn_json_reads_as_absent(tmp_path: Path) -> None:
-    (tmp_path / "cell.json").write_text('{"status": "do')
-    assert recorded(tmp_path / "cell.json") is None
+    (tmp_path / store.CELL_FILE).write_text('{"status": "do')
+    assert recorded(tmp_path / store.CELL_FILE) is None
     assert recorded(tmp_path / "missing.json") is None
 
 

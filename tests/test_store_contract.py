@@ -143,7 +143,7 @@ def test_subset_and_joint_ids() -> None:
         (None, "missing"),
         (b'{"status": "do', "damaged, not valid JSON"),
         (b"\xff\xfe" + os.urandom(16), "damaged (not UTF-8 text)"),
-        (b"[1, 2]", "expected a JSON object, got list"),
+        (b"[1, 2]", "got list, expected a JSON object"),
     ],
 )
 def test_a_missing_or_damaged_json_file_is_one_data_error(
@@ -163,8 +163,11 @@ def test_a_missing_or_damaged_json_file_is_one_data_error(
 def test_the_reports_name_a_damaged_protocol_json(tmp_path: Path) -> None:
     _write_run(tmp_path)
     (tmp_path / store.PROTOCOL_FILE).write_bytes(b'{"name": ')
-    with pytest.raises(DataError, match=r"protocol\.json: damaged, not valid JSON"):
+    with pytest.raises(DataError) as caught:
         load_run(tmp_path)
+    path = tmp_path / store.PROTOCOL_FILE
+    assert str(caught.value).startswith(f"{path}: damaged, not valid JSON")
+    assert str(caught.value).endswith("expected a JSON object; rerun 'tacfn-robust run'")
 
 
 def test_predictions_have_the_contract_types(tmp_path: Path) -> None:

@@ -171,10 +171,11 @@ def typed_records(rows: list[dict[str, Any]]) -> pd.DataFrame:
 # ---- files -----------------------------------------------------------------------------------
 
 
-def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON object in `path`, or a DataError naming the file and what is wrong with it."""
+def read_json(path: str | os.PathLike[str], remedy: str = "") -> dict[str, Any]:
+    """The JSON object in `path`, or a DataError naming the file, what is wrong with it, what
+    was expected and, when given, the `remedy` (e.g. the command that writes the file again)."""
     path = Path(path)
-    expected = "expected a JSON object"
+    expected = f"expected a JSON object; {remedy}" if remedy else "expected a JSON object"
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -190,7 +191,7 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}: damaged, not valid JSON ({exc.msg} at line {exc.lineno}); {expected}"
         ) from None
     if not isinstance(value, dict):
-        raise DataError(f"{path}: {expected}, got {type(value).__name__}")
+        raise DataError(f"{path}: got {type(value).__name__}, {expected}")
     return value
 
 
