@@ -16,6 +16,7 @@ import pandas as pd
 from reports.analysis import Analysis, analyse
 from reports.store import load_run
 from tacfn.core.errors import DataError
+from tacfn.core.io import write_text
 
 SCHEMA = "tacfn-robust/baseline"
 VERSION = 1
@@ -84,9 +85,7 @@ def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
     """Write the baseline JSON of a run directory's curves to `file`."""
     analysis = analyse(load_run(run_dir), with_tests=False)
     path = Path(file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(baseline_dict(analysis), indent=1))
-    return path
+    return write_text(path, json.dumps(baseline_dict(analysis), indent=1))
 
 
 def load_baseline(file: str | Path) -> dict:

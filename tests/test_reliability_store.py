@@ -19,7 +19,7 @@ import torch
 from test_reports_sim import simulate_run
 
 from protocols import store
-from protocols.cells import is_stored
+from protocols.cell_task import is_stored
 from tacfn.core import io
 from tacfn_robust.cli import main
 
