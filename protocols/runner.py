@@ -17,7 +17,7 @@ from protocols import store
 from protocols.cell_task import execute_cell
 from protocols.checkpoints import match_checkpoints
 from protocols.datasets import load_dataset
-from protocols.executors import check_executor, make_executor, resolve_workers
+from protocols.executors import Executor, check_executor, make_executor, resolve_workers
 from protocols.grid import TrainCell
 from protocols.planning import Plan, plan, stored_cells
 from protocols.provenance import write_protocol_files
@@ -222,7 +222,7 @@ def _execute_plan(
 
 def _run_cells(
     p: Plan,
-    pool: Any,
+    pool: Executor,
     sources: dict[TrainCell, str],
     sequential: bool,
     fail_fast: bool,

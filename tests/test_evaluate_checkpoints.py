@@ -86,7 +86,9 @@ def test_evaluate_named_checkpoint_files_in_python(trained, tmp_path) -> None:
         if torch.load(p, weights_only=True)["metadata"]["seed"] == 0
     )
     protocol = load_protocol("smoke", [*SMALL, "seeds=[0]", "models=[{name: mine, model: concat}]"])
-    result = evaluate_checkpoints(protocol, checkpoints={"mine": seed0}, out=tmp_path / "one")
+    result = evaluate_checkpoints(
+        protocol, checkpoints={"mine": seed0}, out=tmp_path / "one", report=False
+    )
     assert [c["model"] for c in result.cells] == ["mine"] and not result.failed
     (frame,) = _predictions(tmp_path / "one").values()
     (original,) = [f for f in _predictions(run_dir).values() if (f["seed"] == 0).all()]

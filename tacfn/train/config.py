@@ -17,7 +17,7 @@ CHOICES = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one cell is trained.
+    """How one cell is trained (a protocol builds it from its train section: TrainSpec.config).
 
     select: which epoch's weights are kept, chosen on split.val (the clean protocol).
     legacy_test_eval: also score split.test every epoch to report the reference code's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -26,19 +26,26 @@ class ExecutorKind(str, Enum):
 
 protocols_app = typer.Typer(help="List, show, validate shipped protocols; print the JSON Schema.")
 
+# Options shared by `run` and `evaluate`.
+PROTOCOL = typer.Argument(..., help="A protocol YAML path or a shipped protocol name.")
+OUT = typer.Option(None, "--out", help="Run directory (default runs/<name>/).")
+SET = typer.Option([], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable).")
+WORKERS = typer.Option(None, "--workers", min=1, help="Parallel train cells.")
+EXECUTOR = typer.Option(
+    None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
+)
+ADDRESS = typer.Option(None, "--address", help="Dask scheduler tcp://host:port.")
+FAIL_FAST = typer.Option(False, "--fail-fast", help="Stop at the first failed cell.")
+
 
 def run(
-    protocol: str = typer.Argument(..., help="A protocol YAML path or a shipped protocol name."),
-    out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<name>/)."),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable)."
-    ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Parallel train cells."),
-    executor: ExecutorKind | None = typer.Option(
-        None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
-    ),
-    address: str | None = typer.Option(None, "--address", help="Dask scheduler tcp://host:port."),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed cell."),
+    protocol: str = PROTOCOL,
+    out: Path | None = OUT,
+    set_: list[str] = SET,
+    workers: int | None = WORKERS,
+    executor: ExecutorKind | None = EXECUTOR,
+    address: str | None = ADDRESS,
+    fail_fast: bool = FAIL_FAST,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the grid and a time estimate on stdout; run nothing."
     ),
@@ -51,38 +58,28 @@ def run(
     if dry_run:
         _print_dry_run(loaded, out, kind, address)
         return
-    given = (("--workers", workers), ("--executor", kind), ("--address", address))
-    with _run_outcome(["run", protocol], set_, given):
+    options = {"workers": workers, "executor": kind, "address": address}
+    with _run_outcome(["run", protocol], set_, options):
         result = run_protocol(
-            loaded,
-            out=out,
-            workers=workers,
-            executor=kind,
-            address=address,
-            fail_fast=fail_fast,
-            events=_console_events(),
+            loaded, out=out, fail_fast=fail_fast, events=_console_events(), **options
         )
     _print_result(result)
 
 
 def evaluate(
-    protocol: str = typer.Argument(..., help="A protocol YAML path or a shipped protocol name."),
+    protocol: str = PROTOCOL,
     from_: Path | None = typer.Option(
         None, "--from", help="Run directory whose cells' checkpoints are evaluated."
     ),
     checkpoint: list[str] = typer.Option(
         [], "--checkpoint", help="NAME=FILE: the protocol's model NAME from FILE (repeatable)."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<name>/)."),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable)."
-    ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Parallel cells."),
-    executor: ExecutorKind | None = typer.Option(
-        None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
-    ),
-    address: str | None = typer.Option(None, "--address", help="Dask scheduler tcp://host:port."),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed cell."),
+    out: Path | None = OUT,
+    set_: list[str] = SET,
+    workers: int | None = WORKERS,
+    executor: ExecutorKind | None = EXECUTOR,
+    address: str | None = ADDRESS,
+    fail_fast: bool = FAIL_FAST,
 ) -> None:
     """Evaluate trained checkpoints under a protocol's test sweeps, build the report. Resumes."""
     from protocols import evaluate_checkpoints, load_protocol
@@ -102,24 +99,17 @@ def evaluate(
         pairs.append((name.strip(), Path(file.strip())))
     loaded = load_protocol(protocol, set_)
     kind = executor.value if executor else None
-    given = (
-        ("--from", from_),
-        *(("--checkpoint", c) for c in checkpoint),
-        ("--workers", workers),
-        ("--executor", kind),
-        ("--address", address),
-    )
-    with _run_outcome(["evaluate", protocol], set_, given):
+    options = {"workers": workers, "executor": kind, "address": address}
+    resume = [("--from", from_), *(("--checkpoint", c) for c in checkpoint)]
+    with _run_outcome(["evaluate", protocol], set_, options, resume):
         result = evaluate_checkpoints(
             loaded,
             run_dir=from_,
             checkpoints=pairs,
             out=out,
-            workers=workers,
-            executor=kind,
-            address=address,
             fail_fast=fail_fast,
             events=_console_events(),
+            **options,
         )
     _print_result(result)
 
@@ -153,7 +143,10 @@ def _print_dry_run(
 
 @contextmanager
 def _run_outcome(
-    command: list[str], set_: list[str], given: tuple[tuple[str, object], ...]
+    command: list[str],
+    set_: list[str],
+    options: dict[str, object],
+    sources: Sequence[tuple[str, object]] = (),
 ) -> Iterator[None]:
     """--fail-fast stops with exit 1; Ctrl-C prints the command that resumes the run."""
     from protocols.runner import CellFailed, RunInterrupted
@@ -165,10 +158,11 @@ def _run_outcome(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except RunInterrupted as exc:
-        options = [*(("--set", a) for a in set_), ("--out", str(exc.run_dir))]
-        options += [(flag, str(value)) for flag, value in given if value is not None]
-        words = ["tacfn-robust", *command, *(w for o in options for w in o)]
-        raise Interrupted(f"interrupted: {exc}; resume with: {shlex.join(words)}") from None
+        flags = [*(("--set", a) for a in set_), *sources, ("--out", exc.run_dir)]
+        flags += [(f"--{name}", value) for name, value in options.items()]
+        words = [w for flag, value in flags if value is not None for w in (flag, str(value))]
+        resume = shlex.join(["tacfn-robust", *command, *words])
+        raise Interrupted(f"interrupted: {exc}; resume with: {resume}") from None
 
 
 def _print_result(result: RunResult) -> None:
