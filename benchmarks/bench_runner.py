@@ -17,10 +17,12 @@ import torch
 
 from benchmarks.harness import Row, compare
 from protocols import load_protocol
-from protocols.cells import build_cell_model, execute_cell, fold_split, load_dataset
+from protocols.cell_task import execute_cell
 from protocols.conditions import resolve_point
+from protocols.datasets import fold_split, load_dataset
 from protocols.evaluate import evaluate
 from protocols.grid import TrainCell, expand_conditions
+from protocols.training import build_cell_model
 from tacfn.data import EmotionDataset
 from tacfn.models import get_preset
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -11,14 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-_MASK_63 = (1 << 63) - 1
-
-
-def stable_key(*parts: object) -> int:
-    """A 63-bit integer from a tuple of JSON-serialisable parts (blake2b, never hash())."""
-    text = json.dumps(parts, separators=(",", ":"), default=str)
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & _MASK_63
+from tacfn.core.hashing import stable_key
 
 
 def _keys(tag: str, prefix: tuple[object, ...], ids: Iterable[str]) -> torch.Tensor:

@@ -1,12 +1,15 @@
 """Protocols: the validated schema, grid expansion, result store, executors and runner."""
 
 from protocols.loading import load_protocol, protocol_hash, shipped_protocols
-from protocols.runner import RunResult, plan, run_protocol
+from protocols.planning import plan
+from protocols.runner import RunEvents, RunResult, evaluate_checkpoints, run_protocol
 from protocols.schema import Protocol
 
 __all__ = [
     "Protocol",
+    "RunEvents",
     "RunResult",
+    "evaluate_checkpoints",
     "load_protocol",
     "plan",
     "protocol_hash",

@@ -2,7 +2,7 @@
 
 A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order).
 Executors do not choose torch thread counts: each cell sets the protocol's `executor.threads`
-itself (protocols.cells.torch_threads), so that results do not depend on the executor.
+itself (protocols.cell_task.torch_threads), so that results do not depend on the executor.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import Any
 
 import corruptions
 from protocols.fills import STAND_IN_MEAN, needs_mean
-from protocols.loading import digest
 from protocols.schema import JointSweep, Protocol, Sweep
+from tacfn.core.hashing import digest
 from tacfn.core.store import (
     AXIS_FIELDS,
     AXIS_SUFFIXES,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -15,6 +13,7 @@ from pydantic import ValidationError
 
 from protocols.schema import Protocol
 from tacfn.core.errors import ConfigError, excerpt, suggest
+from tacfn.core.hashing import digest
 
 # Fields that change how or where a protocol runs, not what it computes.
 COSMETIC_FIELDS = ("description", "output", "executor", "device")
@@ -310,16 +309,6 @@ def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = (
     blamed = blamed or [a for a, k in keys.items() if k.split(".")[0] in problem] or list(keys)
     named = " ".join(f"--set {_clip(a)}" for a in blamed)
     raise ConfigError(f"{origin} with {named}: {problem}")
-
-
-def canonical_json(value: Any) -> str:
-    """Canonical JSON text (sorted keys, no spaces) used for every hash."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def digest(value: Any, length: int = 16) -> str:
-    """Hex sha256 of the canonical JSON of `value`, truncated to `length`."""
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
 def protocol_hash(protocol: Protocol) -> str:

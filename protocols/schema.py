@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from tacfn.core.errors import UserError, excerpt, suggest, unknown_message
+
+if TYPE_CHECKING:
+    from tacfn.train import TrainConfig
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
@@ -196,6 +199,14 @@ class TrainSpec(Strict):
             except UserError as exc:
                 raise ValueError(f"regime {name!r}: {exc}") from None
         return regimes
+
+    def config(self, seed: int, device: str, eval_batch_size: int) -> TrainConfig:
+        """The trainer's TrainConfig of one cell: these settings (all but the regimes) plus the
+        cell's seed, the protocol's device and its test batch size."""
+        from tacfn.train import TrainConfig
+
+        settings = self.model_dump(exclude={"regimes"})
+        return TrainConfig(**settings, seed=seed, device=device, eval_batch_size=eval_batch_size)
 
 
 class TestSpec(Strict):

@@ -12,12 +12,14 @@ import yaml
 
 import corruptions as C
 from corruptions.regime import joint_absence
-from protocols import cells, load_protocol
-from protocols.cells import build_cell_model, fold_split, load_dataset, predictions_frame
+from protocols import cell_task, load_protocol
 from protocols.conditions import resolve_point
+from protocols.datasets import fold_split, load_dataset
 from protocols.evaluate import evaluate
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions, train_cells
+from protocols.predictions import predictions_frame
+from protocols.training import build_cell_model
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
 
@@ -184,11 +186,11 @@ def test_cells_evaluate_with_the_test_seed_not_the_training_seed(monkeypatch, tm
         seen["seed"] = seed
         raise RuntimeError("stop")
 
-    monkeypatch.setattr(cells, "_train", lambda *args, **kwargs: {})
-    monkeypatch.setattr(cells, "evaluate", stop)
+    monkeypatch.setattr(cell_task, "train_cell", lambda *args, **kwargs: {})
+    monkeypatch.setattr(cell_task, "evaluate", stop)
     with pytest.raises(RuntimeError, match="stop"):
-        cells._train_and_evaluate(
-            protocol, TrainCell("concat", "clean", 3, 0), tmp_path, None, None
+        cell_task._train_and_evaluate(
+            protocol, TrainCell("concat", "clean", 3, 0), tmp_path, None, None, None
         )
     assert seen == {"seed": 11}
 

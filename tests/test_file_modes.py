@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from protocols import load_protocol
-from protocols.runner import plan, write_protocol_files
+from protocols.planning import plan
+from protocols.provenance import write_protocol_files
 from tacfn.core import store
 from tacfn.data.synthetic import load_synthetic
 

@@ -14,7 +14,17 @@ from typer.testing import CliRunner
 from tacfn_robust.cli import app, main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["run", "report", "baseline", "check", "protocols", "models", "corruptions", "data"]
+COMMANDS = [
+    "run",
+    "evaluate",
+    "report",
+    "baseline",
+    "check",
+    "protocols",
+    "models",
+    "corruptions",
+    "data",
+]
 
 
 def readme_commands() -> list[str]:
@@ -78,6 +88,15 @@ def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(ROOT / ".venv/bin/ruff")
     result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_version_is_the_distribution_version() -> None:
+    from importlib.metadata import version
+
+    cli = Path(sys.executable).parent / "tacfn-robust"
+    result = subprocess.run([str(cli), "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"tacfn-robust {version('tacfn-robust')}"
 
 
 def test_console_script_entry_point() -> None:

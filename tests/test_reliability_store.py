@@ -18,7 +18,7 @@ import pytest
 import torch
 from test_reports_sim import simulate_run
 
-from protocols.cells import is_stored
+from protocols.cell_task import is_stored
 from protocols.store import recorded
 from tacfn.core import io, store
 from tacfn_robust.cli import main

@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from protocols import load_protocol, run_protocol
-from protocols.cells import build_cell_model, fold_split, load_dataset, train_regime
+from protocols.datasets import fold_split, load_dataset
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell
 from protocols.runner import CellFailed
+from protocols.training import build_cell_model, train_regime
 from tacfn.core import store
 from tacfn_robust.cli import main
 
@@ -208,16 +209,16 @@ def broken_regime(monkeypatch) -> None:
 
     Every protocol value that could fail a cell is checked at validation, so the failure is
     injected."""
-    import protocols.cells
+    import protocols.training
 
-    real = protocols.cells.train_regime
+    real = protocols.training.train_regime
 
     def train_regime(protocol, cell, means):
         if cell.regime == "broken":
             raise RuntimeError("regime broken cannot train")
         return real(protocol, cell, means)
 
-    monkeypatch.setattr(protocols.cells, "train_regime", train_regime)
+    monkeypatch.setattr(protocols.training, "train_regime", train_regime)
 
 
 def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path, broken_regime) -> None:

@@ -7,11 +7,12 @@ import torch
 import yaml
 
 from protocols import load_protocol
-from protocols.cells import build_cell_model, fold_split, load_dataset
 from protocols.conditions import bind, corrupt, resolve_point
+from protocols.datasets import fold_split, load_dataset
 from protocols.evaluate import evaluate
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell, expand_conditions
+from protocols.training import build_cell_model
 
 SWEEPS = [
     {"corruption": "missing", "modality": "audio", "values": [0.0, 0.5]},

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.cells import torch_threads
+from protocols.cell_task import torch_threads
 from protocols.executors import (
     DaskExecutor,
     PoolExecutor,

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from protocols.cells import predictions_frame
 from protocols.conditions import resolve_point
 from protocols.evaluate import ConditionOutput
 from protocols.grid import TrainCell, cell_key, expand_conditions
 from protocols.loading import load_protocol
+from protocols.predictions import predictions_frame
 from protocols.schema import Sweep
 from protocols.store import read_cell, recorded
 from reports.robustness import curve_points

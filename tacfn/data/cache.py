@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from tacfn.core.hashing import digest
 from tacfn.core.io import atomic_write
 
 CACHE_ENV = "TACFN_ROBUST_CACHE"
@@ -25,8 +24,7 @@ def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 def params_key(params: dict[str, Any]) -> str:
     """A short stable hash of JSON-serialisable parameters."""
-    text = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digest(params, length=16, compact=False)
 
 
 def atomic_save(obj: Any, path: Path) -> None:

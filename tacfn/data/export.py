@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
 
 from tacfn.core.errors import ConfigError
+from tacfn.core.io import atomic_write
 from tacfn.data.base import EmotionDataset
 from tacfn.data.names import INTENSITIES, ClipName
 
@@ -20,8 +22,14 @@ def write_mp4(path: Path, video: np.ndarray, audio: np.ndarray, sample_rate: int
     frames = video.shape[1]
     duration = len(audio) / sample_rate
     fps = Fraction(frames, 1) / Fraction(duration).limit_denominator(1000)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    atomic_write(path, lambda f: _mux(f, video, audio, sample_rate, fps))
+
+
+def _mux(
+    file: IO[bytes], video: np.ndarray, audio: np.ndarray, sample_rate: int, fps: Fraction
+) -> None:
+    frames = video.shape[1]
+    with av.open(file, "w", format="mp4") as container:
         vs = container.add_stream("libx264", rate=fps, options={"crf": "12", "preset": "fast"})
         vs.width, vs.height, vs.pix_fmt = video.shape[3], video.shape[2], "yuv420p"
         aus = container.add_stream("aac", rate=sample_rate, layout="mono")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from torch import nn
 
 from tacfn.core.errors import ConfigError
+from tacfn.core.hashing import hash64
 
 FILL_MODES = ("zeros", "mean", "noise", "learned")
 
@@ -104,8 +103,7 @@ def _noise(x: torch.Tensor, seeds: torch.Tensor | None, modality: str) -> torch.
         )
     rows = []
     for seed in seeds.tolist():
-        key = hashlib.blake2b(f"fill:{int(seed)}:{modality}".encode(), digest_size=8).digest()
-        gen = torch.Generator().manual_seed(int.from_bytes(key, "little") >> 1)
+        gen = torch.Generator().manual_seed(hash64(f"fill:{int(seed)}:{modality}") >> 1)
         rows.append(torch.randn(x.shape[1:], generator=gen))
     return torch.stack(rows).to(x.device)
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
+from tacfn.core.device import DEVICES
 from tacfn.core.errors import ConfigError
 
 CHOICES = {
     "optimizer": ("adam", "adamw"),
     "schedule": ("none", "cosine", "plateau"),
     "select": ("val_loss", "val_acc", "last"),
-    "device": ("auto", "cpu", "cuda"),
+    "device": DEVICES,
 }
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one cell is trained.
+    """How one cell is trained (a protocol builds it from its train section: TrainSpec.config).
 
     select: which epoch's weights are kept, chosen on split.val (the clean protocol).
     legacy_test_eval: also score split.test every epoch to report the reference code's
@@ -58,11 +57,3 @@ class TrainConfig:
             )
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"train.grad_clip={self.grad_clip}; expected a positive number")
-
-    def resolve_device(self) -> torch.device:
-        """The device to train on: 'auto' picks CUDA when available."""
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("train.device='cuda' but no CUDA device is available")
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)

@@ -6,7 +6,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tacfn.core.batch import Batch
+from tacfn.core.device import resolve_device
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import atomic_write, write_text
 from tacfn.data.info import Split
@@ -201,17 +202,19 @@ def fit(
     batch_transform: Callable[[Batch, int], Batch] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train `model` on split.train, select an epoch on split.val, leave the selected weights
     loaded (eval mode), write train_log.csv and checkpoint.pt atomically under out_dir.
 
     Deterministic on CPU for a seed: shuffling is seeded per epoch and dropout draws from
     a forked, seeded global generator (the caller's RNG state is restored afterwards).
-    `progress` receives each epoch's log row.
+    `progress` receives each epoch's log row; `metadata` (plain values: what the model is and
+    what it was trained on) is stored in checkpoint.pt beside the weights.
     """
     if config.select != "last" and len(split.val) == 0:
         raise ConfigError(f"train.select={config.select!r} needs a validation split; it is empty")
-    device = config.resolve_device()
+    device = resolve_device(config.device, "train.device")
     model.to(device)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -253,7 +256,12 @@ def fit(
     checkpoint = None
     if out is not None:
         checkpoint = out / "checkpoint.pt"
-        payload = {"state_dict": best_state, "best_epoch": best["epoch"], "config": asdict(config)}
+        payload = {
+            "state_dict": best_state,
+            "best_epoch": best["epoch"],
+            "config": asdict(config),
+            "metadata": dict(metadata or {}),
+        }
         atomic_write(checkpoint, lambda f: torch.save(payload, f))
     return TrainResult(
         best_epoch=int(best["epoch"]),

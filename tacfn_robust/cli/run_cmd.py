@@ -1,13 +1,20 @@
-"""CLI commands: `run PROTOCOL` and `protocols list|show|validate|schema`."""
+"""CLI commands: `run PROTOCOL`, `evaluate PROTOCOL` and `protocols list|show|validate|schema`."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from protocols.runner import RunEvents, RunResult
+    from protocols.schema import Protocol
 
 
 class ExecutorKind(str, Enum):
@@ -19,50 +26,146 @@ class ExecutorKind(str, Enum):
 
 protocols_app = typer.Typer(help="List, show, validate shipped protocols; print the JSON Schema.")
 
+# Options shared by `run` and `evaluate`.
+PROTOCOL = typer.Argument(..., help="A protocol YAML path or a shipped protocol name.")
+OUT = typer.Option(None, "--out", help="Run directory (default runs/<name>/).")
+SET = typer.Option([], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable).")
+WORKERS = typer.Option(None, "--workers", min=1, help="Parallel train cells.")
+EXECUTOR = typer.Option(
+    None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
+)
+ADDRESS = typer.Option(None, "--address", help="Dask scheduler tcp://host:port.")
+FAIL_FAST = typer.Option(False, "--fail-fast", help="Stop at the first failed cell.")
+
 
 def run(
-    protocol: str = typer.Argument(..., help="A protocol YAML path or a shipped protocol name."),
-    out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<name>/)."),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable)."
-    ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Parallel train cells."),
-    executor: ExecutorKind | None = typer.Option(
-        None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
-    ),
-    address: str | None = typer.Option(None, "--address", help="Dask scheduler tcp://host:port."),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed cell."),
+    protocol: str = PROTOCOL,
+    out: Path | None = OUT,
+    set_: list[str] = SET,
+    workers: int | None = WORKERS,
+    executor: ExecutorKind | None = EXECUTOR,
+    address: str | None = ADDRESS,
+    fail_fast: bool = FAIL_FAST,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the grid and a time estimate on stdout; run nothing."
     ),
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
     from protocols import load_protocol, run_protocol
+
+    loaded = load_protocol(protocol, set_)
+    kind = executor.value if executor else None
+    if dry_run:
+        _print_dry_run(loaded, out, kind, address)
+        return
+    options = {"workers": workers, "executor": kind, "address": address}
+    with _run_outcome(["run", protocol], set_, options):
+        result = run_protocol(
+            loaded, out=out, fail_fast=fail_fast, events=_console_events(), **options
+        )
+    _print_result(result)
+
+
+def evaluate(
+    protocol: str = PROTOCOL,
+    from_: Path | None = typer.Option(
+        None, "--from", help="Run directory whose cells' checkpoints are evaluated."
+    ),
+    checkpoint: list[str] = typer.Option(
+        [], "--checkpoint", help="NAME=FILE: the protocol's model NAME from FILE (repeatable)."
+    ),
+    out: Path | None = OUT,
+    set_: list[str] = SET,
+    workers: int | None = WORKERS,
+    executor: ExecutorKind | None = EXECUTOR,
+    address: str | None = ADDRESS,
+    fail_fast: bool = FAIL_FAST,
+) -> None:
+    """Evaluate trained checkpoints under a protocol's test sweeps, build the report. Resumes."""
+    from protocols import evaluate_checkpoints, load_protocol
+    from tacfn.core.errors import ConfigError
+
+    if from_ is None and not checkpoint:
+        raise ConfigError(
+            "evaluate: no checkpoints; expected --from RUN_DIR or --checkpoint NAME=FILE"
+        )
+    pairs = []
+    for assignment in checkpoint:
+        name, sep, file = assignment.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise ConfigError(
+                f"--checkpoint {assignment!r}; expected NAME=FILE, e.g. tacfn=ckpt.pt"
+            )
+        pairs.append((name.strip(), Path(file.strip())))
+    loaded = load_protocol(protocol, set_)
+    kind = executor.value if executor else None
+    options = {"workers": workers, "executor": kind, "address": address}
+    resume = [("--from", from_), *(("--checkpoint", c) for c in checkpoint)]
+    with _run_outcome(["evaluate", protocol], set_, options, resume):
+        result = evaluate_checkpoints(
+            loaded,
+            run_dir=from_,
+            checkpoints=pairs,
+            out=out,
+            fail_fast=fail_fast,
+            events=_console_events(),
+            **options,
+        )
+    _print_result(result)
+
+
+def _console_events() -> RunEvents:
+    from rich.console import Console
+
+    from tacfn_robust.cli.run_progress import ConsoleEvents
+
+    return ConsoleEvents(Console(stderr=True))
+
+
+def _print_dry_run(
+    protocol: Protocol, out: Path | None, executor: str | None, address: str | None
+) -> None:
+    """The plan, the time estimate and what the design can show, on stdout."""
+    from rich.console import Console
+
+    from protocols.estimate import estimate_seconds
+    from protocols.runner import plan_dry_run
+    from protocols.schema import PICKLED_DATASETS
+    from reports.comparisons import planned_design
+    from tacfn_robust.cli.run_progress import print_plan
+
+    p = plan_dry_run(protocol, out, executor, address)
+    console = Console()
+    pickled = protocol.dataset.name in PICKLED_DATASETS
+    print_plan(p, console, None if pickled else estimate_seconds(p))
+    console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
+
+
+@contextmanager
+def _run_outcome(
+    command: list[str],
+    set_: list[str],
+    options: dict[str, object],
+    sources: Sequence[tuple[str, object]] = (),
+) -> Iterator[None]:
+    """--fail-fast stops with exit 1; Ctrl-C prints the command that resumes the run."""
     from protocols.runner import CellFailed, RunInterrupted
     from tacfn.core.errors import Interrupted
 
-    loaded = load_protocol(protocol, set_)
     try:
-        result = run_protocol(
-            loaded,
-            out=out,
-            workers=workers,
-            executor=executor.value if executor else None,
-            address=address,
-            fail_fast=fail_fast,
-            dry_run=dry_run,
-        )
+        yield
     except CellFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except RunInterrupted as exc:
-        options = [*(("--set", a) for a in set_), ("--out", str(exc.run_dir))]
-        given = (("--workers", workers), ("--executor", executor), ("--address", address))
-        options += [(flag, str(value)) for flag, value in given if value is not None]
-        resume = shlex.join(["tacfn-robust", "run", protocol, *(w for o in options for w in o)])
+        flags = [*(("--set", a) for a in set_), *sources, ("--out", exc.run_dir)]
+        flags += [(f"--{name}", value) for name, value in options.items()]
+        words = [w for flag, value in flags if value is not None for w in (flag, str(value))]
+        resume = shlex.join(["tacfn-robust", *command, *words])
         raise Interrupted(f"interrupted: {exc}; resume with: {resume}") from None
-    if dry_run:
-        return
+
+
+def _print_result(result: RunResult) -> None:
     typer.echo(f"{result.tally()}; results in {result.run_dir}")
     if result.report is not None:
         typer.echo(f"report: {result.report}")
@@ -116,4 +219,5 @@ def schema() -> None:
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command("run")(run)
+    app.command("evaluate")(evaluate)
     app.add_typer(protocols_app, name="protocols")

@@ -1,0 +1,87 @@
+"""Planning a run: the expanded grid of a protocol and which of its cells are already stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocols.cell_task import is_stored
+from protocols.conditions import resolve_point
+from protocols.datasets import fold_split, load_dataset
+from protocols.grid import (
+    Condition,
+    TrainCell,
+    cell_key,
+    conditions_hash,
+    expand_conditions,
+    train_cells,
+)
+from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
+from protocols.store import read_cell
+from tacfn.core import store
+from tacfn.core.errors import DataError
+from tacfn.data import dataset_modalities
+
+
+@dataclass
+class Plan:
+    """The expanded grid of a protocol and which of its cells are already stored."""
+
+    protocol: Protocol
+    run_dir: Path
+    cells: list[TrainCell]
+    keys: dict[TrainCell, str]
+    conditions: list[Condition]
+    done: set[TrainCell]
+
+    @property
+    def pending(self) -> list[TrainCell]:
+        return [c for c in self.cells if c not in self.done]
+
+
+def default_run_dir(protocol: Protocol) -> Path:
+    return Path(protocol.output or Path("runs") / protocol.name)
+
+
+def _check_data_path(protocol: Protocol) -> None:
+    spec = protocol.dataset
+    if spec.name in DATASETS_NEEDING_PATH and not Path(str(spec.path)).exists():
+        raise DataError(
+            f"dataset.path: {spec.path} does not exist; expected the {spec.name} data "
+            "(set it with --set dataset.path=...)"
+        )
+
+
+def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True) -> Plan:
+    """Expand the grid (train cells and test conditions) and find the stored cells.
+
+    unpickle=False plans a pickled data set (one given split, fixed modalities) without
+    loading it, as --dry-run does: unpickling runs code.
+    """
+    _check_data_path(protocol)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(protocol)
+    if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
+        modalities = dataset_modalities(protocol.dataset.name)
+        assert modalities is not None
+        cells = train_cells(protocol, 1)
+    else:
+        dataset = load_dataset(protocol.dataset)
+        cells = train_cells(protocol, len(dataset.splits(protocol.dataset.folds)))
+        for fold in sorted({c.fold for c in cells}):
+            fold_split(dataset, protocol.dataset, fold)
+        modalities = dataset.info.modalities
+    conditions = expand_conditions(protocol, modalities, resolve_point)
+    keys = {c: cell_key(protocol, c) for c in cells}
+    p = Plan(protocol, run_dir, cells, keys, conditions, set())
+    p.done = stored_cells(p)
+    return p
+
+
+def stored_cells(p: Plan) -> set[TrainCell]:
+    """The cells of a plan whose results are stored intact for its test conditions."""
+    tests = conditions_hash(p.protocol)
+    return {
+        c
+        for c, key in p.keys.items()
+        if is_stored(read_cell(p.run_dir, key), tests, store.cell_dir(p.run_dir, key))
+    }

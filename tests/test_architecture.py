@@ -1,0 +1,112 @@
+"""Import direction: no module imports from a higher layer (docs/architecture.md, "Layers").
+
+Every module of the five packages is parsed with ast; imports at any depth count, including
+those inside functions and under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("tacfn", "corruptions", "protocols", "reports", "tacfn_robust")
+FIRST_PARTY = (*PACKAGES, "tacfn.core", "tacfn.data", "tacfn.models", "tacfn.train")
+LIBRARY = ("tacfn", "tacfn.core", "tacfn.data", "tacfn.models", "tacfn.train")
+
+# What each part may import from the toolkit (longest matching prefix decides) and which
+# third-party packages it must not import.
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "tacfn.core": ("tacfn.core",),
+    "tacfn": LIBRARY,  # tacfn/__init__.py holds only the version
+    "tacfn.data": LIBRARY,
+    "tacfn.models": LIBRARY,
+    "tacfn.train": LIBRARY,
+    "corruptions": ("tacfn", "tacfn.core", "corruptions"),
+    "reports": ("tacfn", "tacfn.core", "reports"),
+    "protocols": (*LIBRARY, "corruptions", "reports", "protocols"),
+    "tacfn_robust": FIRST_PARTY,
+}
+FORBIDDEN_THIRD_PARTY = {"reports": ("torch", "torchvision", "torchaudio")}
+
+
+def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:
+    """The longest entry of `table` that is `name` or a package above it."""
+    matches = [p for p in table if name == p or name.startswith(p + ".")]
+    return max(matches, key=len) if matches else None
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, at any depth."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+            found += [(node.lineno, f"{name}.{a.name}") for a in node.names if a.name != "*"]
+    return found
+
+
+def _check(path: Path, module: str) -> list[str]:
+    """Every import of one module that its layer forbids, naming the module and the import."""
+    part = _part(module, ALLOWED)
+    assert part is not None, module
+    banned = FORBIDDEN_THIRD_PARTY.get(part, ())
+    problems = []
+    for line, name in _imports(path, module):
+        where = f"{path.name}:{line}: {module} imports {name}"
+        target = _part(name, FIRST_PARTY)
+        if target is not None and target not in ALLOWED[part]:
+            problems.append(f"{where} (layer {part} may import only {', '.join(ALLOWED[part])})")
+        if name.split(".")[0] in banned:
+            problems.append(f"{where} ({part} never imports {name.split('.')[0]})")
+    return problems
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    problems = [
+        problem
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for problem in _check(path, _module_name(path))
+    ]
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "expected"),
+    [
+        ("import torch\n", "reports.x", "reports.x imports torch (reports never imports torch)"),
+        ("def f():\n    from protocols import plan\n", "corruptions.x", "imports protocols"),
+        ("from tacfn.models import build_model\n", "reports.x", "imports tacfn.models"),
+        ("from tacfn.train import fit\n", "corruptions.x", "imports tacfn.train"),
+        ("from tacfn.data import build_dataset\n", "corruptions.x", "imports tacfn.data"),
+        ("from tacfn_robust import cli\n", "protocols.x", "protocols.x imports tacfn_robust"),
+        ("from .. import runner\n", "tacfn.core.x", "tacfn.core.x imports tacfn.runner"),
+        ("import protocols.runner\n", "tacfn.models.x", "imports protocols.runner"),
+        ("from tacfn.models import fill\n", "corruptions.x", "imports tacfn.models.fill"),
+    ],
+)
+def test_a_planted_violation_is_named(
+    tmp_path: Path, source: str, module: str, expected: str
+) -> None:
+    path = tmp_path / "x.py"
+    path.write_text(source)
+    assert any(expected in problem for problem in _check(path, module)), _check(path, module)
