@@ -1,6 +1,6 @@
 """Protocols: the validated schema, grid expansion, result store, executors and runner."""
 
-from protocols.loading import load_protocol, protocol_hash, shipped_protocols
+from protocols.loading import load_protocol, protocol_hash, shipped_protocols, validate
 from protocols.runner import RunResult, plan, run_protocol
 from protocols.schema import Protocol
 
@@ -12,4 +12,5 @@ __all__ = [
     "protocol_hash",
     "run_protocol",
     "shipped_protocols",
+    "validate",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.metrics import multiclass_scores, multilabel_scores
+from reports.metrics import custom_metrics, multiclass_scores, multilabel_scores, report_metric
 from reports.store import RUN_KEYS, Run
 from tacfn.core.io import atomic_write, write_text
 
@@ -42,8 +42,10 @@ def _condition_frame(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def results_table(run: Run) -> pd.DataFrame:
-    """Score every (run, condition) of the done cells with every metric."""
+    """Score every (run, condition) of the done cells with every built-in metric and the
+    report metric."""
     frame = _condition_frame(run.predictions)
+    extra = custom_metrics([report_metric(run.protocol)])
     class_names = run.class_names()
     keys = [*RUN_KEYS, "condition"]
     rows = []
@@ -55,7 +57,7 @@ def results_table(run: Run) -> pd.DataFrame:
             scores = multilabel_scores(group["target"].to_numpy(), labels, preds, class_names)
             n = group["sample_id"].nunique()
         else:
-            scores = multiclass_scores(labels, preds, class_names)
+            scores = multiclass_scores(labels, preds, class_names, extra)
             n = len(group)
         base = {c: first[c] for c in [*RUN_KEYS, *CONDITION_COLUMNS]}
         rows.extend({**base, "metric": m, "score": s, "n": n} for m, s in scores.items())
