@@ -23,7 +23,7 @@ from protocols.conditions import resolve_point
 from protocols.evaluate import ConditionOutput, evaluate
 from protocols.fills import TrainMeans, with_mean
 from protocols.grid import Condition, TrainCell, cell_key, conditions_hash, expand_conditions
-from protocols.loading import canonical_json
+from protocols.loading import canonical_json, validate
 from protocols.schema import DatasetSpec, Protocol
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import DiskFull, file_problem
@@ -230,9 +230,11 @@ def execute_cell(
 ) -> dict[str, Any]:
     """Train, evaluate and store one cell unless it is stored; return its cell.json.
 
-    The cell runs with `executor.threads` torch threads whatever the executor.
+    The cell runs with `executor.threads` torch threads whatever the executor. A protocol this
+    process cannot resolve (e.g. a model registered only in the parent) is a one-line
+    ConfigError.
     """
-    protocol = Protocol.model_validate(protocol_data)
+    protocol = validate(protocol_data, str(Path(run_dir) / "protocol.yaml"))
     with torch_threads(protocol.executor.threads):
         return _execute(run_dir, protocol, cell, progress)
 

@@ -129,3 +129,16 @@ def test_names_of_additions_get_did_you_mean(newcomer) -> None:
     assert str(info.value).endswith("did you mean 'error_rate'?")
     with pytest.raises(ConfigError, match=r"models\[0\].options: unknown option 'depth'"):
         validate(_protocol(models=[{"name": "m", "model": "mean_audio", "options": {"depth": 2}}]))
+
+
+@pytest.mark.slow
+def test_python_registrations_reach_pool_workers(newcomer, tmp_path: Path) -> None:
+    """Spawned workers resolve the parent's Python registrations by importing their module."""
+    protocol = validate(_protocol(seeds=[0, 1], report={"metric": "accuracy"}))
+    runs = {}
+    for workers in (1, 2):
+        run_protocol(protocol, tmp_path / f"w{workers}", workers=workers, report=False)
+        files = sorted((tmp_path / f"w{workers}").glob("store/cells/*/predictions.parquet"))
+        runs[workers] = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    assert set(runs[1]["seed"]) == {0, 1} and runs[1]["condition"].nunique() == 3
+    pd.testing.assert_frame_equal(runs[1], runs[2])

@@ -59,10 +59,10 @@ def test_plugin_runs_in_process(installed: Path, tmp_path: Path, monkeypatch) ->
         "missing[audio].p=0",
         "missing[audio].p=0.5",
         "missing[audio].p=1",
-        "feature_noise[text].level=1",
-        "feature_noise[text].level=3",
+        "feature_noise[text].std_multiple=0.1",
+        "feature_noise[text].std_multiple=0.5",
     }
-    assert len(rows) == 4 * 6 * 24  # 4 cells x 6 conditions x 24 test samples (4 speakers)
+    assert len(rows) == 4 * 6 * 96  # 4 cells x 6 conditions x 96 test samples (4 speakers x 24)
     table = pd.read_parquet(tmp_path / "run" / "results.parquet")
     kappa = table[(table["metric"] == "cohen_kappa") & (table["condition"] == "clean")]
     assert len(kappa) == 4 and kappa["score"].between(-1, 1).all()
@@ -87,7 +87,7 @@ def plugin_runs(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 @pytest.mark.slow
 def test_plugin_runs_identically_under_the_pool_and_dask(plugin_runs: dict[str, Path]) -> None:
     pool, dask = (predictions(plugin_runs[k]) for k in ("pool", "dask"))
-    assert len(pool) == 4 * 6 * 24
+    assert len(pool) == 4 * 6 * 96
     pd.testing.assert_frame_equal(pool, dask)
     for run_dir in plugin_runs.values():
         assert (run_dir / "report" / "report.html").is_file()
