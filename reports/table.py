@@ -9,6 +9,7 @@ import pandas as pd
 
 from reports.metrics import custom_metrics, multiclass_scores, multilabel_scores, report_metric
 from reports.store import RUN_KEYS, Run
+from tacfn.core.errors import ConfigError
 from tacfn.core.io import atomic_write, write_text
 
 CONDITION_COLUMNS = [
@@ -46,6 +47,11 @@ def results_table(run: Run) -> pd.DataFrame:
     report metric."""
     frame = _condition_frame(run.predictions)
     extra = custom_metrics([report_metric(run.protocol)])
+    if extra and run.multilabel:
+        raise ConfigError(
+            f"report.metric {extra[0]!r}: registered metrics score single-label sets; "
+            "expected accuracy or weighted_f1 for a multi-label set"
+        )
     class_names = run.class_names()
     keys = [*RUN_KEYS, "condition"]
     rows = []
