@@ -68,6 +68,23 @@ def test_plugin_runs_in_process(installed: Path, tmp_path: Path, monkeypatch) ->
     assert len(kappa) == 4 and kappa["score"].between(-1, 1).all()
 
 
+def test_plugin_objects_by_module_attr_names(installed: Path, tmp_path: Path, monkeypatch) -> None:
+    from protocols import load_protocol, plan
+    from protocols.cells import build_cell_model, load_dataset
+
+    monkeypatch.syspath_prepend(str(installed))
+    target = "tacfn_example_plugin.models:MeanPoolFusion"
+    model = f"{{name: mine, model: '{target}', options: {{hidden: 8}}}}"
+    protocol = load_protocol(
+        PROTOCOL,
+        ["dataset.name=tacfn_example_plugin.data:load_toy_emotions", f"models=[{model}]"],
+    )
+    p = plan(protocol, tmp_path / "run")
+    assert len(p.cells) == 2 and len(p.conditions) == 6
+    built = build_cell_model(protocol, p.cells[0], load_dataset(protocol.dataset).info)
+    assert type(built).__name__ == "MeanPoolFusion" and built.classify.in_features == 8
+
+
 @pytest.fixture(scope="module")
 def plugin_runs(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The example protocol run through the CLI under each executor: executor -> run dir.
