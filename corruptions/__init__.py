@@ -10,16 +10,18 @@ from corruptions import audio, audio_library, features, missing, video  # noqa: 
 from corruptions.base import Corruption
 from corruptions.missing import SubsetCondition, subsets
 from corruptions.regime import TrainRegime
-from corruptions.registry import build, describe, list_corruptions
+from corruptions.registry import CORRUPTIONS, build, describe, list_corruptions, register
 from corruptions.seeding import test_seeds, train_seeds
 
 __all__ = [
+    "CORRUPTIONS",
     "Corruption",
     "SubsetCondition",
     "TrainRegime",
     "build",
     "describe",
     "list_corruptions",
+    "register",
     "subsets",
     "test_seeds",
     "train_seeds",

@@ -1,31 +1,19 @@
-"""Corruptions by name: register a class once, build it from a protocol's name and params."""
+"""Corruptions by name: the CORRUPTIONS registry; build one from a protocol's name and params."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from corruptions.base import Corruption
-from tacfn.core.errors import unknown_name
+from tacfn.core.registry import Registry
 
-_REGISTRY: dict[str, type[Corruption]] = {}
-
-C = TypeVar("C", bound=type[Corruption])
-
-
-def register(cls: C) -> C:
-    """Class decorator: make a corruption buildable by its `name`."""
-    if cls.name in _REGISTRY:
-        raise ValueError(f"corruption {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", "tacfn_robust.corruptions")
+register = CORRUPTIONS.register  # class decorator: `@register` registers a class by its `name`
 
 
 def corruption_class(name: str) -> type[Corruption]:
     """The registered class of `name`; unknown names list the valid ones."""
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise unknown_name("corruption", name, list(_REGISTRY)) from None
+    return CORRUPTIONS.get(name)
 
 
 def build(name: str, modality: str, **params: Any) -> Corruption:
@@ -35,7 +23,7 @@ def build(name: str, modality: str, **params: Any) -> Corruption:
 
 def list_corruptions() -> list[str]:
     """Registered corruption names, sorted."""
-    return sorted(_REGISTRY)
+    return CORRUPTIONS.names()
 
 
 def describe(name: str) -> dict[str, Any]:

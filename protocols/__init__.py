@@ -1,6 +1,6 @@
 """Protocols: the validated schema, grid expansion, result store, executors and runner."""
 
-from protocols.loading import load_protocol, protocol_hash, shipped_protocols
+from protocols.loading import load_protocol, protocol_hash, shipped_protocols, validate
 from protocols.planning import plan
 from protocols.runner import RunEvents, RunResult, evaluate_checkpoints, run_protocol
 from protocols.schema import Protocol
@@ -15,4 +15,5 @@ __all__ = [
     "protocol_hash",
     "run_protocol",
     "shipped_protocols",
+    "validate",
 ]

@@ -22,6 +22,7 @@ from protocols.datasets import fold_split, load_dataset
 from protocols.evaluate import evaluate
 from protocols.fills import TrainMeans
 from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
+from protocols.loading import validate
 from protocols.predictions import predictions_frame, records_frame
 from protocols.schema import Protocol
 from protocols.store import read_cell
@@ -80,9 +81,11 @@ def execute_cell(
     """Train (or, with `source`, load that checkpoint file), evaluate and store one cell unless
     it is stored; return its cell.json.
 
-    The cell runs with `executor.threads` torch threads whatever the executor.
+    The cell runs with `executor.threads` torch threads whatever the executor. A protocol this
+    process cannot resolve (e.g. a model registered only in the parent) is a one-line
+    ConfigError.
     """
-    protocol = Protocol.model_validate(protocol_data)
+    protocol = validate(protocol_data, str(Path(run_dir) / store.PROTOCOL_YAML))
     with torch_threads(protocol.executor.threads):
         return _execute(run_dir, protocol, cell, progress, source)
 

@@ -12,6 +12,7 @@ import torch
 from protocols.conditions import Corrupted, bind, corrupt
 from protocols.grid import Condition
 from tacfn.core.batch import Batch
+from tacfn.models.base import splits_encode_fuse
 
 
 @dataclass
@@ -80,9 +81,11 @@ def evaluate(
 
     With `reuse`, each modality's encoder runs once per test batch on clean inputs and its
     output serves every condition that leaves that modality untouched; only the touched
-    modalities are re-encoded. Without it, every condition runs the full forward pass. Both
+    modalities are re-encoded. Without it, or for a model without the encode/fuse split
+    (tacfn.models.base.splits_encode_fuse), every condition runs the full forward pass. Both
     give identical logits (eval-mode outputs of a sample never depend on its batch).
     """
+    reuse = reuse and splits_encode_fuse(model)
     model.eval()
     outputs = {c.id: ConditionOutput() for c in conditions}
     bound = [bind(c, means) for c in conditions]

@@ -3,6 +3,8 @@
 A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order).
 Executors do not choose torch thread counts: each cell sets the protocol's `executor.threads`
 itself (protocols.cell_task.torch_threads), so that results do not depend on the executor.
+Worker processes first replay this process's registrations (models, data sets, corruptions,
+metrics registered in Python) by import: tacfn.core.registry.call_with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from tacfn.core.errors import ConfigError
+from tacfn.core.registry import call_with, portable
 
 Task = tuple[Any, ...]
 
@@ -61,7 +64,8 @@ class PoolExecutor:
         """Results as tasks finish. Stopped early (Ctrl-C, a raising task, --fail-fast), it
         cancels the pending tasks and terminates the workers instead of waiting for the
         running ones; their cells are left unfinished and run again on resume."""
-        futures = [self._pool.submit(fn, *args) for args in tasks]
+        registrations = portable()
+        futures = [self._pool.submit(call_with, registrations, fn, *args) for args in tasks]
         finished = False
         try:
             for future in as_completed(futures):
@@ -107,7 +111,10 @@ class DaskExecutor:
     def run(self, fn: Callable[..., Any], tasks: Sequence[Task]) -> Iterator[Any]:
         from dask.distributed import as_completed as dask_as_completed
 
-        futures = [self._client.submit(fn, *args, pure=False) for args in tasks]
+        registrations = portable()
+        futures = [
+            self._client.submit(call_with, registrations, fn, *args, pure=False) for args in tasks
+        ]
         try:
             for future in dask_as_completed(futures):
                 yield future.result()

@@ -237,8 +237,13 @@ def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
         return None, _yaml_path(tuple(errors[0]["loc"])), _one_line(errors[0]) + more
 
 
-def validate(data: dict[str, Any], origin: str) -> Protocol:
-    """Validate a protocol mapping; a ConfigError of one line names origin and field."""
+def validate(data: dict[str, Any], origin: str = "<dict>") -> Protocol:
+    """The validated Protocol of a mapping (e.g. built in Python); a ConfigError of one line
+    names `origin` and the field, as for a file."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{origin}: expected a mapping of protocol fields, got {type(data).__name__}"
+        )
     protocol, _, problem = _first_error(data)
     if protocol is None:
         raise ConfigError(f"{origin}: {problem}")

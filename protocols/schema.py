@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from tacfn.core.errors import UserError, excerpt, suggest, unknown_message
+from tacfn.core.registry import Registry
 
 if TYPE_CHECKING:
     from tacfn.train import TrainConfig
@@ -21,6 +22,16 @@ SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ValueError:
     """A validator error for an unknown registry name, with the valid names and a suggestion."""
     return ValueError(unknown_message(kind, name, valid))
+
+
+def resolved(registry: Registry[Any], name: str) -> str:
+    """`name` when `registry` resolves it (registered, "module:attr" or an entry point), else
+    a validator error with the registry's one-line message."""
+    try:
+        registry.get(name)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+    return name
 
 
 class Strict(BaseModel):
@@ -41,12 +52,9 @@ class CorruptionParams(BaseModel):
     @field_validator("corruption")
     @classmethod
     def _known_corruption(cls, name: str) -> str:
-        import corruptions
+        from corruptions import CORRUPTIONS
 
-        valid = corruptions.list_corruptions()
-        if name not in valid and name != "subsets":
-            raise unknown("corruption", name, valid)
-        return name
+        return name if name == "subsets" else resolved(CORRUPTIONS, name)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -136,12 +144,9 @@ class DatasetSpec(Strict):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str) -> str:
-        from tacfn.data import list_datasets
+        from tacfn.data import DATASETS
 
-        valid = list_datasets()
-        if name not in valid:
-            raise unknown("dataset", name, valid)
-        return name
+        return resolved(DATASETS, name)
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> DatasetSpec:
@@ -227,8 +232,8 @@ class ReportSpec(Strict):
     """What the report compares: metric, reference model (for CE), focus model, CI level.
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
-    first model. `metric` (a name of reports.metrics.METRICS) drives curves, comparisons and
-    checks.
+    first model. `metric` (a name the reports.metrics.METRICS registry resolves) drives
+    curves, comparisons and checks.
     """
 
     metric: str = "accuracy"
@@ -241,14 +246,13 @@ class ReportSpec(Strict):
     def _known_metric(cls, name: str) -> str:
         from reports.metrics import METRICS
 
-        if name not in METRICS:
-            raise unknown("metric", name, list(METRICS))
-        return name
+        return resolved(METRICS, name)
 
 
 class ModelEntry(Strict):
     """A model built with options under its own name, e.g. {name: tacfn_gain_size, model:
-    tacfn, options: {gain: size}}; reports show `name`."""
+    tacfn, options: {gain: size}} or {name: mine, model: "my_pkg.fusion:MyFusion"}; reports
+    show `name`."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str
@@ -299,16 +303,16 @@ class Protocol(Strict):
     @field_validator("models")
     @classmethod
     def _known_models(cls, models: list[str | ModelEntry]) -> list[str | ModelEntry]:
-        from tacfn.models import list_models, model_options
+        from tacfn.models.registry import accepts_any_option, model_class, model_options
 
-        valid = list_models()
         for index, entry in enumerate(models):
             model = entry if isinstance(entry, str) else entry.model
-            if model not in valid and isinstance(entry, str):
-                raise unknown("model", model, valid)
-            if model not in valid:
-                raise ValueError(f"models[{index}].model: {unknown('model', model, valid)}")
-            if isinstance(entry, ModelEntry):
+            try:
+                model_class(model)
+            except UserError as exc:
+                where = "" if isinstance(entry, str) else f"models[{index}].model: "
+                raise ValueError(f"{where}{exc}") from None
+            if isinstance(entry, ModelEntry) and not accepts_any_option(model):
                 allowed = list(model_options(model))
                 for key in entry.options:
                     if key not in allowed:
@@ -401,14 +405,19 @@ class Protocol(Strict):
         return self
 
     def _check_model_options(self) -> None:
-        """Build every model with options on the meta device: option values are checked."""
+        """Build every built-in model with options on the meta device: option values are
+        checked (a plug-in model is built for its data set only, when the cell runs)."""
         import torch
 
-        from tacfn.models import build_model, get_preset
+        from tacfn.models import FusionModel, build_model, get_preset
+        from tacfn.models.registry import model_class
 
         info = get_preset(self.preset).reference
         for index, entry in enumerate(self.models):
             if isinstance(entry, str) or not entry.options:
+                continue
+            factory = model_class(entry.model)
+            if not (isinstance(factory, type) and issubclass(factory, FusionModel)):
                 continue
             try:
                 with torch.device("meta"):

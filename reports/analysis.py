@@ -15,7 +15,7 @@ from reports.comparisons import (
     paired_comparisons,
     probability_of_improvement,
 )
-from reports.metrics import get_metric
+from reports.metrics import custom_metrics, report_metric
 from reports.palette import model_styles
 from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
 from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
@@ -55,7 +55,8 @@ class Analysis:
     @property
     def models(self) -> list[str]:
         """The protocol's models in its order, then any other model of the results table."""
-        listed = list(self.run.protocol.get("models", []))
+        entries = self.run.protocol.get("models", [])
+        listed = [m if isinstance(m, str) else m["name"] for m in entries]
         return listed + sorted(set(self.table["model"]) - set(listed))
 
     @property
@@ -143,7 +144,9 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
     analysis = Analysis(
         run=run,
         table=table,
-        means=condition_means(table, run.predictions, level, run.class_names()),
+        means=condition_means(
+            table, run.predictions, level, run.class_names(), custom_metrics([metric])
+        ),
         points=points,
         summaries=summaries,
         summary_means=summarise_measures(
@@ -165,13 +168,6 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
             analysis.improvement = probability_of_improvement(table, focus, others, metric, level)
         analysis.friedman = friedman(table, models, metric)
     return analysis
-
-
-def report_metric(protocol: dict) -> str:
-    """The protocol's report metric (`report.metric`, default accuracy), checked by name."""
-    metric = str((protocol.get("report") or {}).get("metric", "accuracy"))
-    get_metric(metric)
-    return metric
 
 
 def per_run_nauc(analysis: Analysis) -> pd.DataFrame:

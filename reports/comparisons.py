@@ -7,6 +7,7 @@ runs are independent blocks. `planned_design` says the same about a grid before 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,11 @@ def condition_means(
     predictions: pd.DataFrame,
     level: float = 0.95,
     class_names: list[str] | None = None,
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Mean over runs of every (model, regime, condition, metric), with its CI, method and n.
+
+    `extra`: the registered metrics of the table beyond the built-in ones.
 
     Folds are clusters weighted by test size; n_samples is the test size summed over folds.
     With one run the CI is a percentile bootstrap over that run's test samples.
@@ -49,7 +53,9 @@ def condition_means(
         if len(g) == 1:
             run = tuple(g.iloc[0][run_keys])
             if run not in single:
-                single[run] = stats.single_run_scores(by_run.get_group(run), class_names or [])
+                single[run] = stats.single_run_scores(
+                    by_run.get_group(run), class_names or [], extra=extra
+                )
             draws, n = single[run]
             ci = stats.percentile_interval(draws[row["metric"]], level, stats.single_run_what(n))
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")

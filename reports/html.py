@@ -11,7 +11,7 @@ import pandas as pd
 
 from reports.analysis import Analysis
 from reports.formats import fmt, fmt_p, fmt_signed, p_equals
-from reports.metrics import METRIC_LABELS
+from reports.metrics import METRIC_LABELS, metric_label
 from reports.robustness import MEASURES
 from reports.stats import N_SAMPLE_RESAMPLES
 from reports.summary import failed_cells, records, verdict_records
@@ -181,7 +181,7 @@ def render_html(
         "focus": analysis.focus,
         "reference": analysis.reference,
         "clean": _clean_table(analysis),
-        "metric_labels": METRIC_LABELS,
+        "metric_labels": {**METRIC_LABELS, analysis.metric: metric_label(analysis.metric)},
         "points": records(
             analysis.means[
                 (analysis.means["metric"] == analysis.metric)

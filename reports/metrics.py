@@ -1,12 +1,18 @@
-"""Classification metrics from integer labels and predictions (sklearn's conventions)."""
+"""Classification metrics from integer labels and predictions (sklearn's conventions).
+
+A metric is a function `(labels, preds) -> float` in METRICS. The built-in ones
+(CONFUSION_METRICS) are also computed from confusion matrices, vectorised over resamples;
+any other registered metric (`register_metric`) is called on the labels and predictions of
+each run x condition (and of each bootstrap resample), on single-label (multiclass) sets.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tacfn.core.errors import unknown_name
+from tacfn.core.registry import Registry
 
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
@@ -57,25 +63,35 @@ def confusion_scores(cm: np.ndarray) -> dict[str, np.ndarray]:
         }
 
 
+Metric = Callable[[np.ndarray, np.ndarray], float]
+METRICS: Registry[Metric] = Registry("metric", "tacfn_robust.metrics")
+register_metric = METRICS.register
+CONFUSION_METRICS = ("accuracy", "macro_f1", "uar", "weighted_f1")
+
+
 def _score(name: str, labels: np.ndarray, preds: np.ndarray) -> float:
     return float(confusion_scores(confusion(labels, preds, _size(labels, preds)))[name])
 
 
+@register_metric
 def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
     """Fraction of samples predicted correctly."""
     return float(np.mean(np.asarray(labels) == np.asarray(preds)))
 
 
+@register_metric
 def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted mean F1 over classes present in labels or predictions."""
     return _score("macro_f1", labels, preds)
 
 
+@register_metric
 def uar(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted average recall over classes present in labels (balanced accuracy)."""
     return _score("uar", labels, preds)
 
 
+@register_metric
 def weighted_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """F1 per class averaged with weights proportional to class support."""
     return _score("weighted_f1", labels, preds)
@@ -86,13 +102,6 @@ def class_recall(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.
     return confusion_scores(confusion(labels, preds, num_classes))["recall"]
 
 
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": accuracy,
-    "macro_f1": macro_f1,
-    "uar": uar,
-    "weighted_f1": weighted_f1,
-}
-
 METRIC_LABELS = {
     "accuracy": "accuracy",
     "macro_f1": "macro F1",
@@ -101,20 +110,50 @@ METRIC_LABELS = {
 }
 
 
-def get_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+def get_metric(name: str) -> Metric:
     """The metric function registered under `name`."""
-    if name not in METRICS:
-        raise unknown_name("metric", name, list(METRICS))
-    return METRICS[name]
+    return METRICS.get(name)
+
+
+def report_metric(protocol: dict) -> str:
+    """The protocol's report metric (`report.metric`, default accuracy), checked by name."""
+    metric = str((protocol.get("report") or {}).get("metric", "accuracy"))
+    get_metric(metric)
+    return metric
+
+
+def metric_label(name: str) -> str:
+    """How reports name metric `name` (a registered metric is shown by its name)."""
+    return METRIC_LABELS.get(name, name)
+
+
+def custom_metrics(names: Sequence[str]) -> list[str]:
+    """The metrics among `names` that are not CONFUSION_METRICS (called on labels, preds)."""
+    return [n for n in names if n not in CONFUSION_METRICS]
+
+
+def custom_scores(
+    labels: np.ndarray, preds: np.ndarray, names: Sequence[str], draws: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Registered metrics `names` of labels/preds, or of each resample in `draws` (R, n)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    rows = [np.arange(labels.size)] if draws is None else list(draws)
+    out = {}
+    for name in names:
+        metric = get_metric(name)
+        scores = np.array([float(metric(labels[r], preds[r])) for r in rows])
+        out[name] = scores[0] if draws is None else scores
+    return out
 
 
 def multiclass_scores(
-    labels: np.ndarray, preds: np.ndarray, class_names: list[str]
+    labels: np.ndarray, preds: np.ndarray, class_names: list[str], extra: Sequence[str] = ()
 ) -> dict[str, float]:
-    """Every registered metric plus per-class recall as `recall[<class>]`."""
+    """The built-in metrics, per-class recall as `recall[<class>]` and the metrics `extra`."""
     k = max(len(class_names), _size(labels, preds))
     cm = confusion(labels, preds, k)
-    return {name: float(v) for name, v in multiclass_from_confusion(cm, class_names).items()}
+    scores = {**multiclass_from_confusion(cm, class_names), **custom_scores(labels, preds, extra)}
+    return {name: float(v) for name, v in scores.items()}
 
 
 def multiclass_from_confusion(cm: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ from scipy import stats
 
 from reports.analysis import Analysis, analyse
 from reports.baseline import baseline_dict, load_baseline, protocol_diff
-from reports.metrics import multiclass_scores, multilabel_scores
+from reports.metrics import custom_metrics, multiclass_scores, multilabel_scores
 from reports.stats import holm
 from reports.store import load_run
 from tacfn.core.errors import ConfigError
@@ -270,7 +270,7 @@ def chance_level(predictions: pd.DataFrame, class_names: list[str], metric: str)
     rows = predictions.drop_duplicates(["fold", "sample_id"])
     labels = rows["label"].to_numpy()
     majority = np.full(labels.shape, np.bincount(labels).argmax())
-    return multiclass_scores(labels, majority, class_names)[metric]
+    return multiclass_scores(labels, majority, class_names, custom_metrics([metric]))[metric]
 
 
 def invariants(analysis: Analysis) -> list[CheckRow]:

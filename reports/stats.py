@@ -11,6 +11,7 @@ its method string and its n.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from scipy import optimize, stats
 
 from reports.metrics import (
     confusions,
+    custom_scores,
     get_metric,
     multiclass_from_confusion,
     multilabel_from_confusion,
@@ -272,15 +274,20 @@ def sample_bootstrap_ci(
     get_metric(metric)
     labels, preds = np.asarray(labels), np.asarray(preds)
     k = int(max(labels.max(initial=0), preds.max(initial=0))) + 1
-    cm = confusions(labels, preds, sample_draws(labels.size, seed), k)
-    boot = multiclass_from_confusion(cm, [])[metric]
+    draws = sample_draws(labels.size, seed)
+    cm = confusions(labels, preds, draws, k)
+    scores = multiclass_from_confusion(cm, [])
+    if metric not in scores:
+        scores = custom_scores(labels, preds, [metric], draws)
+    boot = scores[metric]
     return percentile_interval(boot, level, single_run_what(labels.size))
 
 
 def single_run_scores(
-    rows: pd.DataFrame, class_names: list[str], seed: int = 0
+    rows: pd.DataFrame, class_names: list[str], seed: int = 0, extra: Sequence[str] = ()
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Every metric of one run x condition over bootstrap resamples of its test samples.
+    """Every metric (built-in, plus registered metrics `extra`) of one run x condition over
+    bootstrap resamples of its test samples.
 
     Multilabel rows (a `target` column) are resampled by sample, all targets together.
     Returns (metric -> draws, number of test samples).
@@ -288,8 +295,10 @@ def single_run_scores(
     if "target" not in rows.columns:
         labels, preds = rows["label"].to_numpy(), rows["pred"].to_numpy()
         k = max(len(class_names), int(max(labels.max(), preds.max())) + 1)
-        cm = confusions(labels, preds, sample_draws(len(rows), seed), k)
-        return multiclass_from_confusion(cm, class_names), len(rows)
+        draws = sample_draws(len(rows), seed)
+        cm = confusions(labels, preds, draws, k)
+        scores = multiclass_from_confusion(cm, class_names)
+        return {**scores, **custom_scores(labels, preds, extra, draws)}, len(rows)
     wide = rows.pivot_table(index="sample_id", columns="target", values=["label", "pred"])
     draws = sample_draws(len(wide), seed)
     cms = {}

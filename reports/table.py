@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.metrics import multiclass_scores, multilabel_scores
+from reports.metrics import custom_metrics, multiclass_scores, multilabel_scores, report_metric
 from reports.store import Run
 from tacfn.core import store
+from tacfn.core.errors import ConfigError
 from tacfn.core.io import write_text
 from tacfn.core.store import RUN_KEYS
 
@@ -28,8 +29,15 @@ def _condition_frame(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def results_table(run: Run) -> pd.DataFrame:
-    """Score every (run, condition) of the done cells with every metric."""
+    """Score every (run, condition) of the done cells with every built-in metric and the
+    report metric."""
     frame = _condition_frame(run.predictions)
+    extra = custom_metrics([report_metric(run.protocol)])
+    if extra and run.multilabel:
+        raise ConfigError(
+            f"report.metric {extra[0]!r}: registered metrics score single-label sets; "
+            "expected accuracy or weighted_f1 for a multi-label set"
+        )
     class_names = run.class_names()
     keys = [*RUN_KEYS, "condition"]
     rows = []
@@ -41,7 +49,7 @@ def results_table(run: Run) -> pd.DataFrame:
             scores = multilabel_scores(group["target"].to_numpy(), labels, preds, class_names)
             n = group["sample_id"].nunique()
         else:
-            scores = multiclass_scores(labels, preds, class_names)
+            scores = multiclass_scores(labels, preds, class_names, extra)
             n = len(group)
         base = {c: first[c] for c in [*RUN_KEYS, *CONDITION_COLUMNS]}
         rows.extend({**base, "metric": m, "score": s, "n": n} for m, s in scores.items())

@@ -1,6 +1,8 @@
 """tacfn-robust's top layer: the command line and the public Python entry points.
 
-The entry points load on first use, so that `tacfn-robust --help` stays quick.
+    from tacfn_robust import register_model, validate_protocol, run_protocol
+
+Names are imported on first use, so that `import tacfn_robust` (and the CLI) stays light.
 """
 
 from __future__ import annotations
@@ -8,15 +10,23 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+# public name -> "module:attr" it re-exports
 _EXPORTS = {
-    "evaluate_checkpoints": "protocols",
-    "load_protocol": "protocols",
-    "run_protocol": "protocols",
+    "register_model": "tacfn.models.registry:register_model",
+    "register_dataset": "tacfn.data:register_dataset",
+    "register_corruption": "corruptions.registry:register",
+    "register_metric": "reports.metrics:register_metric",
+    "validate_protocol": "protocols.loading:validate",
+    "load_protocol": "protocols.loading:load_protocol",
+    "run_protocol": "protocols.runner:run_protocol",
+    "evaluate_checkpoints": "protocols.runner:evaluate_checkpoints",
 }
+
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tacfn_robust' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+    module, attr = _EXPORTS[name].split(":")
+    return getattr(import_module(module), attr)

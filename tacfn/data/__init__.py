@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from importlib import import_module
 
 import pydantic
 
-from tacfn.core.errors import ConfigError, excerpt, unknown_name
+from tacfn.core.errors import ConfigError, excerpt
+from tacfn.core.registry import Registry
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo, Split
 
-__all__ = ["DatasetInfo", "EmotionDataset", "Split", "build_dataset", "list_datasets"]
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "EmotionDataset",
+    "Split",
+    "build_dataset",
+    "list_datasets",
+    "register_dataset",
+]
 
-_REGISTRY: dict[str, tuple[str, str]] = {
-    "synthetic": ("tacfn.data.synthetic", "load_synthetic"),
-    "ravdess": ("tacfn.data.ravdess", "load_ravdess"),
-    "mult_pickle": ("tacfn.data.mult", "load_mult_pickle"),
-    "npz": ("tacfn.data.npz", "load_npz"),
-}
-
+# A data set is a loader `(**params) -> EmotionDataset`; its keywords are its parameters.
+DATASETS: Registry[Callable[..., EmotionDataset]] = Registry("data set", "tacfn_robust.datasets")
+register_dataset = DATASETS.register
+register_dataset("synthetic", "tacfn.data.synthetic:load_synthetic")
+register_dataset("ravdess", "tacfn.data.ravdess:load_ravdess")
+register_dataset("mult_pickle", "tacfn.data.mult:load_mult_pickle")
+register_dataset("npz", "tacfn.data.npz:load_npz")
 
 # The modalities of the data sets whose modalities do not depend on their files (npz's do).
 _MODALITIES: dict[str, tuple[str, ...]] = {
@@ -31,7 +39,7 @@ _MODALITIES: dict[str, tuple[str, ...]] = {
 
 
 def list_datasets() -> list[str]:
-    return sorted(_REGISTRY)
+    return DATASETS.names()
 
 
 def dataset_modalities(name: str) -> tuple[str, ...] | None:
@@ -39,17 +47,9 @@ def dataset_modalities(name: str) -> tuple[str, ...] | None:
     return _MODALITIES.get(name)
 
 
-def dataset_loader(name: str) -> Callable[..., EmotionDataset]:
-    """The loader function registered under `name`."""
-    if name not in _REGISTRY:
-        raise unknown_name("data set", name, list(_REGISTRY))
-    module, function = _REGISTRY[name]
-    return getattr(import_module(module), function)
-
-
 def build_dataset(name: str, /, **params: object) -> EmotionDataset:
     """Load data set `name`; parameters are checked by name and type before loading."""
-    loader = dataset_loader(name)
+    loader = DATASETS.get(name)
     valid = list(inspect.signature(loader).parameters)
     unknown = sorted(set(params) - set(valid))
     if unknown:
@@ -58,10 +58,16 @@ def build_dataset(name: str, /, **params: object) -> EmotionDataset:
             f"{', '.join(valid)}"
         )
     try:
-        return pydantic.validate_call(loader)(**params)
+        dataset = pydantic.validate_call(loader)(**params)
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "?"
         raise ConfigError(
             f"data set {name!r}: parameter {field}={excerpt(err.get('input'))}: {err['msg']}"
         ) from None
+    if not isinstance(dataset, EmotionDataset):
+        raise ConfigError(
+            f"data set {name!r} loaded a {type(dataset).__name__}; expected a "
+            "tacfn.data.EmotionDataset"
+        )
+    return dataset

@@ -2,9 +2,17 @@
 
 from tacfn.models.base import FusionModel
 from tacfn.models.presets import PRESETS, Preset, get_preset, list_presets
-from tacfn.models.registry import build_model, count_parameters, list_models, model_options
+from tacfn.models.registry import (
+    MODELS,
+    build_model,
+    count_parameters,
+    list_models,
+    model_options,
+    register_model,
+)
 
 __all__ = [
+    "MODELS",
     "PRESETS",
     "FusionModel",
     "Preset",
@@ -14,4 +22,5 @@ __all__ = [
     "list_models",
     "list_presets",
     "model_options",
+    "register_model",
 ]

@@ -109,6 +109,14 @@ class FusionModel(nn.Module):
         return UnimodalProbe(self, m)
 
 
+def splits_encode_fuse(model: nn.Module) -> bool:
+    """Whether `model` has FusionModel's split interface (`modalities`, `encode_modality`,
+    `fuse`), so that evaluation can reuse the encoder outputs of untouched modalities."""
+    return isinstance(getattr(model, "modalities", None), tuple | list) and all(
+        callable(getattr(model, name, None)) for name in ("encode_modality", "fuse")
+    )
+
+
 class UnimodalProbe(nn.Module):
     """A unimodal classifier sharing the encoder of a fusion model, for pre-training."""
 

@@ -1,0 +1,144 @@
+"""A newcomer adds a corruption, a model and a metric, each in one place (one module of their
+own), and uses all three in a protocol: the corruption in a test sweep, the model in
+`models`, the metric as `report.metric`."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from corruptions import CORRUPTIONS
+from protocols import run_protocol, validate
+from reports.metrics import METRICS
+from tacfn.core.errors import ConfigError
+from tacfn.models import MODELS
+
+NEWCOMER = '''
+"""Everything a newcomer adds: one corruption, one model, one metric."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from corruptions.base import Corruption
+from tacfn_robust import register_corruption, register_metric, register_model
+
+
+@register_corruption
+class Scale(Corruption):
+    """Every input value multiplied by a factor."""
+
+    name = "scale"
+    kind = "any"
+    param = "factor"
+    unit = "x"
+    levels = (0.8, 0.6, 0.4, 0.2, 0.0)
+    identity = 1.0
+    bounds = (0.0, 10.0)
+
+    def corrupt(self, x, seeds, batch):
+        return x * self.value, [{"factor": self.value} for _ in seeds]
+
+
+@register_model("mean_audio")
+class MeanAudio(nn.Module):
+    """Logits from the mean and spread of the waveform: nn.Module, Batch -> logits."""
+
+    def __init__(self, info, width: int = 4):
+        super().__init__()
+        self.modalities = ("audio",)
+        classes = info.num_classes
+        self.layer = nn.Sequential(nn.Linear(2, width), nn.Tanh(), nn.Linear(width, classes))
+
+    def forward(self, batch):
+        x = batch.inputs["audio"]
+        return self.layer(torch.stack([x.mean(1), x.abs().mean(1)], dim=1))
+
+
+@register_metric
+def error_rate(labels, preds):
+    """Share of samples predicted wrongly."""
+    return float(np.mean(np.asarray(labels) != np.asarray(preds)))
+'''
+
+DATA = {"name": "synthetic", "actors": 4, "folds": 2, "frames": 4, "size": 32, "duration": 0.5}
+
+
+@pytest.fixture
+def newcomer(tmp_path: Path, monkeypatch):
+    """The newcomer's module, imported from tmp_path; its registrations end with the test."""
+    for registry in (CORRUPTIONS, MODELS, METRICS):
+        monkeypatch.setattr(registry, "_objects", dict(registry._objects))
+    (tmp_path / "newcomer_plugin.py").write_text(textwrap.dedent(NEWCOMER))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(importlib.sys.modules, "newcomer_plugin", raising=False)
+    return importlib.import_module("newcomer_plugin")
+
+
+def _protocol(**changes: object) -> dict:
+    data = {
+        "name": "newcomer",
+        "dataset": DATA,
+        "models": [{"name": "mine", "model": "mean_audio", "options": {"width": 3}}],
+        "train": {"epochs": 2, "batch_size": 16, "lr": 0.01},
+        "test": {"sweeps": [{"corruption": "scale", "modality": "audio", "values": [1.0, 0.0]}]},
+        "seeds": [0],
+        "folds": [0],
+        "report": {"metric": "error_rate"},
+    }
+    return {**data, **changes}
+
+
+def test_each_addition_is_usable_from_its_one_module(newcomer, tmp_path: Path) -> None:
+    protocol = validate(_protocol())
+    assert protocol.model_entries["mine"].model == "mean_audio"
+    result = run_protocol(protocol, tmp_path / "run", workers=1, executor="local")
+    assert [c["status"] for c in result.cells] == ["done"]
+    stored = next((tmp_path / "run").glob("store/cells/*/predictions.parquet"))
+    predictions = pd.read_parquet(stored)
+    assert sorted(predictions["condition"].unique()) == [
+        "clean",
+        "scale[audio].factor=0",
+        "scale[audio].factor=1",
+    ]
+    scaled = predictions[predictions["condition"] == "scale[audio].factor=0"]
+    # factor 0 zeroes the waveform: every sample gets the logits of an all-zero input
+    assert scaled[["logit_0", "logit_1"]].drop_duplicates().shape[0] == 1
+    table = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    errors = table[table["metric"] == "error_rate"].set_index("condition")["score"]
+    accuracy = table[table["metric"] == "accuracy"].set_index("condition")["score"]
+    assert np.allclose(errors.sort_index(), 1.0 - accuracy.sort_index())
+    clean = predictions[predictions["condition"] == "clean"]
+    assert errors["clean"] == pytest.approx(float(np.mean(clean["label"] != clean["pred"])))
+    assert (tmp_path / "run" / "report" / "report.html").is_file()
+
+
+def test_names_of_additions_get_did_you_mean(newcomer) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(_protocol(models=["mean_audo"]))
+    assert "<dict>: models: unknown model 'mean_audo'" in str(info.value)
+    assert "did you mean 'mean_audio'?" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        validate(_protocol(report={"metric": "eror_rate"}), "mine.py")
+    assert str(info.value).startswith("mine.py: report.metric: unknown metric 'eror_rate'")
+    assert str(info.value).endswith("did you mean 'error_rate'?")
+    with pytest.raises(ConfigError, match=r"models\[0\].options: unknown option 'depth'"):
+        validate(_protocol(models=[{"name": "m", "model": "mean_audio", "options": {"depth": 2}}]))
+
+
+@pytest.mark.slow
+def test_python_registrations_reach_pool_workers(newcomer, tmp_path: Path) -> None:
+    """Spawned workers resolve the parent's Python registrations by importing their module."""
+    protocol = validate(_protocol(seeds=[0, 1], report={"metric": "accuracy"}))
+    runs = {}
+    for workers in (1, 2):
+        run_protocol(protocol, tmp_path / f"w{workers}", workers=workers, report=False)
+        files = sorted((tmp_path / f"w{workers}").glob("store/cells/*/predictions.parquet"))
+        runs[workers] = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    assert set(runs[1]["seed"]) == {0, 1} and runs[1]["condition"].nunique() == 3
+    pd.testing.assert_frame_equal(runs[1], runs[2])
