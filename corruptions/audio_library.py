@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from corruptions.audio import sample_rate_of
-from corruptions.base import Corruption, Option, choice, number
+from corruptions.base import Corruption
+from corruptions.options import CorruptionOptions, Integer
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, seeded_global_rng
 from tacfn.core.batch import Batch
@@ -33,7 +35,7 @@ def audiomentations() -> Any:
     return import_module("audiomentations")
 
 
-STRETCH_METHODS = ("signalsmith_stretch", "librosa_phase_vocoder")
+StretchMethod = Literal["signalsmith_stretch", "librosa_phase_vocoder"]
 
 
 class _Audiomentations(Corruption):
@@ -80,7 +82,8 @@ def realised_snr_db(clean: np.ndarray, out: np.ndarray) -> float:
 class _Stretching(_Audiomentations):
     """Pitch and tempo changes: a choice of DSP backend, recorded per sample."""
 
-    options = {"method": Option(STRETCH_METHODS[0], choice(*STRETCH_METHODS), "DSP backend")}
+    class Options(CorruptionOptions):
+        method: StretchMethod = Field("signalsmith_stretch", description="DSP backend")
 
     def detail(self, clean, out):
         return {"method": self.config["method"]}
@@ -140,7 +143,9 @@ class Mp3(_Audiomentations):
     identity = math.inf  # not compressed
     bounds = (8, 320)
     integer = True
-    options = {"quality": Option(7, number(0, 9, integer=True), "LAME quality: 0 best, 9 fastest")}
+
+    class Options(CorruptionOptions):
+        quality: Integer = Field(7, ge=0, le=9, description="LAME quality: 0 best, 9 fastest")
 
     @classmethod
     def check_value(cls, value: Any) -> float:
