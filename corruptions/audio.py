@@ -29,7 +29,10 @@ NOISE_EXPONENTS = {"pink": 1.0, "brown": 2.0}
 def sample_rate_of(name: str, batch: Batch) -> int:
     """The batch's audio sample rate, or a one-line error naming the corruption."""
     if not batch.sample_rate:
-        raise DataError(f"{name}: batch has no sample_rate; expected the audio rate in Hz")
+        raise DataError(
+            f"{name}: batch has no sample_rate; expected the audio rate in Hz "
+            "(Batch.sample_rate, or sample_rate= on a tensor)"
+        )
     return int(batch.sample_rate)
 
 

@@ -45,7 +45,7 @@ class _Audiomentations(Corruption):
     backend = "audiomentations"
 
     @abstractmethod
-    def transform(self) -> BaseWaveformTransform:
+    def library_transform(self) -> BaseWaveformTransform:
         """The configured audiomentations transform (p=1, parameter fixed to `value`)."""
 
     @abstractmethod
@@ -58,7 +58,7 @@ class _Audiomentations(Corruption):
     def corrupt(self, x: torch.Tensor, seeds: list[int], batch: Batch):
         rate = sample_rate_of(self.name, batch)
         self.check_input(x, rate)
-        transform = self.transform()
+        transform = self.library_transform()
         clips = x.detach().cpu().numpy().astype(np.float32)
         rows, details = [], []
         for clip, seed in zip(clips, seeds, strict=True):
@@ -100,7 +100,7 @@ class PitchShift(_Stretching):
     identity = 0.0
     bounds = (-12.0, 12.0)
 
-    def transform(self):
+    def library_transform(self):
         return audiomentations().PitchShift(
             self.value, self.value, method=self.config["method"], p=1.0
         )
@@ -117,7 +117,7 @@ class TimeStretch(_Stretching):
     identity = 1.0
     bounds = (0.5, 2.0)
 
-    def transform(self):
+    def library_transform(self):
         return audiomentations().TimeStretch(
             self.value,
             self.value,
@@ -171,7 +171,7 @@ class Mp3(_Audiomentations):
                 f"expected at least {math.ceil(0.1 * rate)} (100 ms at {rate} Hz)"
             )
 
-    def transform(self):
+    def library_transform(self):
         bitrate = int(self.value)
         return audiomentations().Mp3Compression(
             bitrate, bitrate, quality=self.config["quality"], p=1.0

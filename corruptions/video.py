@@ -122,14 +122,14 @@ class _Albumentations(_Frames):
     backend = "albumentations"
 
     @abstractmethod
-    def transform(self, x: torch.Tensor) -> BasicTransform:
+    def library_transform(self, x: torch.Tensor) -> BasicTransform:
         """The configured transform for clips shaped like `x`."""
 
     def details(self, x: torch.Tensor) -> dict[str, Any]:
         return {self.param: self.value}
 
     def corrupt(self, x, seeds, batch):
-        transform = self.transform(x)
+        transform = self.library_transform(x)
         per_frame = self.config.get("per_frame", False)
         clips = x.detach().permute(0, 2, 3, 4, 1).cpu().numpy().astype(np.float32)  # B,T,H,W,3
         out = np.empty_like(clips)
@@ -159,7 +159,7 @@ class Jpeg(_Albumentations):
     bounds = (1, 100)
     integer = True
 
-    def transform(self, x):
+    def library_transform(self, x):
         quality = int(self.value)
         return albumentations().ImageCompression(
             compression_type="jpeg", quality_range=(quality, quality), p=1.0
@@ -187,7 +187,7 @@ class MotionBlur(_Albumentations):
     class Options(CorruptionOptions):
         per_frame: PerFrame = False
 
-    def transform(self, x):
+    def library_transform(self, x):
         size = motion_kernel(self.value, x)
         return albumentations().MotionBlur(blur_limit=(size, size), p=1.0)
 
