@@ -5,7 +5,7 @@ corruption.apply(batch, seeds) -> (batch, records)
 corruption(x, seed=...) on a bare tensor; corruption.transform(x, ...) -> Transformed
 Compose([...]); CorruptionModule(corruption) for nn.Sequential
 sample_seed(protocol_seed, condition, sample_id): the runner's seed of one sample
-test_seeds(protocol_seed, condition, ids); train_seeds(seed, epoch, ids)
+test_seeds(protocol_seed, condition, ids); train_seeds(seed, epoch, ids); derive_seeds(seeds, key)
 TrainRegime(specs, seed)(batch, epoch); subsets(modalities)
 """
 
@@ -15,7 +15,7 @@ from corruptions.missing import SubsetCondition, subsets
 from corruptions.options import CorruptionOptions
 from corruptions.regime import TrainRegime
 from corruptions.registry import build, describe, list_corruptions
-from corruptions.seeding import row_seeds, sample_seed, test_seeds, train_seeds
+from corruptions.seeding import derive_seeds, row_seeds, sample_seed, test_seeds, train_seeds
 from corruptions.transforms import Compose, CorruptionModule
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "TrainRegime",
     "Transformed",
     "build",
+    "derive_seeds",
     "describe",
     "list_corruptions",
     "row_seeds",
