@@ -117,7 +117,68 @@ def tensor_batch(
     return Batch({modality: x}, {modality: mask}, labels, ids, sample_rate=sample_rate)
 
 
-class Corruption(ABC):
+class TensorTransform(ABC):
+    """Called on a bare tensor, one sample or a batch: what a Corruption and a Compose share."""
+
+    name: str
+    kind: str  # "waveform" | "frames" | "features" | "any"
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        seed: int | None = None,
+        *,
+        seeds: Seeds | None = None,
+        kind: str | None = None,
+        sample_rate: int | None = None,
+    ) -> torch.Tensor:
+        """The corrupted tensor; see `transform` for the arguments and the records."""
+        return self.transform(x, seed, seeds=seeds, kind=kind, sample_rate=sample_rate).x
+
+    def transform(
+        self,
+        x: torch.Tensor,
+        seed: int | None = None,
+        *,
+        seeds: Seeds | None = None,
+        kind: str | None = None,
+        sample_rate: int | None = None,
+        present: torch.Tensor | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> Transformed:
+        """Corrupt one sample or a batch, as the runner's `apply` would.
+
+        x: a batch (B, ...) of the modality kind (waveform (B, L), frames (B, 3, T, H, W),
+        features (B, T, D)) or one sample without the batch axis; `kind=` names the kind for
+        a corruption of any modality (missing). seed: one sample's seed (row i of a batch gets
+        `row_seeds(seed, B)[i]`); seeds: one per sample; neither: fresh seeds from torch's
+        global RNG (returned in `.seeds`). A sample's result for a seed is exactly what the
+        runner gives that sample for that seed (`sample_seed` derives the runner's seed).
+        sample_rate: Hz, for the corruptions that need it. present: (B,) bool, samples
+        already absent. ids: the records' sample ids (default "0".."B-1").
+        """
+        kind = tensor_kind(self.name, self.kind, kind)
+        batched, single = as_batch(self.name, x, kind)
+        per_sample = sample_seeds(self.name, batched.shape[0], single, seed, seeds)
+        out = self.transform_batch(
+            batched, per_sample, sample_rate=sample_rate, present=present, ids=ids
+        )
+        return Transformed(out.x[0], out.present[0], out.records, per_sample[0]) if single else out
+
+    @abstractmethod
+    def transform_batch(
+        self,
+        x: torch.Tensor,
+        seeds: torch.Tensor,
+        *,
+        sample_rate: int | None,
+        present: torch.Tensor | None,
+        ids: Sequence[str] | None,
+    ) -> Transformed:
+        """`transform` of a batch x (B, ...) with its seeds (B,) int64."""
+
+
+class Corruption(TensorTransform):
     """A named, parameterised transform of one modality with a 5-level severity table."""
 
     name: ClassVar[str]
@@ -162,7 +223,7 @@ class Corruption(ABC):
         else:
             value = cls.check_value(value)
         options = validate_options(cls.name, cls.Options, params)
-        return cls(modality, value, dict(options.items()))
+        return cls(modality, value, dict(options))
 
     @classmethod
     def value_at(cls, level: Any) -> float:
@@ -220,51 +281,21 @@ class Corruption(ABC):
     def __repr__(self) -> str:
         return f"{self.name}[{self.modality}].{self.param}={self.value:g}"
 
-    # ----- on a bare tensor --------------------------------------------------------------------
+    # ----- on a bare tensor (TensorTransform) ------------------------------------------------
 
-    def __call__(
+    def transform_batch(
         self,
         x: torch.Tensor,
-        seed: int | None = None,
+        seeds: torch.Tensor,
         *,
-        seeds: Seeds | None = None,
-        kind: str | None = None,
-        sample_rate: int | None = None,
-    ) -> torch.Tensor:
-        """The corrupted tensor; see `transform` for the arguments and the records."""
-        return self.transform(x, seed, seeds=seeds, kind=kind, sample_rate=sample_rate).x
-
-    def transform(
-        self,
-        x: torch.Tensor,
-        seed: int | None = None,
-        *,
-        seeds: Seeds | None = None,
-        kind: str | None = None,
-        sample_rate: int | None = None,
-        present: torch.Tensor | None = None,
-        ids: Sequence[str] | None = None,
+        sample_rate: int | None,
+        present: torch.Tensor | None,
+        ids: Sequence[str] | None,
     ) -> Transformed:
-        """Corrupt one sample or a batch of this corruption's modality kind, as `apply` would.
-
-        x: a batch (B, ...) of the corruption's kind (waveform (B, L), frames (B, 3, T, H, W),
-        features (B, T, D)) or one sample without the batch axis; `kind=` names the kind for
-        a corruption of any modality (missing). seed: one sample's seed (row i of a batch gets
-        `row_seeds(seed, B)[i]`); seeds: one per sample; neither: fresh seeds from torch's
-        global RNG (returned in `.seeds`). A sample's result for a seed is exactly what the
-        runner gives that sample for that seed (`sample_seed` derives the runner's seed).
-        sample_rate: Hz, for the corruptions that need it. present: (B,) bool, samples
-        already absent. ids: the records' sample ids (default "0".."B-1").
-        """
-        kind = tensor_kind(self.name, self.kind, kind)
-        batched, single = as_batch(self.name, x, kind)
-        per_sample = sample_seeds(self.name, batched.shape[0], single, seed, seeds)
-        batch = tensor_batch(self.name, self.modality, batched, present, ids, sample_rate)
-        out, records = self.apply(batch, per_sample)
-        tensor, mask = out.inputs[self.modality], out.present[self.modality]
-        if single:
-            return Transformed(tensor[0], mask[0], records, per_sample[0])
-        return Transformed(tensor, mask, records, per_sample)
+        """`apply` on a one-modality Batch around x."""
+        batch = tensor_batch(self.name, self.modality, x, present, ids, sample_rate)
+        out, records = self.apply(batch, seeds)
+        return Transformed(out.inputs[self.modality], out.present[self.modality], records, seeds)
 
     def apply(self, batch: Batch, seeds: torch.Tensor) -> tuple[Batch, list[dict[str, Any]]]:
         """Corrupt `batch`; sample i's result depends only on seeds[i] and its own data."""

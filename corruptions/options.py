@@ -7,7 +7,7 @@ option accepts, and `expected(field)` says it in words for errors and `corruptio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
@@ -39,10 +39,6 @@ class CorruptionOptions(BaseModel):
     """Base of every corruption's options: unknown keys rejected, values validated as given."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        """(option, validated value) pairs in declaration order."""
-        return iter(dict(self).items())
 
 
 class NoOptions(CorruptionOptions):

@@ -11,19 +11,12 @@ from typing import Any
 
 import torch
 
-from corruptions.base import (
-    Corruption,
-    Seeds,
-    Transformed,
-    as_batch,
-    sample_seeds,
-    tensor_kind,
-)
+from corruptions.base import Corruption, Seeds, TensorTransform, Transformed, tensor_kind
 from corruptions.seeding import derive_seeds
 from tacfn.core.errors import ConfigError
 
 
-class Compose:
+class Compose(TensorTransform):
     """Several corruptions of one tensor applied in order.
 
     Seeding rule: the per-sample seeds s (from `seed=`/`seeds=`, or fresh ones, exactly as for
@@ -32,6 +25,8 @@ class Compose:
     carried along (a missing member's absent samples stay absent) and the records are each
     member's, in order.
     """
+
+    name = "Compose"
 
     def __init__(self, corruptions: Sequence[Corruption]) -> None:
         members = list(corruptions)
@@ -45,52 +40,33 @@ class Compose:
             )
         self.corruptions = tuple(members)
         self.kind = kinds.pop() if kinds else "any"
-        self.name = "Compose"
 
     def __repr__(self) -> str:
         return f"Compose([{', '.join(map(repr, self.corruptions))}])"
 
-    def __call__(
+    def transform_batch(
         self,
         x: torch.Tensor,
-        seed: int | None = None,
+        seeds: torch.Tensor,
         *,
-        seeds: Seeds | None = None,
-        kind: str | None = None,
-        sample_rate: int | None = None,
-    ) -> torch.Tensor:
-        """The tensor after every member; see `Corruption.transform` for the arguments."""
-        return self.transform(x, seed, seeds=seeds, kind=kind, sample_rate=sample_rate).x
-
-    def transform(
-        self,
-        x: torch.Tensor,
-        seed: int | None = None,
-        *,
-        seeds: Seeds | None = None,
-        kind: str | None = None,
-        sample_rate: int | None = None,
-        present: torch.Tensor | None = None,
-        ids: Sequence[str] | None = None,
+        sample_rate: int | None,
+        present: torch.Tensor | None,
+        ids: Sequence[str] | None,
     ) -> Transformed:
         """Every member in order; `.records` holds each member's records one after another."""
-        kind = tensor_kind(self.name, self.kind, kind)
-        batched, single = as_batch(self.name, x, kind)
-        base = sample_seeds(self.name, batched.shape[0], single, seed, seeds)
         records: list[dict[str, Any]] = []
         out, mask = x, present
         for index, corruption in enumerate(self.corruptions):
-            step = corruption.transform(
+            step = corruption.transform_batch(
                 out,
-                seeds=derive_seeds(base, "compose", index),
-                kind=kind,
+                derive_seeds(seeds, "compose", index),
                 sample_rate=sample_rate,
                 present=mask,
                 ids=ids,
             )
             out, mask = step.x, step.present
             records.extend(step.records)
-        return Transformed(out, mask, records, base[0] if single else base)
+        return Transformed(out, mask, records, seeds)
 
 
 class CorruptionModule(torch.nn.Module):
@@ -104,12 +80,12 @@ class CorruptionModule(torch.nn.Module):
 
     def __init__(
         self,
-        corruption: Corruption | Compose,
+        corruption: TensorTransform,
         kind: str | None = None,
         sample_rate: int | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(corruption, Corruption | Compose):
+        if not isinstance(corruption, TensorTransform):
             raise ConfigError(
                 f"CorruptionModule: {corruption!r}; expected a Corruption or a Compose"
             )

@@ -46,17 +46,6 @@ def batch32() -> Batch:
     return make_batch(32)
 
 
-@pytest.fixture(scope="module")
-def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import soundfile
-
-    folder = tmp_path_factory.mktemp("noise")
-    rng = np.random.default_rng(0)
-    soundfile.write(folder / "babble.wav", rng.normal(size=8000).astype(np.float32), 8000)
-    soundfile.write(folder / "hum.wav", np.sin(np.arange(3000) * 0.3).astype(np.float32), RATE)
-    return str(folder)
-
-
 def build_at(name: str, level: int, noise_folder: str):
     kind = C.describe(name)["kind"]
     extra = {"folder": noise_folder} if name == "background" else {}

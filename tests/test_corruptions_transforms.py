@@ -7,7 +7,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -47,17 +46,6 @@ def tiny_batch(n: int = 3) -> Batch:
         ids=tuple(f"actor01/clip{i}" for i in range(n)),
         sample_rate=RATE,
     )
-
-
-@pytest.fixture(scope="module")
-def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import soundfile
-
-    folder = tmp_path_factory.mktemp("noise")
-    rng = np.random.default_rng(0)
-    soundfile.write(folder / "babble.wav", rng.normal(size=8000).astype(np.float32), 8000)
-    soundfile.write(folder / "hum.wav", np.sin(np.arange(3000) * 0.3).astype(np.float32), RATE)
-    return str(folder)
 
 
 def options_of(name: str, noise_folder: str) -> dict[str, str]:
