@@ -28,7 +28,7 @@ Seeds = torch.Tensor | Sequence[int]
 
 
 class Transformed(NamedTuple):
-    """A corrupted tensor with what was done to it (see `Corruption.transform`)."""
+    """A corrupted tensor with what was done to it (see `TensorTransform.transform`)."""
 
     x: torch.Tensor  # the corrupted tensor, shaped like the input
     present: torch.Tensor  # (B,) bool (0-d for one sample): False where the modality is absent
@@ -57,7 +57,7 @@ def as_batch(name: str, x: Any, kind: str) -> tuple[torch.Tensor, bool]:
     ndim = KIND_NDIM[kind]
     if not isinstance(x, torch.Tensor) or x.ndim not in (ndim, ndim - 1):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        sample = "(" + KIND_SHAPE[kind][4:]
+        sample = KIND_SHAPE[kind].replace("B, ", "")
         raise DataError(
             f"{name}: input {shape} is invalid; expected a {kind} tensor {KIND_SHAPE[kind]} "
             f"or one sample {sample}"
@@ -82,7 +82,7 @@ def sample_seeds(
     if seeds is None:
         return random_seeds(n)
     tensor = torch.as_tensor(seeds)
-    if tensor.dtype in (torch.bool, torch.complex64) or tensor.is_floating_point():
+    if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
         raise ConfigError(f"{name}: seeds of dtype {tensor.dtype} are invalid; expected integers")
     if tensor.ndim > 1:
         raise ConfigError(
