@@ -30,15 +30,15 @@ class Expect:
 
 
 def invalid(expected: str = "") -> PydanticCustomError:
-    """The error a validator raises: the message is what was expected instead (or empty, to
-    let `expected(field)` say it)."""
+    """The error an option validator raises: what was expected instead, when it says more
+    than the field's `expected(field)` (empty: that says it)."""
     return PydanticCustomError("corruption_option", "{expected}", {"expected": expected})
 
 
 class CorruptionOptions(BaseModel):
     """Base of every corruption's options: unknown keys rejected, values validated as given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class NoOptions(CorruptionOptions):
@@ -64,7 +64,7 @@ Number = Annotated[float, BeforeValidator(_real(False))]
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise invalid("true or false")
+        raise invalid()
     return value
 
 
@@ -76,7 +76,7 @@ def _tensor_or_number(value: Any) -> torch.Tensor | float | None:
         return value
     if isinstance(value, Real) and not isinstance(value, bool):
         return float(value)
-    raise invalid("a number or a tensor shaped like one sample")
+    raise invalid()
 
 
 TensorOrNumber = Annotated[
@@ -109,7 +109,7 @@ def _folder(value: Any) -> Path:
     if not isinstance(value, str | Path):
         raise invalid("a folder path")
     if not Path(value).is_dir():
-        raise invalid("an existing folder of .wav files")
+        raise invalid()
     return Path(value)
 
 
