@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import torch
-from annotated_types import Ge, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
@@ -124,8 +123,8 @@ def expected(field: FieldInfo) -> str:
     if get_origin(field.annotation) is Literal:
         return "one of: " + ", ".join(map(str, get_args(field.annotation)))
     what = "an integer" if field.annotation is int else "a number"
-    lo = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
-    hi = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+    lo = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)  # Field(ge=)
+    hi = next((m.le for m in field.metadata if hasattr(m, "le")), None)  # Field(le=)
     if lo is not None and hi is not None:
         return f"{what} in [{lo:g}, {hi:g}]"
     return what
