@@ -2,26 +2,38 @@
 
 build(name, modality, level=3) or build(name, modality, <param>=value, **options)
 corruption.apply(batch, seeds) -> (batch, records)
-test_seeds(protocol_seed, condition, ids); train_seeds(seed, epoch, ids)
+corruption(x, seed=...) on a bare tensor; corruption.transform(x, ...) -> Transformed
+Compose([...]); CorruptionModule(corruption) for nn.Sequential
+sample_seed(protocol_seed, condition, sample_id): the runner's seed of one sample
+test_seeds(protocol_seed, condition, ids); train_seeds(seed, epoch, ids); derive_seeds(seeds, key)
 TrainRegime(specs, seed)(batch, epoch); subsets(modalities)
 """
 
 from corruptions import audio, audio_library, features, missing, video  # noqa: F401  (register)
-from corruptions.base import Corruption
+from corruptions.base import Corruption, Transformed
 from corruptions.missing import SubsetCondition, subsets
+from corruptions.options import CorruptionOptions
 from corruptions.regime import TrainRegime
 from corruptions.registry import CORRUPTIONS, build, describe, list_corruptions, register
-from corruptions.seeding import test_seeds, train_seeds
+from corruptions.seeding import derive_seeds, row_seeds, sample_seed, test_seeds, train_seeds
+from corruptions.transforms import Compose, CorruptionModule
 
 __all__ = [
     "CORRUPTIONS",
+    "Compose",
     "Corruption",
+    "CorruptionModule",
+    "CorruptionOptions",
     "SubsetCondition",
     "TrainRegime",
+    "Transformed",
     "build",
+    "derive_seeds",
     "describe",
     "list_corruptions",
     "register",
+    "row_seeds",
+    "sample_seed",
     "subsets",
     "test_seeds",
     "train_seeds",

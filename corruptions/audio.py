@@ -5,19 +5,21 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import soundfile
 import torch
 import torchaudio.functional as AF
+from pydantic import AfterValidator, Field
 
 from corruptions import draws
-from corruptions.base import Corruption, Option, choice, directory, number
+from corruptions.base import Corruption
 from corruptions.functional import audio as F
+from corruptions.options import CorruptionOptions, Folder, Integer, Number
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, noise_fields
 from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError, DataError
+from tacfn.core.errors import DataError
 
 SNR_LEVELS = (30.0, 20.0, 10.0, 5.0, 0.0)
 SNR_BOUNDS = (-30.0, 100.0)
@@ -27,8 +29,16 @@ NOISE_EXPONENTS = {"pink": 1.0, "brown": 2.0}
 def sample_rate_of(name: str, batch: Batch) -> int:
     """The batch's audio sample rate, or a one-line error naming the corruption."""
     if not batch.sample_rate:
-        raise DataError(f"{name}: batch has no sample_rate; expected the audio rate in Hz")
+        raise DataError(
+            f"{name}: batch has no sample_rate; expected the audio rate in Hz "
+            "(Batch.sample_rate, or sample_rate= on a tensor)"
+        )
     return int(batch.sample_rate)
+
+
+def odd(n: int) -> int:
+    """n, or n + 1 when n is even."""
+    return n | 1
 
 
 def snr_details(realised: torch.Tensor) -> list[dict[str, Any]]:
@@ -72,7 +82,9 @@ class ColoredNoise(_AdditiveNoise):
     """Pink (1/f) or brown (1/f²) noise mixed at an exact SNR."""
 
     name = "colored_noise"
-    options = {"color": Option("pink", choice(*NOISE_EXPONENTS), "noise colour: pink | brown")}
+
+    class Options(CorruptionOptions):
+        color: Literal[tuple(NOISE_EXPONENTS)] = Field("pink", description="noise colour")
 
     def noise(self, x, seeds, batch):
         noise_seeds = [child_seed(generator(s)) for s in seeds]
@@ -86,13 +98,9 @@ class Background(_AdditiveNoise):
     """A recording from a user's folder of .wav files, looped, mixed at an exact SNR."""
 
     name = "background"
-    options = {"folder": Option(None, directory, "folder of noise .wav files (soundfile)")}
 
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        if config["folder"] is None:
-            raise ConfigError("background: folder is required; expected a folder of .wav files")
-        return config
+    class Options(CorruptionOptions):
+        folder: Folder = Field(description="folder of noise .wav files (soundfile)")
 
     def __init__(self, modality: str, value: float, config: dict[str, Any]) -> None:
         super().__init__(modality, value, config)
@@ -159,13 +167,11 @@ class Lowpass(Corruption):
     levels = (8000.0, 4000.0, 2833.0, 1666.0, 500.0)
     identity = math.inf
     bounds = (20.0, 96000.0)
-    options = {"taps": Option(511, number(31, 8191, integer=True), "FIR length (odd)")}
 
-    @classmethod
-    def check_config(cls, config):
-        if config["taps"] % 2 == 0:
-            config["taps"] += 1
-        return config
+    class Options(CorruptionOptions):
+        taps: Annotated[Integer, AfterValidator(odd)] = Field(
+            511, ge=31, le=8191, description="FIR length (odd; an even length is made odd)"
+        )
 
     def corrupt(self, x, seeds, batch):
         rate = sample_rate_of(self.name, batch)
@@ -192,7 +198,11 @@ class Reverb(Corruption):
     levels = (0.2, 0.4, 0.7, 1.0, 1.5)
     identity = 0.0
     bounds = (0.01, 10.0)
-    options = {"drr_db": Option(-3.0, number(-40.0, 40.0), "direct-to-reverberant dB at RT60 1 s")}
+
+    class Options(CorruptionOptions):
+        drr_db: Number = Field(
+            -3.0, ge=-40.0, le=40.0, description="direct-to-reverberant dB at RT60 1 s"
+        )
 
     def corrupt(self, x, seeds, batch):
         rate = sample_rate_of(self.name, batch)
@@ -216,7 +226,9 @@ class TimeMask(Corruption):
     levels = (0.1, 0.2, 0.3, 0.5, 0.7)
     identity = 0.0
     bounds = (0.0, 1.0)
-    options = {"segments": Option(1, number(1, 64, integer=True), "number of silenced segments")}
+
+    class Options(CorruptionOptions):
+        segments: Integer = Field(1, ge=1, le=64, description="number of silenced segments")
 
     def corrupt(self, x, seeds, batch):
         length = x.shape[1]

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from corruptions.audio import sample_rate_of
-from corruptions.base import Corruption, Option, choice, number
+from corruptions.base import Corruption
+from corruptions.options import CorruptionOptions, Integer
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, seeded_global_rng
 from tacfn.core.batch import Batch
@@ -33,7 +35,7 @@ def audiomentations() -> Any:
     return import_module("audiomentations")
 
 
-STRETCH_METHODS = ("signalsmith_stretch", "librosa_phase_vocoder")
+StretchMethod = Literal["signalsmith_stretch", "librosa_phase_vocoder"]
 
 
 class _Audiomentations(Corruption):
@@ -43,7 +45,7 @@ class _Audiomentations(Corruption):
     backend = "audiomentations"
 
     @abstractmethod
-    def transform(self) -> BaseWaveformTransform:
+    def library_transform(self) -> BaseWaveformTransform:
         """The configured audiomentations transform (p=1, parameter fixed to `value`)."""
 
     @abstractmethod
@@ -56,7 +58,7 @@ class _Audiomentations(Corruption):
     def corrupt(self, x: torch.Tensor, seeds: list[int], batch: Batch):
         rate = sample_rate_of(self.name, batch)
         self.check_input(x, rate)
-        transform = self.transform()
+        transform = self.library_transform()
         clips = x.detach().cpu().numpy().astype(np.float32)
         rows, details = [], []
         for clip, seed in zip(clips, seeds, strict=True):
@@ -80,7 +82,8 @@ def realised_snr_db(clean: np.ndarray, out: np.ndarray) -> float:
 class _Stretching(_Audiomentations):
     """Pitch and tempo changes: a choice of DSP backend, recorded per sample."""
 
-    options = {"method": Option(STRETCH_METHODS[0], choice(*STRETCH_METHODS), "DSP backend")}
+    class Options(CorruptionOptions):
+        method: StretchMethod = Field("signalsmith_stretch", description="DSP backend")
 
     def detail(self, clean, out):
         return {"method": self.config["method"]}
@@ -97,7 +100,7 @@ class PitchShift(_Stretching):
     identity = 0.0
     bounds = (-12.0, 12.0)
 
-    def transform(self):
+    def library_transform(self):
         return audiomentations().PitchShift(
             self.value, self.value, method=self.config["method"], p=1.0
         )
@@ -114,7 +117,7 @@ class TimeStretch(_Stretching):
     identity = 1.0
     bounds = (0.5, 2.0)
 
-    def transform(self):
+    def library_transform(self):
         return audiomentations().TimeStretch(
             self.value,
             self.value,
@@ -140,7 +143,9 @@ class Mp3(_Audiomentations):
     identity = math.inf  # not compressed
     bounds = (8, 320)
     integer = True
-    options = {"quality": Option(7, number(0, 9, integer=True), "LAME quality: 0 best, 9 fastest")}
+
+    class Options(CorruptionOptions):
+        quality: Integer = Field(7, ge=0, le=9, description="LAME quality: 0 best, 9 fastest")
 
     @classmethod
     def check_value(cls, value: Any) -> float:
@@ -166,7 +171,7 @@ class Mp3(_Audiomentations):
                 f"expected at least {math.ceil(0.1 * rate)} (100 ms at {rate} Hz)"
             )
 
-    def transform(self):
+    def library_transform(self):
         bitrate = int(self.value)
         return audiomentations().Mp3Compression(
             bitrate, bitrate, quality=self.config["quality"], p=1.0

@@ -1,4 +1,5 @@
-"""The Corruption shell: severity table, validated configuration, per-sample records.
+"""The Corruption shell: severity table, validated options, per-sample records, and the same
+corruption as a transform of a bare tensor (`c(x, seed=...)`, `c.transform(...)`).
 
 The math lives in `corruptions.functional`; a subclass draws each sample's parameters from a
 generator seeded by that sample's seed, then applies them as one batched function.
@@ -8,14 +9,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from numbers import Integral, Real
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 
+from corruptions.options import CorruptionOptions, NoOptions, describe_options, validate_options
+from corruptions.seeding import random_seeds, row_seeds
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 
@@ -23,84 +24,161 @@ from tacfn.core.errors import ConfigError, DataError
 KIND_NDIM = {"waveform": 2, "frames": 5, "features": 3}
 KIND_SHAPE = {"waveform": "(B, L)", "frames": "(B, 3, T, H, W)", "features": "(B, T, D)"}
 
-Check = Callable[[str, str, Any], Any]
+Seeds = torch.Tensor | Sequence[int]
 
 
-@dataclass(frozen=True)
-class Option:
-    """A configuration option of a corruption besides its severity parameter."""
+class Transformed(NamedTuple):
+    """A corrupted tensor with what was done to it (see `TensorTransform.transform`)."""
 
-    default: Any
-    check: Check
-    help: str
-
-
-def _fail(corruption: str, option: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(f"{corruption}: {option}={value!r} is invalid; expected {expected}")
+    x: torch.Tensor  # the corrupted tensor, shaped like the input
+    present: torch.Tensor  # (B,) bool (0-d for one sample): False where the modality is absent
+    records: list[dict[str, Any]]  # one per sample, as `apply` returns them
+    seeds: torch.Tensor  # (B,) int64 (0-d for one sample): the per-sample seeds used
 
 
-def choice(*names: str) -> Check:
-    """Validator: one of `names`."""
-
-    def check(corruption: str, option: str, value: Any) -> str:
-        if value not in names:
-            raise _fail(corruption, option, value, f"one of: {', '.join(names)}")
-        return str(value)
-
-    return check
-
-
-def number(lo: float, hi: float, integer: bool = False) -> Check:
-    """Validator: a real number (an integer if `integer`) in [lo, hi]."""
-
-    def check(corruption: str, option: str, value: Any) -> float | int:
-        kind = Integral if integer else Real
-        if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
-            what = "an integer" if integer else "a number"
-            raise _fail(corruption, option, value, f"{what} in [{lo:g}, {hi:g}]")
-        return int(value) if integer else float(value)
-
-    return check
+def tensor_kind(name: str, own: str, kind: str | None) -> str:
+    """The modality kind a tensor is read as: the corruption's own, or `kind` for "any"."""
+    if own == "any":
+        if kind not in KIND_NDIM:
+            raise ConfigError(
+                f"{name}: kind={kind!r} is invalid; a corruption of any modality needs the "
+                f"tensor's kind, expected one of: {', '.join(KIND_NDIM)}"
+            )
+        return kind
+    if kind not in (None, own):
+        raise ConfigError(
+            f"{name}: kind={kind!r} is invalid; expected {own!r} tensors {KIND_SHAPE[own]}"
+        )
+    return own
 
 
-def flag(corruption: str, option: str, value: Any) -> bool:
-    """Validator: a bool."""
-    if not isinstance(value, bool):
-        raise _fail(corruption, option, value, "true or false")
-    return value
+def as_batch(name: str, x: Any, kind: str) -> tuple[torch.Tensor, bool]:
+    """(x with a batch axis, whether x was one sample) for a tensor of modality kind `kind`."""
+    ndim = KIND_NDIM[kind]
+    if not isinstance(x, torch.Tensor) or x.ndim not in (ndim, ndim - 1):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        sample = KIND_SHAPE[kind].replace("B, ", "")
+        raise DataError(
+            f"{name}: input {shape} is invalid; expected a {kind} tensor {KIND_SHAPE[kind]} "
+            f"or one sample {sample}"
+        )
+    single = x.ndim == ndim - 1
+    return (x.unsqueeze(0) if single else x), single
 
 
-def tensor_or_number(corruption: str, option: str, value: Any) -> torch.Tensor | float | None:
-    """Validator: None, a number, or a tensor broadcastable to one sample."""
-    if value is None or isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, Real) and not isinstance(value, bool):
-        return float(value)
-    raise _fail(corruption, option, value, "a number or a tensor shaped like one sample")
+def sample_seeds(
+    name: str, n: int, single: bool, seed: int | None, seeds: Seeds | None
+) -> torch.Tensor:
+    """Per-sample seeds (n,) int64 from `seed` or `seeds`; fresh ones from torch's RNG if neither.
+
+    `seed` is one sample's seed; on a batch, row i gets `row_seeds(seed, n)[i]`.
+    """
+    if seed is not None and seeds is not None:
+        raise ConfigError(f"{name}: give seed or seeds, not both")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, Integral):
+            raise ConfigError(f"{name}: seed={seed!r} is invalid; expected an integer")
+        return torch.tensor([int(seed)]) if single else row_seeds(int(seed), n)
+    if seeds is None:
+        return random_seeds(n)
+    tensor = torch.as_tensor(seeds)
+    if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
+        raise ConfigError(f"{name}: seeds of dtype {tensor.dtype} are invalid; expected integers")
+    if tensor.ndim > 1:
+        raise ConfigError(
+            f"{name}: seeds of shape {tuple(tensor.shape)} are invalid; expected one per sample"
+        )
+    return tensor.to("cpu", torch.int64).reshape(-1)
 
 
-def box(corruption: str, option: str, value: Any) -> tuple[float, float, float, float]:
-    """Validator: (top, left, bottom, right) as fractions of the frame."""
-    try:
-        top, left, bottom, right = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise _fail(corruption, option, value, "(top, left, bottom, right) fractions") from None
-    if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
-        raise _fail(corruption, option, value, "0 <= top < bottom <= 1 and 0 <= left < right <= 1")
-    return top, left, bottom, right
+def tensor_batch(
+    name: str,
+    modality: str,
+    x: torch.Tensor,
+    present: torch.Tensor | None,
+    ids: Sequence[str] | None,
+    sample_rate: int | None,
+) -> Batch:
+    """A one-modality Batch around a tensor (B, ...): ids "0".."B-1" unless given."""
+    n = x.shape[0]
+    ids = tuple(str(i) for i in range(n)) if ids is None else tuple(map(str, ids))
+    if len(ids) != n:
+        raise DataError(f"{name}: got {len(ids)} ids for a batch of {n}; expected one per sample")
+    if present is None:
+        mask = torch.ones(n, dtype=torch.bool, device=x.device)
+    else:
+        mask = torch.as_tensor(present, dtype=torch.bool, device=x.device).reshape(-1)
+        if mask.numel() != n:
+            raise DataError(
+                f"{name}: present has {mask.numel()} entries for a batch of {n}; "
+                "expected one per sample"
+            )
+    labels = torch.zeros(n, dtype=torch.int64)
+    return Batch({modality: x}, {modality: mask}, labels, ids, sample_rate=sample_rate)
 
 
-def directory(corruption: str, option: str, value: Any) -> Path:
-    """Validator: an existing directory."""
-    if not isinstance(value, str | Path):
-        raise _fail(corruption, option, value, "a folder path")
-    path = Path(value)
-    if not path.is_dir():
-        raise _fail(corruption, option, str(value), "an existing folder of .wav files")
-    return path
+class TensorTransform(ABC):
+    """Called on a bare tensor, one sample or a batch: what a Corruption and a Compose share."""
+
+    name: str
+    kind: str  # "waveform" | "frames" | "features" | "any"
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        seed: int | None = None,
+        *,
+        seeds: Seeds | None = None,
+        kind: str | None = None,
+        sample_rate: int | None = None,
+    ) -> torch.Tensor:
+        """The corrupted tensor; see `transform` for the arguments and the records."""
+        return self.transform(x, seed, seeds=seeds, kind=kind, sample_rate=sample_rate).x
+
+    def transform(
+        self,
+        x: torch.Tensor,
+        seed: int | None = None,
+        *,
+        seeds: Seeds | None = None,
+        kind: str | None = None,
+        sample_rate: int | None = None,
+        present: torch.Tensor | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> Transformed:
+        """Corrupt one sample or a batch, as the runner's `apply` would.
+
+        x: a batch (B, ...) of the modality kind (waveform (B, L), frames (B, 3, T, H, W),
+        features (B, T, D)) or one sample without the batch axis; `kind=` names the kind for
+        a corruption of any modality (missing). seed: one sample's seed (row i of a batch gets
+        `row_seeds(seed, B)[i]`); seeds: one per sample; neither: fresh seeds from torch's
+        global RNG (returned in `.seeds`). A sample's result for a seed is exactly what the
+        runner gives that sample for that seed (`sample_seed` derives the runner's seed).
+        sample_rate: Hz, for the corruptions that need it. present: (B,) bool, samples
+        already absent. ids: the records' sample ids (default "0".."B-1").
+        """
+        kind = tensor_kind(self.name, self.kind, kind)
+        batched, single = as_batch(self.name, x, kind)
+        per_sample = sample_seeds(self.name, batched.shape[0], single, seed, seeds)
+        out = self.transform_batch(
+            batched, per_sample, sample_rate=sample_rate, present=present, ids=ids
+        )
+        return Transformed(out.x[0], out.present[0], out.records, per_sample[0]) if single else out
+
+    @abstractmethod
+    def transform_batch(
+        self,
+        x: torch.Tensor,
+        seeds: torch.Tensor,
+        *,
+        sample_rate: int | None,
+        present: torch.Tensor | None,
+        ids: Sequence[str] | None,
+    ) -> Transformed:
+        """`transform` of a batch x (B, ...) with its seeds (B,) int64."""
 
 
-class Corruption(ABC):
+class Corruption(TensorTransform):
     """A named, parameterised transform of one modality with a 5-level severity table."""
 
     name: ClassVar[str]
@@ -112,7 +190,7 @@ class Corruption(ABC):
     bounds: ClassVar[tuple[float, float]]  # valid explicit values, inclusive
     integer: ClassVar[bool] = False
     backend: ClassVar[str] = "torch"
-    options: ClassVar[dict[str, Option]] = {}
+    Options: ClassVar[type[CorruptionOptions]] = NoOptions  # the options besides `param`
     regime_value: ClassVar[float | None] = None  # value used by a regime spec without severity
 
     def __init__(self, modality: str, value: float, config: dict[str, Any]) -> None:
@@ -130,9 +208,9 @@ class Corruption(ABC):
         params = dict(params)
         level = params.pop("level", None)
         value = params.pop(cls.param, None)
-        unknown = sorted(set(params) - set(cls.options))
+        unknown = sorted(set(params) - set(cls.Options.model_fields))
         if unknown:
-            valid = ["level", cls.param, *cls.options]
+            valid = ["level", cls.param, *cls.Options.model_fields]
             raise ConfigError(
                 f"{cls.name}: unknown parameter {unknown[0]!r}; expected one of: {', '.join(valid)}"
             )
@@ -144,16 +222,8 @@ class Corruption(ABC):
             raise ConfigError(f"{cls.name}: needs level=0..5 or {cls.param}=<{cls.unit}>")
         else:
             value = cls.check_value(value)
-        config = {
-            key: opt.check(cls.name, key, params[key]) if key in params else opt.default
-            for key, opt in cls.options.items()
-        }
-        return cls(modality, value, cls.check_config(config))
-
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Cross-option checks; subclasses override when options constrain each other."""
-        return config
+        options = validate_options(cls.name, cls.Options, params)
+        return cls(modality, value, dict(options))
 
     @classmethod
     def value_at(cls, level: Any) -> float:
@@ -193,7 +263,7 @@ class Corruption(ABC):
             "levels": tuple(cls.levels),
             "range": tuple(cls.bounds),
             "backend": cls.backend,
-            "options": {k: {"default": o.default, "help": o.help} for k, o in cls.options.items()},
+            "options": describe_options(cls.Options),
             "description": doc[0] if doc else "",
         }
 
@@ -210,6 +280,22 @@ class Corruption(ABC):
 
     def __repr__(self) -> str:
         return f"{self.name}[{self.modality}].{self.param}={self.value:g}"
+
+    # ----- on a bare tensor (TensorTransform) ------------------------------------------------
+
+    def transform_batch(
+        self,
+        x: torch.Tensor,
+        seeds: torch.Tensor,
+        *,
+        sample_rate: int | None,
+        present: torch.Tensor | None,
+        ids: Sequence[str] | None,
+    ) -> Transformed:
+        """`apply` on a one-modality Batch around x."""
+        batch = tensor_batch(self.name, self.modality, x, present, ids, sample_rate)
+        out, records = self.apply(batch, seeds)
+        return Transformed(out.inputs[self.modality], out.present[self.modality], records, seeds)
 
     def apply(self, batch: Batch, seeds: torch.Tensor) -> tuple[Batch, list[dict[str, Any]]]:
         """Corrupt `batch`; sample i's result depends only on seeds[i] and its own data."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Literal
 
 import torch
+from pydantic import Field
 
 from corruptions import draws
-from corruptions.base import Corruption, Option, choice, tensor_or_number
+from corruptions.base import Corruption
 from corruptions.functional import audio as audio_f
 from corruptions.functional import features as F
+from corruptions.options import CorruptionOptions, TensorOrNumber
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, noise_fields
 
@@ -35,11 +38,11 @@ class FeatureNoise(_Features):
     levels = (0.1, 0.25, 0.5, 1.0, 2.0)
     identity = 0.0
     bounds = (0.0, 20.0)
-    options = {
-        "feature_std": Option(
-            None, tensor_or_number, "reference std, number or (D,) tensor; default the sample's"
+
+    class Options(CorruptionOptions):
+        feature_std: TensorOrNumber = Field(
+            None, description="reference std, number or (D,) tensor; default the sample's"
         )
-    }
 
     def corrupt(self, x, seeds, batch):
         given = self.config["feature_std"]
@@ -81,7 +84,11 @@ class TemporalDrop(_StepReplacement):
     """Zero a fraction of time steps, at random positions or as one contiguous block."""
 
     name = "temporal_drop"
-    options = {"mode": Option("random", choice("random", "block"), "random | block")}
+
+    class Options(CorruptionOptions):
+        mode: Literal["random", "block"] = Field(
+            "random", description="steps at random positions or one contiguous block"
+        )
 
     def steps(self, gen, length):
         count = round(self.value * length)
@@ -97,7 +104,11 @@ class TokenDrop(_StepReplacement):
 
     name = "token_drop"
     unit = "token drop probability"
-    options = {"unk": Option(None, tensor_or_number, "unknown-token vector (D,) or number; 0")}
+
+    class Options(CorruptionOptions):
+        unk: TensorOrNumber = Field(
+            None, description="unknown-token vector (D,) or number; default 0"
+        )
 
     def steps(self, gen, length):
         coins = torch.rand(length, generator=gen)

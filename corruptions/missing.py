@@ -11,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import Field, model_validator
 
 from corruptions import draws
-from corruptions.base import Corruption, Option, choice, tensor_or_number
+from corruptions.base import Corruption
+from corruptions.options import CorruptionOptions, TensorOrNumber, invalid
 from corruptions.registry import register
 from corruptions.seeding import child_seed, derive_seeds, generator, noise_fields
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
-
-FILLS = ("zeros", "mean", "noise", "learned")
-STAGES = ("input", "feature")
 
 
 @register
@@ -38,22 +37,28 @@ class Missing(Corruption):
     identity = 0.0
     bounds = (0.0, 1.0)
     regime_value = 1.0
-    options = {
-        "fill": Option("zeros", choice(*FILLS), "what absent samples carry: " + " | ".join(FILLS)),
-        "stage": Option("input", choice(*STAGES), "input (raw input) | feature (encoder output)"),
-        "mean": Option(None, tensor_or_number, "dataset mean shaped like one sample (fill=mean)"),
-        "std": Option(1.0, tensor_or_number, "std of fill=noise at the input stage"),
-    }
 
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        if config["stage"] == "input" and config["fill"] == "learned":
-            raise ConfigError("missing: fill='learned' needs stage='feature'")
-        if config["stage"] == "input" and config["fill"] == "mean" and config["mean"] is None:
-            raise ConfigError(
-                "missing: fill='mean' at stage='input' needs mean=<dataset mean of one sample>"
-            )
-        return config
+    class Options(CorruptionOptions):
+        fill: Literal["zeros", "mean", "noise", "learned"] = Field(
+            "zeros", description="what absent samples carry"
+        )
+        stage: Literal["input", "feature"] = Field(
+            "input", description="where the fill goes: the raw input or the encoder output"
+        )
+        mean: TensorOrNumber = Field(
+            None, description="dataset mean shaped like one sample (fill=mean)"
+        )
+        std: TensorOrNumber = Field(1.0, description="std of fill=noise at the input stage")
+
+        @model_validator(mode="after")
+        def _fill_fits_stage(self) -> Missing.Options:
+            if self.stage == "input" and self.fill == "learned":
+                raise invalid("fill='learned' needs stage='feature'")
+            if self.stage == "input" and self.fill == "mean" and self.mean is None:
+                raise invalid(
+                    "fill='mean' at stage='input' needs mean=<dataset mean of one sample>"
+                )
+            return self
 
     @property
     def touches(self) -> frozenset[str]:

@@ -9,16 +9,27 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from tacfn.core.hashing import stable_key
+from tacfn.core.hashing import MASK_63, stable_key
 
 
 def _keys(tag: str, prefix: tuple[object, ...], ids: Iterable[str]) -> torch.Tensor:
     return torch.tensor([stable_key(tag, *prefix, str(i)) for i in ids], dtype=torch.int64)
 
 
+def sample_seed(protocol_seed: int, condition: str, sample_id: str) -> int:
+    """The seed the runner gives sample `sample_id` under a test condition's corruption.
+
+    `condition` is the key the runner seeds a corruption by: the sweep point's id as in the
+    `condition` column of predictions.parquet (`gaussian_snr[audio].snr_db=10`; each axis of
+    a joint `A+B` condition by its own id), `missing[<modality>]` for a missing sweep.
+    `c(x, seed=sample_seed(test_seed, condition, sample_id))` then equals the runner's input.
+    """
+    return stable_key("test", int(protocol_seed), str(condition), str(sample_id))
+
+
 def test_seeds(protocol_seed: int, condition: str, ids: Iterable[str]) -> torch.Tensor:
-    """Seeds (B,) int64 of a test condition: a pure function of (protocol seed, condition, id)."""
-    return _keys("test", (int(protocol_seed), str(condition)), ids)
+    """Seeds (B,) int64 of a test condition: `sample_seed` of every id."""
+    return torch.tensor([sample_seed(protocol_seed, condition, i) for i in ids], dtype=torch.int64)
 
 
 test_seeds.__test__ = False  # a library function, not a pytest test when imported into tests
@@ -27,6 +38,16 @@ test_seeds.__test__ = False  # a library function, not a pytest test when import
 def train_seeds(seed: int, epoch: int, ids: Iterable[str]) -> torch.Tensor:
     """Seeds (B,) int64 of a training epoch: a pure function of (seed, epoch, id)."""
     return _keys("train", (int(seed), int(epoch)), ids)
+
+
+def row_seeds(seed: int, n: int) -> torch.Tensor:
+    """Seeds (n,) int64 of the rows of a batch transformed with one `seed=`."""
+    return torch.tensor([stable_key(int(seed), "row", i) for i in range(n)], dtype=torch.int64)
+
+
+def random_seeds(n: int) -> torch.Tensor:
+    """Fresh seeds (n,) int64 from torch's global RNG (reproducible under torch.manual_seed)."""
+    return torch.randint(0, MASK_63, (n,), dtype=torch.int64)
 
 
 def derive_seeds(seeds: torch.Tensor, *parts: object) -> torch.Tensor:

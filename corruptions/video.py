@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from corruptions import draws
-from corruptions.base import Corruption, Option, box, choice, flag, number
+from corruptions.base import Corruption
 from corruptions.functional import video as F
+from corruptions.options import Box, CorruptionOptions, Flag, Integer, Number
 from corruptions.registry import register
 from corruptions.seeding import child_seed, generator, noise_fields
 
@@ -29,8 +31,8 @@ FACE_REGIONS = {  # (top, left, bottom, right) fractions of a frame holding a ce
     "eyes": (0.28, 0.18, 0.48, 0.82),
     "mouth": (0.62, 0.30, 0.84, 0.70),
 }
-PER_FRAME = Option(False, flag, "draw parameters per frame instead of per clip")
-FILL = Option(0.0, number(0.0, 1.0), "pixel value of occluded areas")
+PerFrame = Annotated[Flag, Field(description="draw parameters per frame instead of per clip")]
+Fill = Annotated[Number, Field(ge=0.0, le=1.0, description="pixel value of occluded areas")]
 
 
 def albumentations() -> Any:
@@ -120,14 +122,14 @@ class _Albumentations(_Frames):
     backend = "albumentations"
 
     @abstractmethod
-    def transform(self, x: torch.Tensor) -> BasicTransform:
+    def library_transform(self, x: torch.Tensor) -> BasicTransform:
         """The configured transform for clips shaped like `x`."""
 
     def details(self, x: torch.Tensor) -> dict[str, Any]:
         return {self.param: self.value}
 
     def corrupt(self, x, seeds, batch):
-        transform = self.transform(x)
+        transform = self.library_transform(x)
         per_frame = self.config.get("per_frame", False)
         clips = x.detach().permute(0, 2, 3, 4, 1).cpu().numpy().astype(np.float32)  # B,T,H,W,3
         out = np.empty_like(clips)
@@ -157,7 +159,7 @@ class Jpeg(_Albumentations):
     bounds = (1, 100)
     integer = True
 
-    def transform(self, x):
+    def library_transform(self, x):
         quality = int(self.value)
         return albumentations().ImageCompression(
             compression_type="jpeg", quality_range=(quality, quality), p=1.0
@@ -181,9 +183,11 @@ class MotionBlur(_Albumentations):
     identity = 0
     bounds = (3, 201)
     integer = True
-    options = {"per_frame": PER_FRAME}
 
-    def transform(self, x):
+    class Options(CorruptionOptions):
+        per_frame: PerFrame = False
+
+    def library_transform(self, x):
         size = motion_kernel(self.value, x)
         return albumentations().MotionBlur(blur_limit=(size, size), p=1.0)
 
@@ -231,11 +235,11 @@ class Occlusion(_Rectangles):
     levels = (0.1, 0.2, 0.3, 0.4, 0.5)
     identity = 0.0
     bounds = (0.0, 1.0)
-    options = {
-        "rects": Option(1, number(1, 16, integer=True), "number of rectangles (may overlap)"),
-        "fill": FILL,
-        "per_frame": PER_FRAME,
-    }
+
+    class Options(CorruptionOptions):
+        rects: Integer = Field(1, ge=1, le=16, description="number of rectangles (may overlap)")
+        fill: Fill = 0.0
+        per_frame: PerFrame = False
 
     def draw(self, gen, height, width):
         count = self.config["rects"]
@@ -253,12 +257,14 @@ class FaceRegion(_Rectangles):
     levels = (0.2, 0.4, 0.6, 0.8, 1.0)
     identity = 0.0
     bounds = (0.0, 1.0)
-    options = {
-        "region": Option("mouth", choice(*FACE_REGIONS), "face region: mouth | eyes"),
-        "box": Option(None, box, "(top, left, bottom, right) fractions; default per region"),
-        "fill": FILL,
-        "per_frame": PER_FRAME,
-    }
+
+    class Options(CorruptionOptions):
+        region: Literal[tuple(FACE_REGIONS)] = Field("mouth", description="face region")
+        box: Box = Field(
+            None, description="box of the region (None: the region's centred-face box)"
+        )
+        fill: Fill = 0.0
+        per_frame: PerFrame = False
 
     def region_px(self, height: int, width: int) -> tuple[int, int, int, int]:
         top, left, bottom, right = self.config["box"] or FACE_REGIONS[self.config["region"]]

@@ -20,6 +20,10 @@ _EXPORTS = {
     "load_protocol": "protocols.loading:load_protocol",
     "run_protocol": "protocols.runner:run_protocol",
     "evaluate_checkpoints": "protocols.runner:evaluate_checkpoints",
+    "build_corruption": "corruptions.registry:build",
+    "Compose": "corruptions.transforms:Compose",
+    "CorruptionModule": "corruptions.transforms:CorruptionModule",
+    "sample_seed": "corruptions.seeding:sample_seed",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -46,17 +46,6 @@ def batch32() -> Batch:
     return make_batch(32)
 
 
-@pytest.fixture(scope="module")
-def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import soundfile
-
-    folder = tmp_path_factory.mktemp("noise")
-    rng = np.random.default_rng(0)
-    soundfile.write(folder / "babble.wav", rng.normal(size=8000).astype(np.float32), 8000)
-    soundfile.write(folder / "hum.wav", np.sin(np.arange(3000) * 0.3).astype(np.float32), RATE)
-    return str(folder)
-
-
 def build_at(name: str, level: int, noise_folder: str):
     kind = C.describe(name)["kind"]
     extra = {"folder": noise_folder} if name == "background" else {}
@@ -277,3 +266,25 @@ def test_cli_unknown_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown corruption 'snow'; expected one of:")
     assert len(err.splitlines()) == 1
+
+
+def test_options_say_what_they_accept(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = C.describe("occlusion")["options"]
+    assert list(options) == ["rects", "fill", "per_frame"]
+    assert options["rects"] == {
+        "default": 1,
+        "required": False,
+        "expected": "an integer in [1, 16]",
+        "help": "number of rectangles (may overlap)",
+    }
+    assert C.describe("background")["options"]["folder"]["required"]
+    assert C.build("lowpass", "audio", level=1, taps=512).config == {"taps": 513}
+    with pytest.raises(ConfigError, match=r"^lowpass: taps=30 is invalid; expected an integer"):
+        C.build("lowpass", "audio", level=1, taps=30)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["corruptions", "background"]) == 0
+    assert "an existing folder of .wav files; required" in capsys.readouterr().out
+    assert main(["corruptions", "colored_noise"]) == 0
+    assert "noise colour; one of: pink, brown; default 'pink'" in capsys.readouterr().out

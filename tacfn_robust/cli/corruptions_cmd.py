@@ -60,7 +60,8 @@ def corruption_details(name: str) -> Table:
         ("backend", info["backend"]),
     ]
     for option, spec in info["options"].items():
-        rows.append((f"option {option}", f"{spec['help']} (default {spec['default']!r})"))
+        default = "required" if spec["required"] else f"default {spec['default']!r}"
+        rows.append((f"option {option}", f"{spec['help']}; {spec['expected']}; {default}"))
     for field, value in rows:
         table.add_row(field, value)
     return table
