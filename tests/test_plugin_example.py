@@ -1,10 +1,12 @@
 """The example plug-in (examples/plugin): installed as a package without network, its own
 model, data set and metric are used by entry-point name from its protocol YAML, in this
-process and through the CLI under the local process pool and under Dask."""
+process and through the CLI under the local process pool and under Dask; its checkpoints are
+then evaluated without retraining and checked against a baseline."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +23,14 @@ KEYS = ["model", "regime", "seed", "fold", "condition", "sample_id"]
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plug-in installed into a folder of its own (no network, no dependencies)."""
+    """The plug-in installed into a folder of its own (no network, no dependencies), built from
+    a copy so that parallel test workers never share a build directory."""
+    source = tmp_path_factory.mktemp("plugin_source") / "plugin"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = tmp_path_factory.mktemp("plugin_site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-        + ["--target", str(target), str(PLUGIN)],
+        + ["--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )
@@ -111,3 +116,20 @@ def test_plugin_runs_identically_under_the_pool_and_dask(plugin_runs: dict[str, 
         assert (run_dir / "report" / "report.html").is_file()
         table = pd.read_parquet(run_dir / "results.parquet")
         assert "cohen_kappa" in set(table["metric"])
+
+
+@pytest.mark.slow
+def test_plugin_checkpoints_evaluate_to_the_same_predictions_and_pass_the_check(
+    installed: Path, plugin_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    trained, evaluated = plugin_runs["pool"], tmp_path / "evaluated"
+    done = cli(
+        installed, "evaluate", str(PROTOCOL), "--from", str(trained), "--out", str(evaluated)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    pd.testing.assert_frame_equal(predictions(trained), predictions(evaluated))
+    baseline = tmp_path / "baseline.json"
+    saved = cli(installed, "baseline", "save", str(trained), str(baseline))
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    checked = cli(installed, "check", str(evaluated), "--baseline", str(baseline))
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
