@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,26 +97,51 @@ def paper_preset_row(quick: bool) -> Row:
     )
 
 
+# The default protocol's design before the 6-fold one: 3 folds of 4 actors (360 train clips).
+THREE_FOLDS = ["dataset.folds=3", "folds=[0, 1, 2]"]
+
+
 def cell_row(quick: bool) -> Row:
-    """One train cell of the default protocol (TACFN, modality dropout, seed 0, fold 0):
-    train, evaluate every condition, store; 2 epochs when quick."""
-    protocol = load_protocol("missing_audio", ["train.epochs=2"] if quick else [])
-    load_dataset(protocol.dataset)
+    """One train cell of the default protocol (TACFN, modality dropout, seed 0, fold 0: train,
+    evaluate every condition, store) against the same cell on 3 folds of 4 actors, interleaved;
+    2 epochs when quick. Both cells are trained in full each time (fresh directories)."""
+    epochs = ["train.epochs=2"] if quick else []
     cell = TrainCell("tacfn", "modality_dropout", 0, 0)
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        record = execute_cell(tmp, protocol.model_dump(mode="json"), cell)
-        wall = time.perf_counter() - start
-    return Row(
-        f"missing_audio cell: tacfn, {record['n_train']} train clips, "
-        f"{protocol.train.epochs} epochs, {len(record['conditions'])} test conditions",
-        "wall time",
-        "wall time",
-        wall,
-        wall,
-        note=f"{record['status']}; train {record.get('train_seconds')} s, "
-        f"evaluate {record.get('eval_seconds')} s",
+    shipped = load_protocol("missing_audio", epochs)
+    previous = load_protocol("missing_audio", [*THREE_FOLDS, *epochs])
+    records: dict[str, dict] = {}
+
+    def run_cell(protocol) -> Callable[[], object]:
+        load_dataset(protocol.dataset)
+
+        def run() -> object:
+            with tempfile.TemporaryDirectory() as tmp:
+                records[protocol.dataset.folds] = execute_cell(
+                    tmp, protocol.model_dump(mode="json"), cell
+                )
+            return records
+
+        return run
+
+    row = compare(
+        "",
+        ("cell on 3 folds", run_cell(previous)),
+        ("cell on the shipped folds", run_cell(shipped)),
+        repeats=1 if quick else 2,
+        warmup=0,
     )
+    old, new = records[previous.dataset.folds], records[shipped.dataset.folds]
+    row.name = (
+        f"missing_audio cell: tacfn, {shipped.train.epochs} epochs, "
+        f"{len(new['conditions'])} test conditions; train/test clips "
+        f"{old['n_train']}/{old['n_test']} (3 folds) vs {new['n_train']}/{new['n_test']} "
+        f"({shipped.dataset.folds} folds)"
+    )
+    row.note = (
+        f"{new['status']}; shipped cell: train {new.get('train_seconds')} s, "
+        f"evaluate {new.get('eval_seconds')} s"
+    )
+    return row
 
 
 def end_to_end_row(quick: bool) -> Row:

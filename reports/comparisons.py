@@ -39,9 +39,11 @@ def condition_means(
     `extra`: the registered metrics of the table beyond the built-in ones.
 
     Folds are clusters weighted by test size; n_samples is the test size summed over folds.
-    With one run the CI is a percentile bootstrap over that run's test samples.
+    With one run the CI is a percentile bootstrap over that run's test samples. `realised`
+    (the share a missing corruption removed) differs between runs, so it is their mean, not
+    a key: one row per condition.
     """
-    keys = ["model", "regime", *CONDITION_COLUMNS, "metric"]
+    keys = ["model", "regime", *[c for c in CONDITION_COLUMNS if c != "realised"], "metric"]
     run_keys = ["model", "regime", "seed", "fold", "condition"]
     by_run = predictions.groupby(run_keys, sort=False)
     single: dict[tuple, tuple[dict[str, np.ndarray], int]] = {}
@@ -62,6 +64,7 @@ def condition_means(
         rows.append(
             {
                 **row,
+                "realised": float(g["realised"].mean()) if g["realised"].notna().any() else None,
                 "mean": mean,
                 "std": std,
                 "ci_low": ci.low,

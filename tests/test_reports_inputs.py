@@ -170,3 +170,23 @@ def test_unequal_folds_weighted_by_test_size() -> None:
     row = means.iloc[0]
     assert row["mean"] == pytest.approx(0.8) and row["n_samples"] == 400 and row["n"] == 4
     assert "2 fold means (df 1; covers new actors)" in row["ci_method"]
+
+
+def test_folds_with_different_realised_shares_make_one_curve_point() -> None:
+    """Each fold's missing set removes its own share of clips; the point is their mean."""
+    rows = [
+        {"model": "m", "regime": "r", "seed": 0, "fold": fold, "condition": "missing.p=0.2"}
+        | {"sweep": "missing.p", "value": 0.2, "realised": realised}
+        | {"metric": "accuracy", "score": score, "n": 120}
+        for fold, (realised, score) in enumerate([(0.175, 0.7), (0.25, 0.8), (0.175, 0.9)])
+    ]
+    table = pd.DataFrame(rows)
+    for column in CONDITION_COLUMNS:
+        if column not in table.columns:
+            table[column] = None
+    no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
+    means = condition_means(table, no_predictions)
+    assert len(means) == 1
+    row = means.iloc[0]
+    assert row["mean"] == pytest.approx(0.8) and row["n"] == 3
+    assert row["realised"] == pytest.approx(0.2)

@@ -59,6 +59,7 @@ class EmotionDataset:
         self.labels = labels
         self.ids = list(ids)
         self.meta = meta.reset_index(drop=True)
+        self._columns = {c: self.meta[c].tolist() for c in self.meta.columns}
         self.groups = groups
         self.given_split = given_split
         self.skipped: list[str] = list(skipped or [])
@@ -77,13 +78,12 @@ class EmotionDataset:
         """Samples `indices` as a Batch: float tensors, all modalities present."""
         idx = _as_index(indices)
         rows = idx.tolist()
-        frame = self.meta.iloc[rows]
         return Batch(
             inputs={m: self._float(x[idx]) for m, x in self.inputs.items()},
             present={m: torch.ones(len(rows), dtype=torch.bool) for m in self.inputs},
             labels=self.labels[idx],
             ids=tuple(self.ids[i] for i in rows),
-            meta={c: frame[c].tolist() for c in frame.columns},
+            meta={c: [column[i] for i in rows] for c, column in self._columns.items()},
             sample_rate=self.info.sample_rate,
         )
 
