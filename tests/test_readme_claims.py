@@ -90,6 +90,7 @@ def test_claims_are_of_the_shipped_default_protocol() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 4 min quiet; far longer on a loaded machine
 def test_a_rerun_of_the_default_protocol_supports_every_stated_verdict(tmp_path: Path) -> None:
     run_protocol(load_protocol("missing_audio"), out=tmp_path / "missing_audio")
     summary = json.loads((tmp_path / "missing_audio" / store.SUMMARY_FILE).read_text())
