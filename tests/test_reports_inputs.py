@@ -153,6 +153,16 @@ def test_chance_is_the_majority_share() -> None:
     assert chance_level(multilabel, ["happy", "sad"], "accuracy") == pytest.approx(0.75)
 
 
+def _means_of_scores(rows: list[dict]) -> pd.DataFrame:
+    """condition_means of per-run score rows (missing condition columns null, no predictions)."""
+    table = pd.DataFrame(rows)
+    for column in CONDITION_COLUMNS:
+        if column not in table.columns:
+            table[column] = None
+    no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
+    return condition_means(table, no_predictions)
+
+
 def test_unequal_folds_weighted_by_test_size() -> None:
     rows = []
     for fold, (size, score) in enumerate([(300, 0.9), (100, 0.5)]):
@@ -161,12 +171,7 @@ def test_unequal_folds_weighted_by_test_size() -> None:
                 {"model": "m", "regime": "r", "seed": seed, "fold": fold, "condition": "clean"}
                 | {"sweep": "clean", "metric": "accuracy", "score": score, "n": size}
             )
-    table = pd.DataFrame(rows)
-    for column in CONDITION_COLUMNS:
-        if column not in table.columns:
-            table[column] = None
-    no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
-    means = condition_means(table, no_predictions)
+    means = _means_of_scores(rows)
     row = means.iloc[0]
     assert row["mean"] == pytest.approx(0.8) and row["n_samples"] == 400 and row["n"] == 4
     assert "2 fold means (df 1; covers new actors)" in row["ci_method"]
@@ -180,12 +185,7 @@ def test_folds_with_different_realised_shares_make_one_curve_point() -> None:
         | {"metric": "accuracy", "score": score, "n": 120}
         for fold, (realised, score) in enumerate([(0.175, 0.7), (0.25, 0.8), (0.175, 0.9)])
     ]
-    table = pd.DataFrame(rows)
-    for column in CONDITION_COLUMNS:
-        if column not in table.columns:
-            table[column] = None
-    no_predictions = pd.DataFrame(columns=["model", "regime", "seed", "fold", "condition"])
-    means = condition_means(table, no_predictions)
+    means = _means_of_scores(rows)
     assert len(means) == 1
     row = means.iloc[0]
     assert row["mean"] == pytest.approx(0.8) and row["n"] == 3

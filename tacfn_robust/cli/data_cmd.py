@@ -35,16 +35,24 @@ def _summary(dataset: EmotionDataset, seconds: float) -> list[str]:
     ]
 
 
+# the synthetic set's generator settings, shared by `data synth` and `data export`
+ACTORS = typer.Option(12, "--actors", help="Number of actors, 1..24 (60 clips each).")
+SEED = typer.Option(0, "--seed", help="Generator seed.")
+DURATION = typer.Option(2.0, "--duration", help="Clip length in seconds.")
+FRAMES = typer.Option(16, "--frames", help="Video frames per clip.")
+SIZE = typer.Option(64, "--size", help="Frame height and width in pixels.")
+
+
 @data_app.command("synth")
 def synth(
     out: Path | None = typer.Option(
         None, "--out", help="Cache folder (default $TACFN_ROBUST_CACHE or ~/.cache/tacfn-robust)."
     ),
-    actors: int = typer.Option(12, "--actors", help="Number of actors, 1..24 (60 clips each)."),
-    seed: int = typer.Option(0, "--seed", help="Generator seed."),
-    duration: float = typer.Option(2.0, "--duration", help="Clip length in seconds."),
-    frames: int = typer.Option(16, "--frames", help="Video frames per clip."),
-    size: int = typer.Option(64, "--size", help="Frame height and width in pixels."),
+    actors: int = ACTORS,
+    seed: int = SEED,
+    duration: float = DURATION,
+    frames: int = FRAMES,
+    size: int = SIZE,
 ) -> None:
     """Generate the synthetic set (or find it in the cache) and print a summary."""
     from tacfn.data.synthetic import load_synthetic
@@ -66,11 +74,11 @@ def synth(
 def export(
     out: Path = typer.Argument(..., help="Folder to write Actor_XX/*.mp4 into."),
     fmt: ExportFormat = typer.Option(ExportFormat.ravdess, "--format", help="Layout to write."),
-    actors: int = typer.Option(12, "--actors", help="Synthetic actors to export, 1..24."),
-    seed: int = typer.Option(0, "--seed", help="Generator seed."),
-    duration: float = typer.Option(2.0, "--duration", help="Clip length in seconds."),
-    frames: int = typer.Option(16, "--frames", help="Video frames per clip."),
-    size: int = typer.Option(64, "--size", help="Frame height and width in pixels."),
+    actors: int = ACTORS,
+    seed: int = SEED,
+    duration: float = DURATION,
+    frames: int = FRAMES,
+    size: int = SIZE,
 ) -> None:
     """Export the synthetic set as real containers (h264 + AAC) in RAVDESS's file layout."""
     from tacfn.data.export import export_ravdess
