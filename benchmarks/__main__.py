@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import pkgutil
 import platform
@@ -25,6 +24,7 @@ from rich.table import Table
 
 import benchmarks
 from benchmarks.harness import Row
+from tacfn.core.io import write_json
 
 
 def discover() -> list[str]:
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"machine: {machine()}; total {time.perf_counter() - started:.1f} s")
     if args.json:
         payload = {"machine": machine(), "rows": [{"module": m, **r.as_dict()} for m, r in rows]}
-        args.json.write_text(json.dumps(payload, indent=2))
+        write_json(args.json, payload)
     return 0
 
 

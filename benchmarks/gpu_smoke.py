@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from tacfn.core.batch import Batch
+from tacfn.core.io import write_json
 from tacfn.models import build_model
 from tacfn.models.presets import get_preset
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
     return 0 if result["max_abs_logit_diff"] <= args.tolerance and result["same_argmax"] else 1
 
 
