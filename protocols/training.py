@@ -21,9 +21,7 @@ def build_cell_model(protocol: Protocol, cell: TrainCell, info: Any) -> torch.nn
     from tacfn.models import build_model
 
     entry = protocol.model_entries[cell.model]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cell.seed)
-        return build_model(entry.model, info, protocol.preset, **entry.options)
+    return build_model(entry.model, info, protocol.preset, seed=cell.seed, **entry.options)
 
 
 def train_regime(protocol: Protocol, cell: TrainCell, means: Mapping[str, Any]) -> Any:
