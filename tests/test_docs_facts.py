@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from protocols import load_protocol, validate
+from protocols import load_protocol, shipped_protocols, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -91,6 +91,37 @@ def test_the_field_reference_defaults_are_the_schemas() -> None:
         assert value == expected, f"docs/protocols.md: {field} default {default}; schema {value!r}"
         checked += 1
     assert checked >= 15, f"only {checked} literal defaults found in the field reference"
+
+
+def _shipped_table() -> dict[str, str]:
+    """protocol name -> its grid cell in docs/protocols.md's "Shipped protocols" table."""
+    text = (ROOT / "docs" / "protocols.md").read_text()
+    table = text.split("## Shipped protocols", 1)[1].split("\n#", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and re.fullmatch(r"`\w+`", cells[0]):
+            rows[cells[0].strip("`")] = cells[2]
+    return rows
+
+
+def test_the_shipped_protocols_table_states_their_grids() -> None:
+    rows = _shipped_table()
+    assert sorted(rows) == sorted(shipped_protocols())
+    checked = 0
+    for name, grid in rows.items():
+        protocol = load_protocol(name)
+        counts = {
+            r"(\d+) (?:fusion )?models": len(protocol.models),
+            r"(\d+) regimes?\b": len(protocol.train.regimes),
+            r"(\d+) seeds?\b": len(protocol.seeds),
+        }
+        for pattern, actual in counts.items():
+            stated = re.search(pattern, grid)
+            if stated:
+                assert int(stated.group(1)) == actual, f"docs/protocols.md: {name}: {grid!r}"
+                checked += 1
+    assert checked >= 20, f"only {checked} counts stated in the shipped protocols table"
 
 
 def test_the_protocols_page_example_is_the_shipped_default_protocol() -> None:
