@@ -101,6 +101,16 @@ def prepare_run_dir(run_dir: Path) -> Path:
     return run_dir
 
 
+def _executor(
+    protocol: Protocol, executor: str | None, address: str | None
+) -> tuple[str, str | None]:
+    """The executor kind and address a run uses (the options over the protocol's), checked."""
+    kind = executor or protocol.executor.kind
+    address = address or protocol.executor.address
+    check_executor(kind, address)
+    return kind, address
+
+
 def plan_dry_run(
     protocol: Protocol,
     out: Path | str | None = None,
@@ -108,7 +118,7 @@ def plan_dry_run(
     address: str | None = None,
 ) -> Plan:
     """The plan a run would execute, with its options checked; nothing is written or unpickled."""
-    check_executor(executor or protocol.executor.kind, address or protocol.executor.address)
+    _executor(protocol, executor, address)
     return plan(protocol, Path(out) if out is not None else None, unpickle=False)
 
 
@@ -129,9 +139,7 @@ def run_protocol(
     directory is announced, then held under its run lock (a second run into it stops with Locked).
     Ctrl-C cancels pending cells, stops pool workers and raises RunInterrupted.
     """
-    kind = executor or protocol.executor.kind
-    address = address or protocol.executor.address
-    check_executor(kind, address)
+    kind, address = _executor(protocol, executor, address)
     p = plan(protocol, Path(out) if out is not None else None)
     return _execute_plan(p, {}, workers, kind, address, fail_fast, events or RunEvents(), report)
 
@@ -155,9 +163,7 @@ def evaluate_checkpoints(
     the protocol (model built alike, same data set, regime, a seed and fold of the protocol)
     and every cell needs one; otherwise a one-line ConfigError names the checkpoint and field.
     """
-    kind = executor or protocol.executor.kind
-    address = address or protocol.executor.address
-    check_executor(kind, address)
+    kind, address = _executor(protocol, executor, address)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
     sources: list[tuple[str | None, Path]] = [(name, Path(path)) for name, path in pairs]
     if run_dir is not None:
