@@ -17,7 +17,7 @@ from protocols.grid import (
     train_cells,
 )
 from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
-from protocols.store import read_cell
+from protocols.rerun_policy import read_cell
 from tacfn.core import store
 from tacfn.core.errors import DataError
 from tacfn.data import dataset_modalities

@@ -19,7 +19,7 @@ import torch
 from test_reports_sim import simulate_run
 
 from protocols.cell_task import is_stored
-from protocols.store import recorded
+from protocols.rerun_policy import recorded
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 
