@@ -16,8 +16,8 @@ from protocols.grid import (
     expand_conditions,
     train_cells,
 )
-from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
 from protocols.rerun_policy import read_cell
+from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
 from tacfn.core import store
 from tacfn.core.errors import DataError
 from tacfn.data import dataset_modalities

@@ -14,8 +14,8 @@ from protocols.evaluate import ConditionOutput
 from protocols.grid import TrainCell, cell_key, expand_conditions
 from protocols.loading import load_protocol
 from protocols.predictions import predictions_frame
-from protocols.schema import Sweep
 from protocols.rerun_policy import read_cell, recorded
+from protocols.schema import Sweep
 from reports.reading.run_dir import load_run
 from reports.scoring.table import CONDITION_COLUMNS, results_table
 from reports.statistics.robustness import curve_points
