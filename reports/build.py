@@ -41,19 +41,19 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
         k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
     }
     palette = model_styles(analysis.models)
-    accuracy = analysis.means[analysis.means["metric"] == analysis.metric]
+    scores = analysis.means[analysis.means["metric"] == analysis.metric]
     curves = curve_means(analysis)
     for sweep in sorted(curves["sweep"].unique()):
         f = analysis.floors[analysis.floors["sweep"] == sweep]
         floors = dict(zip(f["regime"], f["floor"], strict=True))
         path = out / f"curve_{_slug(sweep)}.png"
         figures["curves"].append(plots.curve_plot(curves, sweep, path, palette, floors))
-    for sweep in sorted(accuracy.loc[accuracy["corruption2"].notna(), "sweep"].unique()):
+    for sweep in sorted(scores.loc[scores["corruption2"].notna(), "sweep"].unique()):
         figures["joint"].append(
-            plots.joint_heatmap(accuracy, sweep, out / f"joint_{_slug(sweep)}.png")
+            plots.joint_heatmap(scores, sweep, out / f"joint_{_slug(sweep)}.png")
         )
-    if (accuracy["condition"] != CLEAN).any():
-        figures["drop"].append(plots.drop_heatmap(accuracy, out / "drop_heatmap.png"))
+    if (scores["condition"] != CLEAN).any():
+        figures["drop"].append(plots.drop_heatmap(scores, out / "drop_heatmap.png"))
     if analysis.friedman is not None:
         figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png", palette))
     worst = worst_condition(analysis)

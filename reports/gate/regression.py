@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from reports.gate.baseline import baseline_dict, protocol_diff
+from reports.scoring.metrics import DEFAULT_METRIC
 from reports.statistics.analysis import Analysis
 from reports.statistics.inference import holm
 from tacfn.core.errors import ConfigError
@@ -67,6 +68,7 @@ class CheckResult:
     """Every row of a check, plus notes (e.g. library version changes)."""
 
     rows: list[CheckRow]
+    metric: str
     notes: list[str] = field(default_factory=list)
     abs_tol: float = DEFAULT_ABS_TOL
     alpha: float = DEFAULT_ALPHA
@@ -335,9 +337,9 @@ def check_analysis(
             f"{'; '.join(changes) or 'fields equal, hash recipe differs'}); "
             "save a new baseline with 'tacfn-robust baseline save'"
         )
-    if base.get("metric", "accuracy") != new["metric"]:
+    if base.get("metric", DEFAULT_METRIC) != new["metric"]:
         raise ConfigError(
-            f"{baseline_file}: baseline metric {base.get('metric', 'accuracy')!r} differs from "
+            f"{baseline_file}: baseline metric {base.get('metric', DEFAULT_METRIC)!r} differs from "
             f"the run's report.metric {new['metric']!r}; save a new baseline"
         )
     notes = [
@@ -346,4 +348,4 @@ def check_analysis(
         if base.get("versions", {}).get(k) != new["versions"].get(k)
     ]
     rows = compare(base, new, abs_tol, alpha) + invariants(analysis)
-    return CheckResult(rows=rows, notes=notes, abs_tol=abs_tol, alpha=alpha)
+    return CheckResult(rows, analysis.metric, notes, abs_tol, alpha)

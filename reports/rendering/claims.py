@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.rendering.formats import fmt, fmt_p, fmt_signed
+from reports.scoring.metrics import metric_label
 from tacfn.core.errors import DataError
 from tacfn.core.store import CLEAN, SUMMARY_FILE, read_json, write_json
 
@@ -58,7 +59,8 @@ def reading(claims: dict[str, Any]) -> str:
         groups[(claim["regime"], claim["other"])].append(claim)
     n = sorted({c["n"] for c in claims["claims"]})
     lines = [
-        f"Verdicts of `{claims['focus']}` against each fusion model ({claims['metric']}; "
+        f"Verdicts of `{claims['focus']}` against each fusion model "
+        f"({metric_label(claims['metric'])}; "
         f"n = {', '.join(map(str, n))} paired runs (same seed and fold) per comparison, "
         f"{claims['method']}, Holm across the levels of the sweep, α = {claims['alpha']:g}; "
         f"difference {claims['focus']} − other with its 95 % t-interval; MDD: the minimum "
