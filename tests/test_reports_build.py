@@ -22,7 +22,7 @@ from reports.reading.run_dir import load_run
 from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
 from reports.rendering.palette import METADATA_KEY
 from reports.rendering.plots import critical_difference, informative_columns
-from reports.scoring.table import COLUMNS, score_run
+from reports.scoring.table import COLUMNS, results_table
 from reports.statistics.robustness import curve_points, normalised_auc
 from tacfn.core import store
 from tacfn_robust.cli import main
@@ -94,7 +94,7 @@ def test_results_table_is_tidy(run_dir: Path) -> None:
 
 def test_identity_point_comes_from_clean(run_dir: Path) -> None:
     run = load_run(run_dir)
-    table = score_run(run).table
+    table = results_table(run)
     points = curve_points(table, run.protocol)
     ident = points[points["identity"]]
     assert set(ident["value"]) == {0.0} and set(ident["source"]) == {"clean"}

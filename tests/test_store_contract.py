@@ -17,7 +17,7 @@ from protocols.predictions import predictions_frame
 from protocols.rerun_policy import read_cell, recorded
 from protocols.schema import Sweep
 from reports.reading.run_dir import load_run
-from reports.scoring.table import CONDITION_COLUMNS, score_run
+from reports.scoring.table import CONDITION_COLUMNS, results_table
 from reports.statistics.robustness import curve_points
 from tacfn.core import store
 from tacfn.core.errors import DataError
@@ -83,7 +83,7 @@ def test_a_cell_written_through_the_contract_is_read_back_by_the_reports(tmp_pat
     assert list(run.cells["key"]) == [key]
     assert set(CONDITION_COLUMNS) <= set(run.predictions.columns)
     assert sorted(run.predictions["condition"].unique()) == sorted(c.id for c in conditions)
-    table = score_run(run).table
+    table = results_table(run)
     accuracy = table[table["metric"] == "accuracy"].set_index("condition")["score"]
     assert accuracy.to_dict() == {c: n / 4 for c, n in CORRECT.items()}
     assert table.set_index("condition").loc[store.CLEAN, "sweep"].iloc[0] == store.CLEAN

@@ -34,11 +34,11 @@ def _condition_frame(predictions: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def results_table(run: Run, metric: str) -> pd.DataFrame:
+def results_table(run: Run) -> pd.DataFrame:
     """Score every (run, condition) of the done cells with every built-in metric and the
-    report metric `metric`."""
+    report metric."""
     frame = _condition_frame(run.predictions)
-    extra = custom_metrics([metric])
+    extra = custom_metrics([report_metric(run.protocol)])
     if extra and run.multilabel:
         raise ConfigError(
             f"report.metric {extra[0]!r}: registered metrics score single-label sets; "
@@ -103,7 +103,7 @@ class Scores:
 def score_run(run: Run) -> Scores:
     """Score a loaded run once: the results table and each model x regime's chance level."""
     metric = report_metric(run.protocol)
-    return Scores(run, metric, results_table(run, metric), chance_table(run, metric))
+    return Scores(run, metric, results_table(run), chance_table(run, metric))
 
 
 def write_table(table: pd.DataFrame, root: Path) -> tuple[Path, Path]:
