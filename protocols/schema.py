@@ -232,7 +232,7 @@ class ReportSpec(Strict):
     """What the report compares: metric, reference model (for CE), focus model, CI level.
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
-    first model. `metric` (a name the reports.metrics.METRICS registry resolves) drives
+    first model. `metric` (a name the reports.scoring.metrics.METRICS registry resolves) drives
     curves, comparisons and checks.
     """
 
@@ -244,7 +244,7 @@ class ReportSpec(Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, name: str) -> str:
-        from reports.metrics import METRICS
+        from reports.scoring.metrics import METRICS
 
         return resolved(METRICS, name)
 
