@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the dev extra's tomli

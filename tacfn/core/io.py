@@ -95,7 +95,7 @@ def json_value(value: object) -> Any:
     JSON cannot hold is a TypeError naming its type (json.dumps' `default`)."""
     if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} {excerpt(value)} as JSON")
+    raise TypeError(f"JSON cannot hold {excerpt(value)} (type {type(value).__name__})")
 
 
 def write_json(path: str | os.PathLike[str], value: Any) -> Path:
