@@ -389,8 +389,8 @@ class SummaryPoint(RunFile):
     ci_low: float | None
     ci_high: float | None
     ci_method: str
-    n: int
-    n_samples: int
+    n: int  # runs
+    n_samples: int  # test size summed over folds
 
 
 class SummaryCurve(RunFile):
@@ -428,8 +428,8 @@ class SummaryComparison(RunFile):
     sweep: str
     value: float | None
     metric: str
-    n: int
-    units: int | None
+    n: int  # paired runs
+    units: int | None  # runs, or folds when clustered
     mean_diff: float | None
     sd_diff: float | None
     ci_low: float | None
@@ -439,10 +439,10 @@ class SummaryComparison(RunFile):
     p_method: str
     p_holm: float | None
     family_size: int | None
-    verdict: str
-    mdd: float | None
+    verdict: str  # "better" | "worse" | "no detectable difference" (Holm-adjusted p)
+    mdd: float | None  # minimum detectable difference at 80 % power
     units_for_3pt: float | None
-    min_p: float | None
+    min_p: float | None  # smallest attainable p after Holm
     mcnemar_b: int | None
     mcnemar_c: int | None
     mcnemar_midp: float | None
