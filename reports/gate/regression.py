@@ -31,12 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.gate.baseline import baseline_dict, protocol_diff
-from reports.scoring.metrics import DEFAULT_METRIC
+from reports.gate.baseline import build_baseline, protocol_diff
 from reports.statistics.analysis import Analysis
 from reports.statistics.inference import holm
 from tacfn.core.errors import ConfigError
-from tacfn.core.store import CLEAN
+from tacfn.core.store import CLEAN, Baseline
 
 DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05
@@ -223,7 +222,11 @@ def _family(
 def compare(
     base: dict, new: dict, abs_tol: float = DEFAULT_ABS_TOL, alpha: float = DEFAULT_ALPHA
 ) -> list[CheckRow]:
-    """One-sided regression test of every baseline point and curve nAUC against `new`."""
+    """One-sided regression test of every baseline point and curve nAUC against `new`.
+
+    `base` and `new` hold `points`, `curves` and `families` entries as a baseline file does
+    (Baseline.model_dump()).
+    """
     new_points = {(p["model"], p["regime"], p["condition"]): p for p in new["points"]}
     curves: dict[tuple[str, str, str], list] = {}
     for p in base["points"]:
@@ -321,31 +324,31 @@ def check_settings(abs_tol: float, alpha: float) -> None:
 
 def check_analysis(
     analysis: Analysis,
-    base: dict,
+    base: Baseline,
     baseline_file: str | Path,
     abs_tol: float = DEFAULT_ABS_TOL,
     alpha: float = DEFAULT_ALPHA,
 ) -> CheckResult:
     """Compare an analysed run with the baseline `base` read from `baseline_file`."""
     check_settings(abs_tol, alpha)
-    new = baseline_dict(analysis)
-    if base.get("protocol_hash") != new["protocol_hash"]:
-        changes = protocol_diff(base.get("protocol", {}), new["protocol"])
+    new = build_baseline(analysis)
+    if base.protocol_hash != new.protocol_hash:
+        changes = protocol_diff(base.protocol, new.protocol)
         raise ConfigError(
             f"{baseline_file}: protocol changed since the baseline (hash "
-            f"{base.get('protocol_hash')} -> {new['protocol_hash']}; "
+            f"{base.protocol_hash} -> {new.protocol_hash}; "
             f"{'; '.join(changes) or 'fields equal, hash recipe differs'}); "
             "save a new baseline with 'tacfn-robust baseline save'"
         )
-    if base.get("metric", DEFAULT_METRIC) != new["metric"]:
+    if base.metric != new.metric:
         raise ConfigError(
-            f"{baseline_file}: baseline metric {base.get('metric', DEFAULT_METRIC)!r} differs from "
-            f"the run's report.metric {new['metric']!r}; save a new baseline"
+            f"{baseline_file}: baseline metric {base.metric!r} differs from "
+            f"the run's report.metric {new.metric!r}; save a new baseline"
         )
     notes = [
-        f"version of {k} changed: {base.get('versions', {}).get(k)} -> {new['versions'].get(k)}"
-        for k in sorted(set(base.get("versions", {})) | set(new["versions"]))
-        if base.get("versions", {}).get(k) != new["versions"].get(k)
+        f"version of {k} changed: {base.versions.get(k)} -> {new.versions.get(k)}"
+        for k in sorted(base.versions.keys() | new.versions.keys())
+        if base.versions.get(k) != new.versions.get(k)
     ]
-    rows = compare(base, new, abs_tol, alpha) + invariants(analysis)
+    rows = compare(base.model_dump(), new.model_dump(), abs_tol, alpha) + invariants(analysis)
     return CheckResult(rows, analysis.metric, notes, abs_tol, alpha)
