@@ -58,9 +58,9 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
         figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png", palette))
     worst = worst_condition(analysis)
     for regime in sorted(analysis.table["regime"].unique()) if worst is not None else []:
-        path = out / f"class_accuracy_worst_{_slug(regime)}.png"
+        path = out / f"class_scores_worst_{_slug(regime)}.png"
         figures["classes"].append(
-            plots.class_accuracy_plot(analysis.table, worst, regime, path, palette)
+            plots.class_scores_plot(analysis.table, worst, regime, path, palette)
         )
     logs = analysis.run.training_logs()
     if not logs.empty and "epoch" in logs.columns and plots.informative_columns(logs):

@@ -221,7 +221,7 @@ def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
 
 
 @themed
-def class_accuracy_plot(
+def class_scores_plot(
     table: pd.DataFrame, condition: str, regime: str, path: Path, palette: Palette
 ) -> Path:
     """Per-class recall (per-emotion binary accuracy when multilabel) of every model under one
