@@ -29,14 +29,14 @@ class CheckFailed(ConfigError):
 
 
 @contextmanager
-def at(path: str, prefix: str = "") -> Iterator[None]:
+def at(path: str) -> Iterator[None]:
     """Report any UserError raised inside as a CheckFailed at `path`."""
     try:
         yield
     except CheckFailed:
         raise
     except UserError as exc:
-        raise CheckFailed(path, f"{prefix}{exc}") from None
+        raise CheckFailed(path, str(exc)) from None
 
 
 def static_description(protocol: Protocol) -> DatasetDescription | None:
@@ -121,7 +121,7 @@ def _check_model_options(protocol: Protocol) -> None:
                     )
         factory = model_class(entry.model)
         if isinstance(factory, type) and issubclass(factory, FusionModel):
-            with at(path, f"({entry.name}): "), torch.device("meta"):
+            with at(f"{path} ({entry.name})"), torch.device("meta"):
                 build_model(entry.model, info, protocol.preset, **entry.options)
 
 
@@ -171,12 +171,13 @@ def _check_modalities(protocol: Protocol, data: DatasetDescription) -> None:
         for path, sweep in sweep_parts(protocol.test.sweeps)
         if sweep.modality is not None
     ]
+    valid = data.modalities
     for path, modality in named:
-        if modality not in data.modalities:
+        if modality not in valid:
             raise CheckFailed(
                 path,
                 f"{excerpt(modality)} is not a modality of data set {protocol.dataset.name!r}; "
-                f"expected one of: {', '.join(data.modalities)}{suggest(modality, data.modalities)}",
+                f"expected one of: {', '.join(valid)}{suggest(modality, valid)}",
             )
 
 
@@ -189,9 +190,7 @@ def _check_folds(protocol: Protocol, data: DatasetDescription) -> None:
         return
     bad = [f for f in protocol.folds if f >= count]
     if bad:
-        raise CheckFailed(
-            "folds", f"fold {bad[0]} does not exist; expected 0..{count - 1}"
-        )
+        raise CheckFailed("folds", f"fold {bad[0]} does not exist; expected 0..{count - 1}")
 
 
 def _check_sweep_points(protocol: Protocol, modalities: tuple[str, ...] | None) -> None:
@@ -214,4 +213,3 @@ def _check_points(sweep: Sweep, path: str, resolve: Any) -> None:
     with at(path):
         for point in points or ():
             resolve(sweep, point, sweep.levels is not None)
-

@@ -414,9 +414,7 @@ def _include(section: type[BaseModel], effects: set[str], axes: bool) -> dict[st
     return include
 
 
-def declared_dump(
-    protocol: Protocol, effects: set[str], axes: bool = True
-) -> dict[str, Any]:
+def declared_dump(protocol: Protocol, effects: set[str], axes: bool = True) -> dict[str, Any]:
     """The JSON values of the fields declared with one of `effects`, nested by section (the
     content of a hash); axes=False leaves the grid-axis fields out."""
     include = _include(Protocol, effects, axes)

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import pytest
@@ -61,7 +62,10 @@ BASE: dict[str, Any] = {
         "pretrain_epochs": 0,
         "amp": False,
         "legacy_test_eval": False,
-        "regimes": {"clean": [], "drop": [{"corruption": "missing", "modality": "audio", "p": 0.3}]},
+        "regimes": {
+            "clean": [],
+            "drop": [{"corruption": "missing", "modality": "audio", "p": 0.3}],
+        },
     },
     "test": {
         "batch_size": 16,
@@ -278,3 +282,16 @@ def test_a_field_without_a_declaration_is_named() -> None:
 
     with pytest.raises(TypeError, match=r"^Section.declared_one declares no effect"):
         declared(Section)
+
+
+def test_the_field_reference_states_each_fields_declared_effect() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "protocols.md").read_text()
+    reference = text.split("## Field reference", 1)[1].split("\n### ", 1)[0]
+    stated = {}
+    for line in reference.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and re.fullmatch(r"`[\w.]+`", cells[0]):
+            stated[cells[0].strip("`")] = cells[2]
+    effects = {path: mark.effect for path, mark in WALK if "[" not in path}
+    assert len(stated) >= 30
+    assert stated == {path: effects.get(path) for path in stated}

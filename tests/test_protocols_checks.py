@@ -28,7 +28,9 @@ def undescribed(actors: int = 4, folds: int | None = None) -> EmotionDataset:
 register_dataset("undescribed_synthetic", undescribed)
 
 TYPOS = {
-    "sweep": {"test": {"sweeps": [{"corruption": "missing", "modality": "audoi", "values": [0.5]}]}},
+    "sweep": {
+        "test": {"sweeps": [{"corruption": "missing", "modality": "audoi", "values": [0.5]}]}
+    },
     "regime": {
         "train": {
             "epochs": 1,
