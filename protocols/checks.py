@@ -24,7 +24,8 @@ class CheckFailed(ConfigError):
     """A protocol field that fails a check: `path` (YAML path) and the one-line problem."""
 
     def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}" if path else problem)
+        named = not path or problem.startswith(path)  # e.g. TrainConfig's "train.epochs=0; ..."
+        super().__init__(problem if named else f"{path}: {problem}")
         self.path = path
 
 
