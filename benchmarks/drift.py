@@ -21,7 +21,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from reports.store import load_run
+from reports.reading.run_dir import load_run
 from tacfn.core.store import RUN_KEYS
 
 

@@ -7,7 +7,7 @@ RUN_DIR give each run's accuracy at every checked condition of BASELINE; their m
 and sample covariance (points of one run move together with its seed) define a normal model
 of one run. Each draw simulates a baseline side and a new side of n runs each (n as in
 BASELINE), builds both sides' point, family and nAUC entries exactly as `baseline save`
-stores them, and runs the check's comparison (reports.regression.compare) at the given
+stores them, and runs the check's comparison (reports.gate.regression.compare) at the given
 abs_tol and alpha. False alarm: any row fails with no change. Detection: one point's runs on
 the new side are lowered by `drop`, and the check fails. The margins are those the check
 allows per point (max(abs_tol, t SE)), summarised over the null draws.
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.baseline import load_baseline
-from reports.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
-from reports.robustness import normalised_auc
-from reports.store import load_run
+from reports.gate.baseline import load_baseline
+from reports.gate.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
+from reports.reading.run_dir import load_run
+from reports.statistics.robustness import normalised_auc
 from tacfn.core.store import RUN_KEYS
 
 Key = tuple[str, str]

@@ -68,7 +68,7 @@ def _resolve(registry: Registry[Any], name: str, path: str) -> None:
 def _check_names(protocol: Protocol) -> None:
     """Data set, preset, models, metric and corruptions name what their registries hold."""
     from corruptions import CORRUPTIONS
-    from reports.metrics import METRICS
+    from reports.scoring.metrics import METRICS
     from tacfn.data import DATASETS
     from tacfn.models import list_presets
     from tacfn.models.registry import model_class

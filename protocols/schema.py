@@ -242,7 +242,7 @@ class ReportSpec(Strict):
     """What the report compares: metric, reference model (for CE), focus model, CI level.
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
-    first model. `metric` (a name the reports.metrics.METRICS registry resolves) drives
+    first model. `metric` (a name the reports.scoring.metrics.METRICS registry resolves) drives
     curves, comparisons and checks.
     """
 

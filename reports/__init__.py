@@ -1,7 +1,7 @@
 """reports: results tables, metrics, statistics, figures, HTML, baselines and CI checks."""
 
-from reports.baseline import save_baseline
 from reports.build import build_report
-from reports.regression import check
+from reports.gate.baseline import save_baseline
+from reports.gate.regression import check
 
 __all__ = ["build_report", "check", "save_baseline"]

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import plots
-from reports.analysis import Analysis, analyse, worst_condition
-from reports.html import render_html
-from reports.store import Run, load_run
-from reports.summary import write_summary
-from reports.table import write_table
+from reports.reading.run_dir import Run, load_run
+from reports.rendering import plots
+from reports.rendering.html import render_html
+from reports.rendering.palette import model_styles
+from reports.rendering.summary import write_summary
+from reports.scoring.table import write_table
+from reports.statistics.analysis import Analysis, analyse, worst_condition
 from tacfn.core import store
 from tacfn.core.io import directory_lock, remove_temporaries
 from tacfn.core.store import CLEAN, RUN_KEYS
@@ -51,7 +52,7 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     figures: dict[str, list[Path]] = {
         k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
     }
-    palette = analysis.palette
+    palette = model_styles(analysis.models)
     accuracy = analysis.means[analysis.means["metric"] == analysis.metric]
     curves = curve_means(analysis)
     for sweep in sorted(curves["sweep"].unique()):

@@ -15,7 +15,7 @@ _EXPORTS = {
     "register_model": "tacfn.models.registry:register_model",
     "register_dataset": "tacfn.data:register_dataset",
     "register_corruption": "corruptions.registry:register",
-    "register_metric": "reports.metrics:register_metric",
+    "register_metric": "reports.scoring.metrics:register_metric",
     "validate_protocol": "protocols.loading:validate",
     "load_protocol": "protocols.loading:load_protocol",
     "run_protocol": "protocols.runner:run_protocol",

@@ -12,8 +12,8 @@ import pytest
 from test_reports_sim import CLEAN, P_VALUES, missing_audio_accuracy, simulate_run
 
 from reports import check, save_baseline
-from reports.regression import compare, pooled_variance
-from reports.robustness import normalised_auc
+from reports.gate.regression import compare, pooled_variance
+from reports.statistics.robustness import normalised_auc
 from tacfn.core.errors import ConfigError
 from tacfn_robust.cli import main
 

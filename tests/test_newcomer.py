@@ -14,7 +14,7 @@ import pytest
 
 from corruptions import CORRUPTIONS
 from protocols import run_protocol, validate
-from reports.metrics import METRICS
+from reports.scoring.metrics import METRICS
 from tacfn.core.errors import ConfigError
 from tacfn.models import MODELS
 

@@ -9,7 +9,7 @@ import pytest
 
 from protocols import load_protocol, run_protocol
 from protocols.loading import protocol_hash
-from reports.claims import changed_claims, claims_from_summary, reading
+from reports.rendering.claims import changed_claims, claims_from_summary, reading
 from tacfn.core import store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -127,7 +127,7 @@ def test_registrations_replay_in_a_worker(tmp_path: Path, monkeypatch) -> None:
 
 def test_the_four_registries_keep_their_names() -> None:
     from corruptions import CORRUPTIONS
-    from reports.metrics import METRICS
+    from reports.scoring.metrics import METRICS
     from tacfn.data import DATASETS
     from tacfn.models import MODELS
 

@@ -18,12 +18,12 @@ from PIL import Image
 from test_reports_sim import simulate_run
 
 from reports import build_report
-from reports.formats import fmt, fmt_p, fmt_signed, p_equals
-from reports.palette import METADATA_KEY
-from reports.plots import critical_difference, informative_columns
-from reports.robustness import curve_points, normalised_auc
-from reports.store import load_run
-from reports.table import COLUMNS, results_table
+from reports.reading.run_dir import load_run
+from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
+from reports.rendering.palette import METADATA_KEY
+from reports.rendering.plots import critical_difference, informative_columns
+from reports.scoring.table import COLUMNS, results_table
+from reports.statistics.robustness import curve_points, normalised_auc
 from tacfn.core import store
 from tacfn_robust.cli import main
 

@@ -11,8 +11,8 @@ import pytest
 from test_reports_sim import missing_audio_accuracy, simulate_run
 
 from reports import build_report, check, save_baseline
-from reports.html import machine_text
-from reports.store import load_run
+from reports.reading.run_dir import load_run
+from reports.rendering.html import machine_text
 from tacfn.core import store
 
 MODELS = ["tacfn", "concat", "audio_only", "video_only"]

@@ -11,12 +11,12 @@ import pytest
 from test_reports_sim import simulate_run
 
 from reports import check, save_baseline
-from reports.analysis import analyse
-from reports.baseline import baseline_dict
-from reports.comparisons import condition_means
-from reports.regression import chance_level
-from reports.store import load_run
-from reports.table import CONDITION_COLUMNS
+from reports.gate.baseline import baseline_dict
+from reports.gate.regression import chance_level
+from reports.reading.run_dir import load_run
+from reports.scoring.table import CONDITION_COLUMNS
+from reports.statistics.analysis import analyse
+from reports.statistics.comparisons import condition_means
 from tacfn_robust.cli import main
 
 MODELS = ["tacfn", "concat"]

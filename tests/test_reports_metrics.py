@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from reports.metrics import (
+from reports.scoring.metrics import (
     accuracy,
     class_recall,
     get_metric,

@@ -11,7 +11,7 @@ import pytest
 from test_reports_sim import simulate_run
 
 from reports import build_report
-from reports.stats import estimate, mean_interval, single_run_scores, t_test_p
+from reports.statistics.inference import estimate, mean_interval, single_run_scores, t_test_p
 from tacfn.core import store
 
 SAMPLES = 160

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from reports import calibration
-from reports.comparisons import friedman, paired_comparisons
-from reports.stats import (
+from reports.statistics import calibration
+from reports.statistics.comparisons import friedman, paired_comparisons
+from reports.statistics.inference import (
     design_note,
     estimate,
     holm,
@@ -218,7 +218,7 @@ def test_calibration_small() -> None:
 
 @pytest.mark.slow
 def test_calibration_over_many_draws() -> None:
-    """The figures of docs/statistics.md (`python -m reports.calibration`): 2000 draws each."""
+    """docs/statistics.md's figures (`python -m reports.statistics.calibration`): 2000 draws."""
     draws = 2000
     for n in (3, 5, 10):
         for kind in ("normal", "beta"):

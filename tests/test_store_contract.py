@@ -16,9 +16,9 @@ from protocols.loading import load_protocol
 from protocols.predictions import predictions_frame
 from protocols.schema import Sweep
 from protocols.store import read_cell, recorded
-from reports.robustness import curve_points
-from reports.store import load_run
-from reports.table import CONDITION_COLUMNS, results_table
+from reports.reading.run_dir import load_run
+from reports.scoring.table import CONDITION_COLUMNS, results_table
+from reports.statistics.robustness import curve_points
 from tacfn.core import store
 from tacfn.core.errors import DataError
 

@@ -26,8 +26,8 @@ from tacfn.core.io import write_json as write_json  # the JSON writer of the pai
 
 PROTOCOL_FILE = "protocol.json"  # the validated protocol, its hash, versions and grid
 PROTOCOL_YAML = "protocol.yaml"  # the validated protocol, defaults filled
-SUMMARY_FILE = "summary.json"  # every curve point with its CI (reports.summary)
-RESULTS_PARQUET = "results.parquet"  # the tidy metrics table (reports.table)
+SUMMARY_FILE = "summary.json"  # every curve point with its CI (reports.rendering.summary)
+RESULTS_PARQUET = "results.parquet"  # the tidy metrics table (reports.scoring.table)
 RESULTS_CSV = "results.csv"
 REPORT_DIR = "report"  # report.html and the PNG figures
 REPORT_FILE = "report.html"

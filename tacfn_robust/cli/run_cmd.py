@@ -131,7 +131,7 @@ def _print_dry_run(
     from protocols.estimate import estimate_seconds
     from protocols.runner import plan_dry_run
     from protocols.schema import PICKLED_DATASETS
-    from reports.comparisons import planned_design
+    from reports.statistics.comparisons import planned_design
     from tacfn_robust.cli.run_progress import print_plan
 
     p = plan_dry_run(protocol, out, executor, address)

@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.analysis import Analysis, analyse
-from reports.baseline import baseline_dict, load_baseline, protocol_diff
-from reports.metrics import custom_metrics, multiclass_scores, multilabel_scores
-from reports.stats import holm
-from reports.store import load_run
+from reports.gate.baseline import baseline_dict, load_baseline, protocol_diff
+from reports.reading.run_dir import load_run
+from reports.scoring.metrics import custom_metrics, multiclass_scores, multilabel_scores
+from reports.statistics.analysis import Analysis, analyse
+from reports.statistics.inference import holm
 from tacfn.core.errors import ConfigError
 from tacfn.core.store import CLEAN
 

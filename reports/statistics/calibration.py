@@ -2,9 +2,10 @@
 
 A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the run (seed)
 effect is shared by every condition of that trained model, the sample noise is not. Every
-rate below comes from the functions the report uses (reports.stats); the Friedman blocks are
-built as reports.comparisons.friedman builds them (each run's score averaged over its conditions).
-Reproduce the tables in docs/statistics.md with `python -m reports.calibration`.
+rate below comes from the functions the report uses (reports.statistics.inference); the
+Friedman blocks are built as reports.statistics.comparisons.friedman builds them (each run's
+score averaged over its conditions).
+Reproduce the tables in docs/statistics.md with `python -m reports.statistics.calibration`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import numpy as np
 from scipy import stats
 
-from reports.stats import holm, student, t_interval, t_test_p, verdict
+from reports.statistics.inference import holm, student, t_interval, t_test_p, verdict
 
 CLIPS = 240
 LEVEL = 0.95

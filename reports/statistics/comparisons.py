@@ -1,8 +1,9 @@
 """Comparison tables from the tidy results: condition means, paired comparisons, Friedman.
 
-These apply the statistics of reports.stats to the results table (one row per run x condition
-x metric) and the predictions: which runs pair up, which conditions form a Holm family, which
-runs are independent blocks. `planned_design` says the same about a grid before it runs.
+These apply the statistics of reports.statistics.inference to the results table (one row per
+run x condition x metric) and the predictions: which runs pair up, which conditions form a Holm
+family, which runs are independent blocks. `planned_design` says the same about a grid before
+it runs.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import pandas as pd
 import scikit_posthocs as sp
 from scipy.stats import friedmanchisquare
 
-from reports import stats
-from reports.table import CONDITION_COLUMNS
+from reports.scoring.table import CONDITION_COLUMNS
+from reports.statistics import inference
 
 
 def planned_design(cells: list, conditions: list, level: float) -> str:
     """design_note of a planned grid: train cells (.seed, .fold) and test conditions (.sweep)."""
     sweeps = pd.Series([c.sweep for c in conditions], dtype=object).value_counts()
-    return stats.design_note(
+    return inference.design_note(
         len({c.seed for c in cells}), len({c.fold for c in cells}), sweeps.tolist(), level
     )
 
@@ -51,15 +52,17 @@ def condition_means(
     for key, g in table.groupby(keys, sort=True, dropna=False):
         row = dict(zip(keys, key, strict=True))
         scores = g["score"].to_numpy()
-        mean, ci = stats.mean_interval(scores, level, g["fold"].to_numpy(), g["n"].to_numpy())
+        mean, ci = inference.mean_interval(scores, level, g["fold"].to_numpy(), g["n"].to_numpy())
         if len(g) == 1:
             run = tuple(g.iloc[0][run_keys])
             if run not in single:
-                single[run] = stats.single_run_scores(
+                single[run] = inference.single_run_scores(
                     by_run.get_group(run), class_names or [], extra=extra
                 )
             draws, n = single[run]
-            ci = stats.percentile_interval(draws[row["metric"]], level, stats.single_run_what(n))
+            ci = inference.percentile_interval(
+                draws[row["metric"]], level, inference.single_run_what(n)
+            )
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
         rows.append(
             {
@@ -101,13 +104,13 @@ def _discordant(joined: pd.DataFrame) -> tuple[int, int]:
     return int((joined["a"] & ~joined["b"]).sum()), int((~joined["a"] & joined["b"]).sum())
 
 
-def _sample_diff_ci(joined: pd.DataFrame, level: float) -> stats.Interval:
+def _sample_diff_ci(joined: pd.DataFrame, level: float) -> inference.Interval:
     """CI of the accuracy difference a - b of one paired run, by bootstrap over its samples."""
     per_sample = joined.astype(float).groupby(level="sample_id").mean()
     diff = (per_sample["a"] - per_sample["b"]).to_numpy()
-    draws = diff[stats.sample_draws(diff.size)].mean(axis=1)
+    draws = diff[inference.sample_draws(diff.size)].mean(axis=1)
     what = f"{diff.size} paired test samples of a single run per model"
-    return stats.percentile_interval(draws, level, what)
+    return inference.percentile_interval(draws, level, what)
 
 
 def paired_comparisons(
@@ -136,14 +139,20 @@ def paired_comparisons(
         pairs = _pairs(scores, focus, other)
         for (regime, condition), g in pairs.groupby(["regime", "condition"], sort=True):
             diff = (g["a"] - g["b"]).to_numpy()
-            est = stats.estimate(diff, g["fold"].to_numpy(), g["n"].to_numpy())
+            est = inference.estimate(diff, g["fold"].to_numpy(), g["n"].to_numpy())
             joined = _correct(predictions, focus, other, regime, condition)
             if len(g) == 1 and metric == "accuracy":
                 ci = _sample_diff_ci(joined, level)
             else:
                 ci = est.interval(level)
-            p = float(stats.t_test_p(est.mean, est.se, est.df)) if est.units >= 2 else float("nan")
-            method = f"paired t test over {est.describe()}" if est.units >= 2 else stats.NEEDS_PAIRS
+            p = (
+                float(inference.t_test_p(est.mean, est.se, est.df))
+                if est.units >= 2
+                else float("nan")
+            )
+            method = (
+                f"paired t test over {est.describe()}" if est.units >= 2 else inference.NEEDS_PAIRS
+            )
             b, c = _discordant(joined)
             rows.append(
                 {
@@ -163,7 +172,7 @@ def paired_comparisons(
                     "p_method": method,
                     "mcnemar_b": b,
                     "mcnemar_c": c,
-                    "mcnemar_midp": stats.mcnemar_midp(b, c),
+                    "mcnemar_midp": inference.mcnemar_midp(b, c),
                 }
             )
     out = pd.DataFrame(rows)
@@ -173,17 +182,18 @@ def paired_comparisons(
     out["p_holm"] = np.nan
     out["family_size"] = 0
     for _, idx in out.groupby(["model_b", "regime", "sweep"]).groups.items():
-        out.loc[idx, "p_holm"] = stats.holm(out.loc[idx, "p"].to_numpy())
+        out.loc[idx, "p_holm"] = inference.holm(out.loc[idx, "p"].to_numpy())
         out.loc[idx, "family_size"] = len(idx)
     first_step = alpha / out["family_size"]
-    out["verdict"] = stats.verdict(out["p_holm"], out["ci_low"], out["ci_high"], alpha)
+    out["verdict"] = inference.verdict(out["p_holm"], out["ci_low"], out["ci_high"], alpha)
     out["mdd"] = [
-        stats.mdd(s, u, a) for s, u, a in zip(out["sd_diff"], out["units"], first_step, strict=True)
+        inference.mdd(s, u, a)
+        for s, u, a in zip(out["sd_diff"], out["units"], first_step, strict=True)
     ]
     out["units_for_3pt"] = [
-        stats.units_needed(s, a) for s, a in zip(out["sd_diff"], first_step, strict=True)
+        inference.units_needed(s, a) for s, a in zip(out["sd_diff"], first_step, strict=True)
     ]
-    out["min_p"] = [stats.smallest_holm_p(u) for u in out["units"]]
+    out["min_p"] = [inference.smallest_holm_p(u) for u in out["units"]]
     return out
 
 
@@ -265,7 +275,9 @@ def probability_of_improvement(
             win=("win", "mean"), n=("n", "first")
         )
         per_run = per_run.reset_index()
-        est = stats.estimate(per_run["win"].to_numpy(), per_run["fold"].to_numpy(), per_run["n"])
+        est = inference.estimate(
+            per_run["win"].to_numpy(), per_run["fold"].to_numpy(), per_run["n"]
+        )
         ci = est.interval(level)
         rows.append(
             {

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.analysis import Analysis
+from reports.rendering.palette import model_styles
+from reports.statistics.analysis import Analysis
 from tacfn.core.store import write_json
 
 SCHEMA = "tacfn-robust/summary"
@@ -100,7 +101,7 @@ def summary_dict(analysis: Analysis) -> dict:
         "metric": analysis.metric,
         "alpha": round(1 - analysis.level, 10),
         "verdicts": verdict_records(analysis.comparisons),
-        "palette": analysis.palette,
+        "palette": model_styles(analysis.models),
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),

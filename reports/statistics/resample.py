@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from reports.robustness import CURVE_KEYS, curve_measures, reference_curves, reference_on
-from reports.stats import sample_draws
+from reports.statistics.inference import sample_draws
+from reports.statistics.robustness import CURVE_KEYS, curve_measures, reference_curves, reference_on
 from tacfn.core.store import RUN_KEYS
 
 REFERENCE_MEASURES = ("ce", "relative_ce", "effective_robustness", "mce", "relative_mce")

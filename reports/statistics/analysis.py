@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.comparisons import (
+from reports.reading.run_dir import Run
+from reports.scoring.metrics import custom_metrics, report_metric
+from reports.scoring.table import results_table
+from reports.statistics.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
     condition_means,
@@ -15,13 +18,9 @@ from reports.comparisons import (
     paired_comparisons,
     probability_of_improvement,
 )
-from reports.metrics import custom_metrics, report_metric
-from reports.palette import model_styles
-from reports.resample import REFERENCE_MEASURES, single_run_measure_draws
-from reports.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
-from reports.stats import mean_interval, percentile_interval, single_run_what
-from reports.store import Run
-from reports.table import results_table
+from reports.statistics.inference import mean_interval, percentile_interval, single_run_what
+from reports.statistics.resample import REFERENCE_MEASURES, single_run_measure_draws
+from reports.statistics.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
 from tacfn.core.store import CLEAN, RUN_KEYS
 
 DEFAULT_FOCUS = "tacfn"
@@ -58,11 +57,6 @@ class Analysis:
         entries = self.run.protocol.get("models", [])
         listed = [m if isinstance(m, str) else m["name"] for m in entries]
         return listed + sorted(set(self.table["model"]) - set(listed))
-
-    @property
-    def palette(self) -> dict[str, dict[str, str]]:
-        """Colour and marker of every model, as every figure draws it."""
-        return model_styles(self.models)
 
 
 def summarise_measures(

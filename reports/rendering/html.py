@@ -9,12 +9,12 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from reports.analysis import Analysis
-from reports.formats import fmt, fmt_p, fmt_signed, p_equals
-from reports.metrics import METRIC_LABELS, metric_label
-from reports.robustness import MEASURES
-from reports.stats import N_SAMPLE_RESAMPLES
-from reports.summary import failed_cells, records, verdict_records
+from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
+from reports.rendering.summary import failed_cells, records, verdict_records
+from reports.scoring.metrics import METRIC_LABELS, metric_label
+from reports.statistics.analysis import Analysis
+from reports.statistics.inference import N_SAMPLE_RESAMPLES
+from reports.statistics.robustness import MEASURES
 from tacfn.core.io import write_text
 from tacfn.core.store import CLEAN
 
@@ -26,7 +26,7 @@ def data_uri(path: Path) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        loader=jinja2.PackageLoader("reports.rendering", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -1,7 +1,7 @@
 """Figures: each is a function from a tidy table to a PNG path (seaborn on the Agg backend).
 
 Every figure that draws models takes the run's palette ({model: {color, marker}}, see
-reports.palette) and records the styles it used in the PNG's text chunk under
+reports.rendering.palette) and records the styles it used in the PNG's text chunk under
 `palette.METADATA_KEY`, so a reader (or a test) can check that colours agree across figures.
 """
 
@@ -23,9 +23,9 @@ import scikit_posthocs as sp  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from reports.comparisons import Friedman  # noqa: E402
-from reports.formats import fmt, p_equals  # noqa: E402
-from reports.palette import METADATA_KEY  # noqa: E402
+from reports.rendering.formats import fmt, p_equals  # noqa: E402
+from reports.rendering.palette import METADATA_KEY  # noqa: E402
+from reports.statistics.comparisons import Friedman  # noqa: E402
 from tacfn.core.io import atomic_write  # noqa: E402
 from tacfn.core.store import CLEAN  # noqa: E402
 

@@ -1,9 +1,10 @@
 """README claims from a run's verdicts, and the check that a rerun still supports them.
 
-`python -m reports.claims RUN_DIR CLAIMS_JSON` writes every verdict of the focus model (from
-the run's summary.json) into the claims file and prints their reading in Markdown. The README's
-reading of the default protocol is that text between `<!-- claims:NAME -->` markers; a test
-keeps the two equal, and a slow test reruns the protocol and compares every stated verdict.
+`python -m reports.rendering.claims RUN_DIR CLAIMS_JSON` writes every verdict of the focus
+model (from the run's summary.json) into the claims file and prints their reading in Markdown.
+The README's reading of the default protocol is that text between `<!-- claims:NAME -->`
+markers; a test keeps the two equal, and a slow test reruns the protocol and compares every
+stated verdict.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from reports.formats import fmt, fmt_p, fmt_signed
+from reports.rendering.formats import fmt, fmt_p, fmt_signed
 from tacfn.core.errors import DataError
 from tacfn.core.store import CLEAN, SUMMARY_FILE, read_json, write_json
 
@@ -101,7 +102,7 @@ def changed_claims(claims: dict[str, Any], summary: dict[str, Any]) -> list[str]
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m reports.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
+        print("usage: python -m reports.rendering.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
     summary = read_json(run_dir / SUMMARY_FILE, f"build it with 'tacfn-robust report {run_dir}'")

@@ -2,7 +2,7 @@
 
 A baseline holds, for the report metric, every point's (model x regime x condition) mean,
 run-to-run std, n and test size, every curve's nAUC, and per curve the std over runs of each
-run's mean (the run part of the pooled variance the check uses, see reports.regression).
+run's mean (the run part of the pooled variance the check uses, see reports.gate.regression).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.analysis import Analysis, analyse
-from reports.store import load_run
+from reports.reading.run_dir import load_run
+from reports.statistics.analysis import Analysis, analyse
 from tacfn.core.errors import DataError
 from tacfn.core.store import read_json, write_json
 

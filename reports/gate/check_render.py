@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from reports.regression import CheckResult
+from reports.gate.regression import CheckResult
 from tacfn.core.io import write_bytes
 
 

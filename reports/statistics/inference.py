@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from reports.metrics import (
+from reports.scoring.metrics import (
     confusions,
     custom_scores,
     get_metric,

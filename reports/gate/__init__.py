@@ -1,0 +1,1 @@
+"""Stage 5, the CI gate: baselines of robustness curves and the regression check."""

@@ -1,0 +1,1 @@
+"""Stage 1, reading: a run directory (protocol.json + store/cells/*) loaded into typed tables."""

@@ -1,0 +1,1 @@
+"""Stage 4, rendering: summary.json, PNG figures, report.html and the README claims."""
