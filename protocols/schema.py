@@ -43,6 +43,12 @@ class Affects:
     effect: Effect
     axis: str | None = None
 
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        """The field's JSON Schema with its declaration (`protocols schema` shows it)."""
+        schema = dict(handler(core))
+        schema["affects"] = self.effect
+        return schema
+
 
 TRAINING = Affects("training")
 PREDICTIONS = Affects("predictions")

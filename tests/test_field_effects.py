@@ -295,3 +295,10 @@ def test_the_field_reference_states_each_fields_declared_effect() -> None:
     effects = {path: mark.effect for path, mark in WALK if "[" not in path}
     assert len(stated) >= 30
     assert stated == {path: effects.get(path) for path in stated}
+
+
+def test_the_json_schema_shows_each_fields_effect() -> None:
+    schema = Protocol.model_json_schema()
+    assert schema["properties"]["seeds"]["affects"] == "training"
+    assert schema["$defs"]["TestSpec"]["properties"]["seed"]["affects"] == "predictions"
+    assert schema["$defs"]["ExecutorSpec"]["properties"]["threads"]["affects"] == "nothing"
