@@ -16,7 +16,7 @@ from typing import Any
 
 from reports.rendering.formats import fmt, fmt_p, fmt_signed
 from tacfn.core.errors import DataError
-from tacfn.core.store import CLEAN, SUMMARY_FILE, read_json, write_json
+from tacfn.core.store import CLEAN, SUMMARY_FILE, Summary, read_record, write_json
 
 CLAIM_KEYS = ("other", "regime", "sweep", "condition", "x", "verdict")
 EVIDENCE_KEYS = ("n", "diff", "ci_low", "ci_high", "p_holm", "mdd")
@@ -105,8 +105,9 @@ def main(argv: list[str]) -> int:
         print("usage: python -m reports.rendering.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
-    summary = read_json(run_dir / SUMMARY_FILE, f"build it with 'tacfn-robust report {run_dir}'")
-    claims = claims_from_summary(summary)
+    remedy = f"build it with 'tacfn-robust report {run_dir}'"
+    summary = read_record(run_dir / SUMMARY_FILE, Summary, remedy)
+    claims = claims_from_summary(summary.model_dump(mode="json", by_alias=True))
     write_json(out, claims)
     print(reading(claims), end="")
     return 0

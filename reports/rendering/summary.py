@@ -1,34 +1,23 @@
 """summary.json: every curve point with its CI and n, in a stable machine-readable schema.
 
-Schema (version 1); NaN is written as null:
+The schema is tacfn.core.store.Summary (one pydantic model per section, NaN written as null);
+this module fills it from a run's Analysis. Its sections:
 
     schema: "tacfn-robust/summary"     version: 1
     protocol: {name, description, hash}
-    ci_level: float                    focus: str     reference: str     metric: str
-    alpha: float (1 - ci_level: the level of every test and verdict)
-    verdicts: [{focus, other, regime, sweep, condition, x, metric, n, diff, ci_low, ci_high,
-                p_holm, verdict, mdd, min_p}]
-              (verdict: "better" | "worse" | "no detectable difference"; from the paired t
-               test after Holm; mdd: minimum detectable difference at 80 % power; min_p:
-               smallest attainable p after Holm)
-    palette: {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
-    points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
-               corruption2, modality2, param2, value2, unit2, stage, fill, metric,
-               mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
-    curves:  [{model, regime, sweep, measure, mean, std, ci_low, ci_high, ci_method, n}]
-             (measure: clean, nauc, relative_robustness, mean_corrupted, drop,
-              error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
-              relative_mce)
-    floors:  [{regime, sweep, missing, floor, models}]
-    comparisons: [{model_a, model_b, regime, condition, sweep, value, metric, n (paired runs),
-                   units (runs, or folds when clustered), mean_diff, sd_diff, ci_low, ci_high,
-                   ci_method, p, p_method, p_holm, family_size, verdict, mdd, units_for_3pt,
-                   min_p, mcnemar_b, mcnemar_c, mcnemar_midp (conditional on these trained
-                   models; never a verdict)}]
-    probability_of_improvement: [{model_a, model_b, probability, ci_low, ci_high, n, method}]
-    friedman: null | {statistic, p, n_blocks, models, mean_ranks, nemenyi, method}
-    friedman_note: str (why the Friedman test is not computed, when it is null)
-    failed_cells: [{key, model, regime, seed, fold, error}]
+    ci_level, focus, reference, metric, alpha (1 - ci_level: the level of every test)
+    verdicts     the focus model against each other model per condition (paired t test after
+                 Holm; "better" | "worse" | "no detectable difference"; mdd: minimum
+                 detectable difference at 80 % power; min_p: smallest attainable p after Holm)
+    palette      {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
+    points       curve points: mean over runs per model x regime x condition x metric, CI, n
+    curves       curve measures (clean, nauc, relative_robustness, mean_corrupted, drop,
+                 error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
+                 relative_mce)
+    floors       the unimodal floor of each missing-modality sweep
+    comparisons  paired comparisons with tests, Holm, verdicts, MDD and McNemar counts
+                 (conditional on these trained models; never a verdict)
+    probability_of_improvement, friedman (null with friedman_note saying why), failed_cells
 """
 
 from __future__ import annotations
@@ -40,10 +29,7 @@ import pandas as pd
 
 from reports.rendering.palette import model_styles
 from reports.statistics.analysis import Analysis
-from tacfn.core.store import write_json
-
-SCHEMA = "tacfn-robust/summary"
-VERSION = 1
+from tacfn.core.store import Summary, write_record
 
 
 def records(frame: pd.DataFrame | None) -> list[dict]:
@@ -87,13 +73,12 @@ def verdict_records(comparisons: pd.DataFrame | None) -> list[dict]:
     return records(frame.sort_values(["other", "regime", "sweep", "x", "condition"]))
 
 
-def summary_dict(analysis: Analysis) -> dict:
-    """The summary.json content."""
+def summary_record(analysis: Analysis) -> Summary:
+    """The summary.json content (numbers of pandas' float columns, such as 3.0 for a count,
+    become the model's types)."""
     record = analysis.run.record
     f = analysis.friedman
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
+    content = {
         "protocol": {k: record.get(k) for k in ("name", "description", "hash")},
         "ci_level": analysis.level,
         "focus": analysis.focus,
@@ -121,7 +106,8 @@ def summary_dict(analysis: Analysis) -> dict:
         "friedman_note": None if f is not None else analysis.friedman_note,
         "failed_cells": records(failed_cells(analysis)),
     }
+    return Summary.model_validate(content, strict=False)
 
 
 def write_summary(analysis: Analysis, path: Path) -> Path:
-    return write_json(path, summary_dict(analysis))
+    return write_record(path, summary_record(analysis))
