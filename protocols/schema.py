@@ -21,7 +21,7 @@ DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 
-Effect = Literal["training", "predictions", "protocol", "nothing"]
+Effect = Literal["training", "predictions", "protocol", "report", "nothing"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Affects:
                  (and the protocol hash) changes, stored models are evaluated again
     protocol     neither: only the protocol hash changes (stored cells are reused; a baseline
                  saved under another value is refused)
+    report       only what the report says of the same predictions: no hash changes (a
+                 saved baseline still applies)
     nothing      how or where the protocol runs, or its prose: no hash changes
 
     `axis` names a grid axis (a field of protocols.grid.TrainCell): each train cell takes one
@@ -53,6 +55,7 @@ class Affects:
 TRAINING = Affects("training")
 PREDICTIONS = Affects("predictions")
 PROTOCOL = Affects("protocol")
+REPORT = Affects("report")
 NOTHING = Affects("nothing")
 
 

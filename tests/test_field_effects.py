@@ -166,6 +166,7 @@ CHANGED = {
     "training": {"cell keys", "protocol hash"},
     "predictions": {"conditions hash", "protocol hash"},
     "protocol": {"protocol hash"},
+    "report": set(),
     "nothing": set(),
 }
 
@@ -203,8 +204,11 @@ def _get(data: Any, path: str) -> Any:
 
 
 def other(path: str, value: Any) -> Any:
-    """Another valid value of a bool, number or Literal field (None when there is none)."""
+    """Another valid value of a bool, number or Literal field, or of a list of Literals (None
+    when there is none); an unset optional one gets the first such value."""
     annotation = _annotation(path)
+    if value is None:
+        return next((_first(a) for a in get_args(annotation) if _first(a) is not None), None)
     choices = [a for a in get_args(annotation) if get_origin(a) is Literal]
     literals = [v for c in choices for v in get_args(c)] or (
         list(get_args(annotation)) if get_origin(annotation) is Literal else []
@@ -218,6 +222,16 @@ def other(path: str, value: Any) -> Any:
     if isinstance(value, float):
         return value / 2 if value else 0.5
     return None
+
+
+def _first(annotation: Any) -> Any:
+    """A first value of a type: the first Literal, True, 1, 0.5, or a list of one of them."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)[0]
+    if get_origin(annotation) is list:
+        inner = _first(get_args(annotation)[0])
+        return None if inner is None else [inner]
+    return {bool: True, int: 1, float: 0.5}.get(annotation)
 
 
 def _annotation(path: str) -> Any:
@@ -234,7 +248,11 @@ def _annotation(path: str) -> Any:
 def changed(path: str) -> dict[str, Any]:
     """BASE with the field at `path` changed to another valid value."""
     data = copy.deepcopy(BASE)
-    change = CHANGES[path] if path in CHANGES else other(path, _get(BASE, path))
+    try:
+        current = _get(BASE, path)
+    except KeyError:  # a field BASE leaves at its default, None
+        current = None
+    change = CHANGES[path] if path in CHANGES else other(path, current)
     assert change is not None, f"{path}: no other value; add one to CHANGES"
     if callable(change):
         change(data)
@@ -243,7 +261,7 @@ def changed(path: str) -> dict[str, Any]:
     node = data
     for step in parents:
         node = node[step]
-    assert node[last] != change, f"{path}: the change keeps {node[last]!r}"
+    assert current != change, f"{path}: the change keeps {current!r}"
     node[last] = change
     return data
 
