@@ -42,6 +42,9 @@ def at(path: str) -> Iterator[None]:
 
 def static_description(protocol: Protocol) -> DatasetDescription | None:
     """The data set's description known from its name and options (no file read), or None."""
+    from tacfn.data import DATASETS
+
+    _resolve(DATASETS, protocol.dataset.name, "dataset.name")
     with at("dataset"):
         return describe_dataset(protocol.dataset.name, protocol.dataset.build_params())
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from protocols.checks import CheckFailed, check_protocol
-from protocols.loading import validate
+from protocols.loading import load_protocol, validate
 from tacfn.core.errors import ConfigError
 from tacfn.data import DatasetDescription, EmotionDataset, describe_dataset, register_dataset
 from tacfn.data.synthetic import load_synthetic
@@ -132,3 +132,19 @@ def test_importing_the_schema_loads_no_grid_corruptions_or_data() -> None:
     assert "protocols.schema" in loaded
     assert not loaded & {"protocols.grid", "protocols.conditions", "corruptions", "tacfn.data"}
     assert not {m for m in loaded if m.startswith(("corruptions", "tacfn.data", "torch"))}
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("dataset.name=synthtic", "dataset.name: unknown data set 'synthtic'"),
+        ("dataset.actors=30", "dataset: synthetic data set: actors=30; expected 1..24"),
+        ("train.optimizer=sgd", "train.optimizer='sgd'; expected one of: adam, adamw"),
+        ("report.metric=acuracy", "report.metric: unknown metric 'acuracy'"),
+        ("preset=gpu", "preset: unknown preset 'gpu'"),
+    ],
+)
+def test_checks_name_the_field(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_protocol("smoke", [override])
+    assert str(info.value).startswith(f"smoke.yaml with --set {override}: {expected}")
