@@ -60,6 +60,7 @@ def check_protocol(protocol: Protocol, data: DatasetDescription | None) -> None:
     if data is not None:
         _check_modalities(protocol, data)
         _check_folds(protocol, data)
+        _check_metric(protocol, data)
     _check_sweep_points(protocol, None if data is None else data.modalities)
 
 
@@ -195,6 +196,19 @@ def _check_folds(protocol: Protocol, data: DatasetDescription) -> None:
     bad = [f for f in protocol.folds if f >= count]
     if bad:
         raise CheckFailed("folds", f"fold {bad[0]} does not exist; expected 0..{count - 1}")
+
+
+def _check_metric(protocol: Protocol, data: DatasetDescription) -> None:
+    """A multilabel set has its own metrics (means over its labels)."""
+    from reports.scoring.metrics import MULTILABEL_METRICS
+
+    metric = protocol.report.metric
+    if data.task == "multilabel" and metric not in MULTILABEL_METRICS:
+        raise CheckFailed(
+            "report.metric",
+            f"{metric!r} is not computed for the multilabel data set {protocol.dataset.name!r}; "
+            f"expected one of: {', '.join(MULTILABEL_METRICS)}",
+        )
 
 
 def _check_sweep_points(protocol: Protocol, modalities: tuple[str, ...] | None) -> None:

@@ -148,3 +148,11 @@ def test_checks_name_the_field(override: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_protocol("smoke", [override])
     assert str(info.value).startswith(f"smoke.yaml with --set {override}: {expected}")
+
+
+def test_a_multilabel_set_takes_its_own_metrics() -> None:
+    protocol = validate({"name": "m", "models": ["concat"], "report": {"metric": "macro_f1"}})
+    multilabel = DatasetDescription("x", ("audio", "video"), fixed_split=True, task="multilabel")
+    with pytest.raises(CheckFailed, match=r"^report.metric: 'macro_f1' is not computed for the"):
+        check_protocol(protocol, multilabel)
+    check_protocol(protocol, DatasetDescription("x", ("audio", "video"), fixed_split=True))

@@ -121,7 +121,11 @@ class EmotionDataset:
         """The modalities and groups a protocol is checked against."""
         groups = 0 if self.groups is None else len(np.unique(self.groups))
         return DatasetDescription(
-            self.info.name, self.info.modalities, groups, self.given_split is not None
+            self.info.name,
+            self.info.modalities,
+            groups,
+            self.given_split is not None,
+            self.info.task,
         )
 
     def splits(self, folds: int | None = None) -> list[Split]:

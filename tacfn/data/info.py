@@ -51,12 +51,15 @@ class DatasetDescription:
 
     groups: how many groups (actors) the folds are built from; None when not known before
     the files are read. fixed_split: the set has one given train/valid/test split.
+    task: "multiclass" or "multilabel" (DatasetInfo.task); None when not known before the
+    files are read.
     """
 
     name: str
     modalities: tuple[str, ...]
     groups: int | None = None
     fixed_split: bool = False
+    task: str | None = None
 
     def fold_count(self, folds: int | None) -> int | None:
         """How many folds `splits(folds)` gives (None when the groups are not known yet);

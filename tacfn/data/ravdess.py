@@ -182,8 +182,9 @@ def _decode_clip(
 
 
 def describe_ravdess(**_: object) -> DatasetDescription:
-    """RAVDESS holds audio and video; its actors are known once the folder is read."""
-    return DatasetDescription("ravdess", ("audio", "video"))
+    """RAVDESS holds audio and video, one emotion per clip; its actors are known once the
+    folder is read."""
+    return DatasetDescription("ravdess", ("audio", "video"), task="multiclass")
 
 
 @described_by(describe_ravdess)

@@ -120,7 +120,7 @@ def describe_synthetic(
 ) -> DatasetDescription:
     """The synthetic set's description from its parameters (checked as the loader does)."""
     SynthConfig(actors, duration, frames, size, sample_rate, seed).validate()
-    return DatasetDescription("synthetic", ("audio", "video"), groups=actors)
+    return DatasetDescription("synthetic", ("audio", "video"), groups=actors, task="multiclass")
 
 
 @described_by(describe_synthetic)
