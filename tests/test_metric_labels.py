@@ -15,6 +15,7 @@ from rich.console import Console
 from test_reports_sim import simulate_run
 
 import reports.rendering.plots as plots
+from protocols import validate
 from reports import build_report, check, save_baseline
 from reports.gate.check_render import render_table
 from reports.scoring.metrics import METRICS, metric_info, register_metric, report_metric, shown_as
@@ -112,3 +113,13 @@ def test_a_lower_is_better_report_metric_is_refused(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ConfigError, match="report.metric 'error_rate': registered as lower-is"):
         report_metric({"report": {"metric": "error_rate"}})
     assert report_metric({"report": {"metric": "uar"}}) == "uar"
+    protocol = {
+        "name": "lower",
+        "dataset": {"name": "synthetic", "actors": 4, "folds": 2},
+        "models": ["concat"],
+        "report": {"metric": "error_rate"},
+    }
+    with pytest.raises(ConfigError) as info:  # before anything runs: `protocols validate`
+        validate(protocol, "lower.yaml")
+    assert str(info.value).startswith("lower.yaml: report.metric 'error_rate': registered as")
+    assert "\n" not in str(info.value)

@@ -159,19 +159,20 @@ def get_metric(name: str) -> Metric:
     return METRICS.get(name)
 
 
-def report_metric(protocol: dict) -> str:
-    """The protocol's report metric (`report.metric`, default accuracy), checked by name.
-
-    Verdicts, floors, worst conditions and the check read a higher score as better, so a
-    metric registered with higher_is_better=False is refused here (register its complement).
-    """
-    metric = str((protocol.get("report") or {}).get("metric", DEFAULT_METRIC))
-    if not metric_info(metric).higher_is_better:
+def check_report_metric(name: str) -> str:
+    """`name` if it can be the report metric: registered, and higher-is-better (verdicts,
+    floors, worst conditions and the check read a higher score as better)."""
+    if not metric_info(name).higher_is_better:
         raise ConfigError(
-            f"report.metric {metric!r}: registered as lower-is-better; expected a metric where "
+            f"report.metric {name!r}: registered as lower-is-better; expected a metric where "
             "higher is better (register its complement, e.g. 1 - error)"
         )
-    return metric
+    return name
+
+
+def report_metric(protocol: dict) -> str:
+    """The protocol's report metric (`report.metric`, default accuracy), checked."""
+    return check_report_metric(str((protocol.get("report") or {}).get("metric", DEFAULT_METRIC)))
 
 
 def custom_metrics(names: Sequence[str]) -> list[str]:
