@@ -191,7 +191,9 @@ def _curve_values(points: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
                 {"sweep": sweep, "value": nauc, "n": n.to_numpy()}, index=wide.index
             ).reset_index()
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        return pd.DataFrame(columns=[*UNIT_KEYS, "sweep", "value", "n"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _test_row(values: pd.DataFrame, level: float) -> dict:
