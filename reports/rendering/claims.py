@@ -110,9 +110,7 @@ def reading(claims: dict[str, Any]) -> str:
         curves = [r for rows in contrasts.values() for r in rows if r["scope"] == "curve"]
         if curves and not any(c["verdict"] in DECISIVE for c in curves):
             closest = min(curves, key=lambda c: c["mdd"] - abs(c["diff"]))
-            undecided.append(
-                f"{question}: no decisive verdict; {_design(closest, claims['alpha'], unit)}"
-            )
+            undecided.append(f"- **{question}**: {_design(closest, claims['alpha'], unit)}.")
     floors = [
         f"{f['model']} ({f['regime']} training) from {f['sweep'].rsplit('.', 1)[-1]} = "
         f"{f['x']:g}: {fmt(f['mean'])} [{fmt(f['ci_low'])}, {fmt(f['ci_high'])}] against "
@@ -122,7 +120,8 @@ def reading(claims: dict[str, Any]) -> str:
     if floors:
         lines += ["", f"Below the unimodal floor (mean, 95 % CI): {'; '.join(floors)}."]
     if undecided:
-        lines += ["", *(f"{line}." for line in undecided)]
+        lead = "No decisive whole-curve verdict, and the design that would give one:"
+        lines += ["", lead, "", *undecided]
     return "\n".join(lines) + "\n"
 
 
