@@ -164,11 +164,11 @@ def evaluate_checkpoints(
     and every cell needs one; otherwise a one-line ConfigError names the checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
+    p = plan(protocol, Path(out) if out is not None else None)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
     sources: list[tuple[str | None, Path]] = [(name, Path(path)) for name, path in pairs]
     if run_dir is not None:
         sources += [(None, path) for path in _run_checkpoints(Path(run_dir))]
-    p = plan(protocol, Path(out) if out is not None else None)
     info = load_dataset(protocol.dataset).info
     files = match_checkpoints(protocol, info, p.cells, sources)
     found = {cell: str(path.resolve()) for cell, path in files.items()}

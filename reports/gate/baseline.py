@@ -19,7 +19,6 @@ from reports.statistics.analysis import Analysis, analyse
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
     BASELINE_SCHEMA,
-    REPORT_ONLY_FIELDS,
     Baseline,
     read_json,
     read_record,
@@ -115,12 +114,10 @@ def _flatten(d: object, prefix: str = "") -> dict[str, object]:
 
 
 def protocol_diff(old: dict, new: dict) -> list[str]:
-    """Dotted protocol fields that differ, as 'field: old -> new' (report-only fields left
-    out: they do not change the protocol's hash)."""
+    """Dotted protocol fields that differ, as 'field: old -> new'."""
     a, b = _flatten(old), _flatten(new)
-    report_only = {f"{s}.{f}" for s, fields in REPORT_ONLY_FIELDS.items() for f in fields}
     return [
         f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
         for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k) and k not in report_only
+        if a.get(k) != b.get(k)
     ]

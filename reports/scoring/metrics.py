@@ -180,6 +180,10 @@ def multilabel_scores(
     return {name: float(v) for name, v in multilabel_from_confusion(cms).items()}
 
 
+# The metrics of a multilabel set (means over its labels); nothing else is computed for one.
+MULTILABEL_METRICS = ("accuracy", "weighted_f1")
+
+
 def multilabel_from_confusion(cms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """multilabel_scores of per-emotion binary confusion matrices (..., 2, 2)."""
     scores: dict[str, np.ndarray] = {}
@@ -187,7 +191,7 @@ def multilabel_from_confusion(cms: dict[str, np.ndarray]) -> dict[str, np.ndarra
         binary = confusion_scores(cm)
         scores[f"accuracy[{name}]"] = binary["accuracy"]
         scores[f"weighted_f1[{name}]"] = binary["weighted_f1"]
-    for metric in ("accuracy", "weighted_f1"):
+    for metric in MULTILABEL_METRICS:
         parts = [v for k, v in scores.items() if k.startswith(f"{metric}[")]
         scores[metric] = np.mean(parts, axis=0)
     return scores
