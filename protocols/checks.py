@@ -72,7 +72,7 @@ def _resolve(registry: Registry[Any], name: str, path: str) -> None:
 def _check_names(protocol: Protocol) -> None:
     """Data set, preset, models, metric and corruptions name what their registries hold."""
     from corruptions import CORRUPTIONS
-    from reports.scoring.metrics import METRICS
+    from reports.scoring.metrics import check_report_metric
     from tacfn.data import DATASETS
     from tacfn.models import list_presets
     from tacfn.models.registry import model_class
@@ -84,7 +84,8 @@ def _check_names(protocol: Protocol) -> None:
     for index, entry in enumerate(protocol.models):
         with at("models" if isinstance(entry, str) else f"models[{index}].model"):
             model_class(entry if isinstance(entry, str) else entry.model)
-    _resolve(METRICS, protocol.report.metric, "report.metric")
+    with at("report.metric"):
+        check_report_metric(protocol.report.metric)
     for regime, specs in protocol.train.regimes.items():
         for i, spec in enumerate(specs):
             _resolve(CORRUPTIONS, spec.corruption, f"train.regimes.{regime}[{i}].corruption")

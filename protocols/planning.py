@@ -17,8 +17,8 @@ from protocols.grid import (
     expand_conditions,
     train_cells,
 )
+from protocols.rerun_policy import read_cell
 from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
-from protocols.store import read_cell
 from tacfn.core import store
 from tacfn.core.errors import ConfigError, DataError
 

@@ -20,8 +20,8 @@ from protocols.executors import Executor, check_executor, make_executor, resolve
 from protocols.grid import TrainCell
 from protocols.planning import Plan, plan, stored_cells
 from protocols.provenance import write_protocol_files
+from protocols.rerun_policy import read_cell
 from protocols.schema import Protocol
-from protocols.store import read_cell
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import directory_lock, remove_temporaries

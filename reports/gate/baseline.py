@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.reading.run_dir import load_run
-from reports.statistics.analysis import Analysis, analyse
+from reports.statistics.analysis import Analysis
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
     BASELINE_SCHEMA,
@@ -87,9 +86,8 @@ def curve_families(table: pd.DataFrame, metric: str = "accuracy") -> list[dict]:
     return out
 
 
-def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
-    """Write the baseline JSON of a run directory's curves to `file`."""
-    analysis = analyse(load_run(run_dir), with_tests=False)
+def write_baseline(analysis: Analysis, file: str | Path) -> Path:
+    """Write the baseline JSON of an analysed run's curves to `file`."""
     return write_record(file, build_baseline(analysis))
 
 
