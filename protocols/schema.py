@@ -252,13 +252,19 @@ class ReportSpec(Strict):
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
     first model. `metric` (a name the reports.scoring.metrics.METRICS registry resolves) drives
-    curves, comparisons and checks.
+    curves, contrasts and checks. `contrasts`: the kinds of question the report answers
+    (model: the focus against each fusion model; regime: each regime against the first;
+    interaction: focus − reference across regimes); unset, the grid decides
+    (reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of every
+    verdict (unset: 0.03). Both change the report only (no hash changes).
     """
 
     metric: Annotated[str, PROTOCOL] = "accuracy"
     reference: Annotated[str | None, PROTOCOL] = None
     focus: Annotated[str | None, PROTOCOL] = None
     ci: Annotated[float, PROTOCOL] = Field(0.95, gt=0, lt=1)
+    contrasts: Annotated[list[Literal["model", "regime", "interaction"]] | None, REPORT] = None
+    margin: Annotated[float | None, REPORT] = Field(None, gt=0, lt=1)
 
 
 class ModelEntry(BaseModel):

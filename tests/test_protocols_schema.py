@@ -170,6 +170,16 @@ def test_hash_ignores_cosmetic_fields_only(tmp_path: Path) -> None:
     assert len(protocol_hash(base)) == 64
 
 
+def test_report_only_fields_leave_the_hash(tmp_path: Path) -> None:
+    base = load_protocol(write(tmp_path, MINIMAL))
+    asked = {"contrasts": ["regime"], "margin": 0.05}
+    report = load_protocol(write(tmp_path, {**MINIMAL, "report": asked}, "r.yaml"))
+    assert report.report.contrasts == ["regime"] and report.report.margin == 0.05
+    assert protocol_hash(base) == protocol_hash(report)
+    with pytest.raises(ConfigError, match="report.contrasts"):
+        load_protocol(write(tmp_path, {**MINIMAL, "report": {"contrasts": ["x"]}}, "x.yaml"))
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     key=st.sampled_from(["train.epochs", "train.batch_size", "test.batch_size"]),

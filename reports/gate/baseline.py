@@ -16,7 +16,13 @@ import pandas as pd
 
 from reports.statistics.analysis import Analysis
 from tacfn.core.errors import DataError
-from tacfn.core.store import BASELINE_SCHEMA, Baseline, read_json, read_record, write_record
+from tacfn.core.store import (
+    BASELINE_SCHEMA,
+    Baseline,
+    read_json,
+    read_record,
+    write_record,
+)
 
 SAVE = "create it with 'tacfn-robust baseline save'"
 

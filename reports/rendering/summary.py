@@ -3,20 +3,22 @@
 The schema is tacfn.core.store.Summary (one pydantic model per section, NaN written as null);
 this module fills it from a run's Analysis. Its sections:
 
-    schema: "tacfn-robust/summary"     version: 1
+    schema: "tacfn-robust/summary"     version: 2
     protocol: {name, description, hash}
-    ci_level, focus, reference, metric, alpha (1 - ci_level: the level of every test)
-    verdicts     the focus model against each other model per condition (paired t test after
-                 Holm; "better" | "worse" | "no detectable difference"; mdd: minimum
-                 detectable difference at 80 % power; min_p: smallest attainable p after Holm)
+    ci_level, focus, reference, metric, alpha (1 - ci_level: the level of every test),
+    margin (the equivalence margin of every verdict: report.margin, default 0.03)
+    contrasts    every contrast (model, regime, interaction) at clean, at each non-identity
+                 level and over each whole curve: difference, CI, Holm family and p, TOST p,
+                 verdict ("better" | "worse" | "equivalent" | "inconclusive"), MDD and the
+                 variance components (null until the variance accounting fills them)
+    below_floor  the first level from which a fusion model's mean stays below the unimodal
+                 floor, with its CI
     palette      {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
     points       curve points: mean over runs per model x regime x condition x metric, CI, n
     curves       curve measures (clean, nauc, relative_robustness, mean_corrupted, drop,
                  error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
                  relative_mce)
     floors       the unimodal floor of each missing-modality sweep
-    comparisons  paired comparisons with tests, Holm, verdicts, MDD and McNemar counts
-                 (conditional on these trained models; never a verdict)
     probability_of_improvement, friedman (null with friedman_note saying why), failed_cells
 """
 
@@ -45,32 +47,14 @@ def failed_cells(analysis: Analysis) -> pd.DataFrame:
     return failed.reindex(columns=["key", "model", "regime", "seed", "fold", "error"])
 
 
-VERDICT_KEYS = {
-    "focus": "model_a",
-    "other": "model_b",
-    "regime": "regime",
-    "sweep": "sweep",
-    "condition": "condition",
-    "x": "value",
-    "metric": "metric",
-    "n": "n",
-    "diff": "mean_diff",
-    "ci_low": "ci_low",
-    "ci_high": "ci_high",
-    "p_holm": "p_holm",
-    "verdict": "verdict",
-    "mdd": "mdd",
-    "min_p": "min_p",
-}
-
-
-def verdict_records(comparisons: pd.DataFrame | None) -> list[dict]:
-    """One verdict per comparison and condition, in summary.json's `verdicts` schema."""
-    if comparisons is None or comparisons.empty:
+def contrast_records(contrasts: pd.DataFrame | None) -> list[dict]:
+    """The contrast table in summary.json's `contrasts` schema (variance as a dict or null)."""
+    if contrasts is None or contrasts.empty:
         return []
-    frame = comparisons[list(VERDICT_KEYS.values())]
-    frame.columns = list(VERDICT_KEYS)
-    return records(frame.sort_values(["other", "regime", "sweep", "x", "condition"]))
+    out = records(contrasts.drop(columns="variance"))
+    for row, variance in zip(out, contrasts["variance"], strict=True):
+        row["variance"] = None if variance is None else variance.model_dump()
+    return out
 
 
 def summary_record(analysis: Analysis) -> Summary:
@@ -85,12 +69,13 @@ def summary_record(analysis: Analysis) -> Summary:
         "reference": analysis.reference,
         "metric": analysis.metric,
         "alpha": round(1 - analysis.level, 10),
-        "verdicts": verdict_records(analysis.comparisons),
+        "margin": analysis.margin,
+        "contrasts": contrast_records(analysis.contrasts),
         "palette": model_styles(analysis.models),
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),
-        "comparisons": records(analysis.comparisons),
+        "below_floor": records(analysis.below_floor),
         "probability_of_improvement": records(analysis.improvement),
         "friedman": None
         if f is None

@@ -335,24 +335,65 @@ class SummaryProtocol(RunFile):
     hash: str | None
 
 
-class SummaryVerdict(RunFile):
-    """One verdict of the focus model against another at one condition."""
+class VarianceComponents(RunFile):
+    """Where the variance of a contrast's per-unit paired difference comes from (score units
+    squared). `seed` and `fold` need two or more seeds per fold; with one seed per fold only
+    their sum `seed_and_fold` is identified (the others null). `test_sampling` is estimated
+    within the label strata. Filled by the variance accounting of a contrast."""
 
-    focus: str
-    other: str
-    regime: str
+    seed: float | None
+    fold: float | None
+    seed_and_fold: float | None
+    test_sampling: float | None
+    method: str
+
+
+class SummaryContrast(RunFile):
+    """One contrast (reports.statistics.contrasts) at clean, at one level or over a whole
+    curve: the paired difference, its test within a stated Holm family, and the verdict."""
+
+    contrast: str
+    kind: Literal["model", "regime", "interaction"]
+    question: str  # the question the contrast answers; names its Holm families
+    a: str
+    b: str
+    within: str  # the regime (model contrasts), the model (regime contrasts), or r − s
+    scope: Literal["clean", "level", "curve"]
     sweep: str
-    condition: str
+    condition: str  # "nauc" for a whole curve
     x: float | None
     metric: str
-    n: int
+    family: str
+    family_size: int
+    n: int  # paired runs
+    units: int  # runs, or fold means when clustered
     diff: float | None
+    sd: float | None
     ci_low: float | None
     ci_high: float | None
+    ci_method: str
+    p: float | None
     p_holm: float | None
-    verdict: str
-    mdd: float | None
-    min_p: float | None
+    margin: float
+    p_equivalence: float | None  # TOST against ±margin, Holm within the same family
+    verdict: Literal["better", "worse", "equivalent", "inconclusive"]
+    mdd: float | None  # minimum detectable difference at 80 % power, first Holm step
+    variance: VarianceComponents | None  # null until the variance accounting fills it
+
+
+class SummaryBelowFloor(RunFile):
+    """The first level from which a fusion model's mean stays below the unimodal floor."""
+
+    model: str
+    regime: str
+    sweep: str
+    missing: str
+    floor: float
+    x: float
+    mean: float
+    ci_low: float | None
+    ci_high: float | None
+    below: bool  # the whole interval is under the floor
 
 
 class PaletteStyle(RunFile):
@@ -418,36 +459,6 @@ class SummaryFloor(RunFile):
     models: list[str]
 
 
-class SummaryComparison(RunFile):
-    """A paired comparison of two models at one condition, with its test and verdict."""
-
-    model_a: str
-    model_b: str
-    regime: str
-    condition: str
-    sweep: str
-    value: float | None
-    metric: str
-    n: int  # paired runs
-    units: int | None  # runs, or folds when clustered
-    mean_diff: float | None
-    sd_diff: float | None
-    ci_low: float | None
-    ci_high: float | None
-    ci_method: str
-    p: float | None
-    p_method: str
-    p_holm: float | None
-    family_size: int | None
-    verdict: str  # "better" | "worse" | "no detectable difference" (Holm-adjusted p)
-    mdd: float | None  # minimum detectable difference at 80 % power
-    units_for_3pt: float | None
-    min_p: float | None  # smallest attainable p after Holm
-    mcnemar_b: int | None
-    mcnemar_c: int | None
-    mcnemar_midp: float | None
-
-
 class SummaryImprovement(RunFile):
     """The probability that model a scores above model b, with its CI."""
 
@@ -484,22 +495,23 @@ class SummaryFailedCell(RunFile):
 
 
 class Summary(RunFile):
-    """summary.json: a run's curve points, measures, comparisons and verdicts."""
+    """summary.json: a run's curve points, measures, contrasts and verdicts."""
 
     schema_id: Literal["tacfn-robust/summary"] = Field(SUMMARY_SCHEMA, alias="schema")
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     protocol: SummaryProtocol
     ci_level: float
     focus: str
     reference: str
     metric: str
     alpha: float  # 1 - ci_level: the level of every test and verdict
-    verdicts: list[SummaryVerdict]
+    margin: float  # the equivalence margin of every verdict
+    contrasts: list[SummaryContrast]
     palette: dict[str, PaletteStyle]
     points: list[SummaryPoint]
     curves: list[SummaryCurve]
     floors: list[SummaryFloor]
-    comparisons: list[SummaryComparison]
+    below_floor: list[SummaryBelowFloor]
     probability_of_improvement: list[SummaryImprovement]
     friedman: SummaryFriedman | None
     friedman_note: str | None  # why `friedman` is null
