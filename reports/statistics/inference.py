@@ -33,7 +33,7 @@ MAX_UNITS = 10_000
 NEEDS_PAIRS = "not computed: needs ≥ 2 paired runs"
 SEEDS_POPULATION = "new seeds on these test actors"
 ACTORS_POPULATION = "new actors"
-VERDICTS = ("better", "worse", "no detectable difference")
+VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -236,14 +236,39 @@ def design_note(seeds: int, folds: int, family_sizes: list[int], level: float) -
     )
 
 
+def equivalence_p(mean: np.ndarray, se: np.ndarray, df: int, margin: float) -> np.ndarray:
+    """p of the two one-sided t tests (TOST) that the mean lies within ±margin (vectorised).
+
+    With no spread (SE 0) the mean is exact: p 0 when |mean| < margin, else 1.
+    """
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    if df < 1 or not margin > 0:
+        return np.full(mean.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = stats.t.sf((mean + margin) / se, df)
+        upper = stats.t.cdf((mean - margin) / se, df)
+    return np.where(se > 0, np.maximum(lower, upper), np.where(np.abs(mean) < margin, 0.0, 1.0))
+
+
 def verdict(
-    p_holm: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, alpha: float
+    p_holm: np.ndarray,
+    ci_low: np.ndarray,
+    ci_high: np.ndarray,
+    alpha: float,
+    p_equivalence: np.ndarray | None = None,
 ) -> np.ndarray | str:
-    """Better / worse when Holm p < alpha and the CI excludes 0; else no detectable difference."""
+    """Better / worse when Holm p < alpha and the CI excludes 0; else equivalent when the
+    Holm-adjusted TOST p (`p_equivalence`) < alpha; else inconclusive."""
     p = np.asarray(p_holm, dtype=float)
     low, high = np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float)
     significant = np.nan_to_num(p, nan=1.0) < alpha
-    out = np.where(significant & (low > 0), VERDICTS[0], VERDICTS[2])
+    equivalent = (
+        np.nan_to_num(np.asarray(p_equivalence, dtype=float), nan=1.0) < alpha
+        if p_equivalence is not None
+        else np.zeros(p.shape, dtype=bool)
+    )
+    out = np.where(equivalent, VERDICTS[2], VERDICTS[3])
+    out = np.where(significant & (low > 0), VERDICTS[0], out)
     out = np.where(significant & (high < 0), VERDICTS[1], out)
     return out if out.ndim else str(out)
 
