@@ -26,8 +26,15 @@ Schema (version 1); NaN is written as null:
                 at each non-identity level and over each whole 1-D curve (normalised AUC);
                 verdict: "better" | "worse" | "equivalent" (within ±margin) |
                 "inconclusive"; mdd: minimum detectable difference at 80 % power at the
-                family's first Holm step; variance: null, or the VarianceComponents of the
-                paired difference {seed, fold, seed_and_fold, test_sampling, method})
+                family's first Holm step; variance: the variance accounting of the paired
+                difference, reports.statistics.accounting and docs/statistics.md:
+                {components: {seed, fold, test_shared, test_own} or {"seed + fold", test}
+                 (one seed per fold), each {variance, low, high, share}; seeds_per_fold,
+                 folds, clips_per_fold, test_method, interval_method, notes,
+                 designs: [{design, seeds, folds, actors_per_fold, clips_per_actor, sd,
+                 sd_low, sd_high, mdd, mdd_low, mdd_high}], floor: null | the same for
+                 unlimited seeds, limits: {actors, clips_per_actor, source}}
+                or {note} when not computed)
     below_floor: [{model, regime, sweep, missing, floor, x, mean, ci_low, ci_high, below}]
                (the first level from which a fusion model's mean stays below the unimodal
                 floor; below: whether the whole interval is under it)
@@ -40,7 +47,6 @@ Schema (version 1); NaN is written as null:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -70,10 +76,7 @@ def contrast_records(contrasts: pd.DataFrame | None) -> list[dict]:
     """The contrast table in summary.json's `contrasts` schema (variance as a dict or null)."""
     if contrasts is None or contrasts.empty:
         return []
-    out = records(contrasts.drop(columns="variance"))
-    for row, variance in zip(out, contrasts["variance"], strict=True):
-        row["variance"] = None if variance is None else asdict(variance)
-    return out
+    return records(contrasts)
 
 
 def summary_dict(analysis: Analysis) -> dict:

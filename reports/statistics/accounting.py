@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from reports.reading.run_dir import Run
@@ -111,3 +112,41 @@ def accounting_record(comps: Components | str, limits: Limits, level: float, alp
             "source": limits.source,
         },
     }
+
+
+def curve_weights(points: pd.DataFrame, sweep: str) -> dict[str, float]:
+    """Condition -> weight of the sweep's normalised AUC (trapezoids over its x, / span)."""
+    levels = points[points["sweep"] == sweep].drop_duplicates("value").sort_values("value")
+    x = levels["value"].to_numpy(float)
+    span = x[-1] - x[0] if x.size else 0.0
+    if span == 0:
+        w = np.full(x.size, 1.0 / max(x.size, 1))
+    else:
+        gaps = np.diff(x)
+        w = (np.concatenate([gaps, [0.0]]) + np.concatenate([[0.0], gaps])) / (2 * span)
+    out: dict[str, float] = {}
+    for condition, weight in zip(levels["condition"], w, strict=True):
+        out[condition] = out.get(condition, 0.0) + float(weight)
+    return out
+
+
+def variance_column(
+    run: Run,
+    table: pd.DataFrame,
+    points: pd.DataFrame,
+    contrasts: list[Contrast],
+    rows: pd.DataFrame,
+    level: float,
+    metric: str,
+) -> list[dict]:
+    """The `variance` record of every row of a contrast table (reports.statistics.contrasts)."""
+    scores = table[table["metric"] == metric]
+    by_name = {c.name: c for c in contrasts}
+    limits = run_limits(run)
+    out = []
+    for row in rows.itertuples(index=False):
+        weights = curve_weights(points, row.sweep) if row.scope == "curve" else {row.condition: 1.0}
+        comps = contrast_components(run, scores, by_name[row.contrast], weights, metric)
+        alpha = (1 - level) / max(int(row.family_size), 1)
+        out.append(accounting_record(comps, limits, level, alpha))
+    return out

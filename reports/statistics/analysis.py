@@ -11,6 +11,7 @@ import pandas as pd
 from reports.reading.run_dir import Run
 from reports.scoring.metrics import custom_metrics, report_metric
 from reports.scoring.table import results_table
+from reports.statistics.accounting import variance_column
 from reports.statistics.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
@@ -235,6 +236,9 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
         contrasts = asked_contrasts(kinds, fusion, every, analysis.regimes, focus, reference)
         analysis.contrasts = contrast_table(
             table, points, contrasts, level, analysis.margin, metric
+        )
+        analysis.contrasts["variance"] = variance_column(
+            run, table, points, contrasts, analysis.contrasts, level, metric
         )
         others = [m for m in fusion if m != focus]
         if focus in present:

@@ -47,22 +47,6 @@ COLUMNS = [
 
 
 @dataclass(frozen=True)
-class VarianceComponents:
-    """Where the variance of one unit's paired difference comes from (score units squared).
-
-    `seed` and `fold` need two or more seeds per fold; with one seed per fold only their sum
-    `seed_and_fold` is identified. `test_sampling` is estimated within the label strata.
-    Filled by the variance accounting of a contrast; a contrast record holds None until then.
-    """
-
-    seed: float | None
-    fold: float | None
-    seed_and_fold: float
-    test_sampling: float
-    method: str
-
-
-@dataclass(frozen=True)
 class Contrast:
     """One question: a name, its kind, its multiplicity family and its weighted terms."""
 
@@ -269,7 +253,7 @@ def contrast_table(
     Per row: the paired t test and t-interval over the units (fold means with several folds),
     Holm within the row's family at alpha = 1 - level, TOST against ±margin with the same
     family adjustment, the verdict, and the MDD at 80 % power at the family's first Holm step.
-    `variance` is None until the variance accounting fills it.
+    `variance` is None here; reports.statistics.accounting.variance_column fills it.
     """
     alpha = 1 - level
     scores = table[table["metric"] == metric]

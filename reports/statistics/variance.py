@@ -244,6 +244,7 @@ class Components:
         """Each component's variance, interval and share of the unit variance, for summary.json."""
         alpha = 1 - level
         names = [n for n in self.draws if n != "test"] if self.seeds_apart else list(self.draws)
+        names = [n for n in names if np.isfinite(self.point(n))]
         total = sum(self.point(n) for n in names)
         out = {}
         for name in names:
