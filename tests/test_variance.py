@@ -15,6 +15,7 @@ from reports.statistics.variance import (
     clip_sampling_bootstrap,
     clip_sampling_of_means,
     components,
+    correctness,
     per_sample_values,
     stratified_variance,
 )
@@ -92,7 +93,7 @@ def _predictions(folds: int, seeds: int, clips: int, seed: int = 0) -> pd.DataFr
 def test_bootstrap_agrees_with_the_stratified_variance_for_accuracy() -> None:
     preds = _predictions(folds=2, seeds=3, clips=240)
     contrast = Contrast.models("a", "b", "clean", "f")
-    samples = per_sample_values(preds, contrast, {"c": 1.0})
+    samples = per_sample_values(correctness(preds), contrast, {"c": 1.0})
     assert len(samples) == 2 * 3 * 240
     analytic = clip_sampling_of_means(samples)
     boot = clip_sampling_bootstrap(preds, contrast, {"c": 1.0}, "accuracy", LABELS)

@@ -19,6 +19,7 @@ from reports.scoring.table import results_table
 from reports.statistics.accounting import contrast_components, run_limits, summary_units
 from reports.statistics.contrasts import Contrast
 from reports.statistics.designs import Design, predict
+from reports.statistics.variance import correctness
 from tacfn_robust.cli import main
 
 SWEEP = "missing[audio].p"
@@ -55,6 +56,7 @@ def test_design_estimate_predicts_an_independent_design(tmp_path: Path) -> None:
     scores_a, scores_b = (
         (t := results_table(r))[t["metric"] == "accuracy"] for r in (run_a, run_b)
     )
+    wide_a = correctness(run_a.predictions)
     levels = sorted(scores_a[scores_a["sweep"] == SWEEP]["condition"].unique())
     assert len(levels) == 6
     limits = run_limits(run_a)
@@ -62,7 +64,7 @@ def test_design_estimate_predicts_an_independent_design(tmp_path: Path) -> None:
     design_b = Design(seeds=1, folds=6, actors_per_fold=2, clips_per_actor=60)
     inside, shown = [], []
     for condition in levels:
-        comps = contrast_components(run_a, scores_a, CONTRAST, {condition: 1.0}, "accuracy")
+        comps = contrast_components(run_a, scores_a, wide_a, CONTRAST, {condition: 1.0}, "accuracy")
         assert not isinstance(comps, str) and comps.seeds_apart
         predicted = predict(comps, design_b, 0.95, 0.05, observed_df=5)
         units = summary_units(scores_b, CONTRAST, {condition: 1.0})

@@ -19,6 +19,7 @@ from reports.statistics.variance import (
     clip_sampling_bootstrap,
     clip_sampling_of_means,
     components,
+    correctness,
     per_sample_values,
 )
 
@@ -72,19 +73,30 @@ def summary_units(
 
 
 def contrast_components(
-    run: Run, scores: pd.DataFrame, contrast: Contrast, weights: Mapping[str, float], metric: str
+    run: Run,
+    scores: pd.DataFrame,
+    wide: pd.DataFrame,
+    contrast: Contrast,
+    weights: Mapping[str, float],
+    metric: str,
 ) -> Components | str:
     """Variance components of the contrast over `weights` (condition -> weight), or why not.
 
-    `scores`: the results table of the report metric (score, n per run and condition).
+    `scores`: the results table of the report metric; `wide`: the run's per-sample
+    correctness (reports.statistics.variance.correctness). For accuracy the unit values are the
+    means of the per-sample values (the same numbers as the scores' contrast).
     """
     if run.multilabel:
         return MULTILABEL
-    units = summary_units(scores, contrast, weights)
-    if units["fold"].nunique() * units.groupby("fold").size().max() < 2:
+    if metric == "accuracy":
+        samples = per_sample_values(wide, contrast, weights)
+        units = samples.groupby(UNIT_KEYS, as_index=False)["value"].mean()
+    else:
+        units = summary_units(scores, contrast, weights)
+    if units.empty or units["fold"].nunique() * units.groupby("fold").size().max() < 2:
         return "not computed: needs ≥ 2 paired runs"
     if metric == "accuracy":
-        test = clip_sampling_of_means(per_sample_values(run.predictions, contrast, weights))
+        test = clip_sampling_of_means(samples)
     else:
         cells = run.predictions[run.predictions["fold"].isin(units["fold"])]
         test = clip_sampling_bootstrap(cells, contrast, weights, metric, len(run.class_names()))
@@ -130,6 +142,27 @@ def curve_weights(points: pd.DataFrame, sweep: str) -> dict[str, float]:
     return out
 
 
+def row_components(
+    run: Run,
+    table: pd.DataFrame,
+    points: pd.DataFrame,
+    contrasts: list[Contrast],
+    rows: pd.DataFrame,
+    metric: str,
+) -> list[Components | str]:
+    """The variance components (or why none) of every row of a contrast table
+    (reports.statistics.contrasts): one level, the clean condition, or a whole curve."""
+    scores = table[table["metric"] == metric]
+    wide = correctness(run.predictions) if not run.multilabel else pd.DataFrame()
+    by_name = {c.name: c for c in contrasts}
+    out = []
+    for row in rows.itertuples(index=False):
+        weights = curve_weights(points, row.sweep) if row.scope == "curve" else {row.condition: 1.0}
+        contrast = by_name[row.contrast]
+        out.append(contrast_components(run, scores, wide, contrast, weights, metric))
+    return out
+
+
 def variance_column(
     run: Run,
     table: pd.DataFrame,
@@ -139,14 +172,10 @@ def variance_column(
     level: float,
     metric: str,
 ) -> list[dict]:
-    """The `variance` record of every row of a contrast table (reports.statistics.contrasts)."""
-    scores = table[table["metric"] == metric]
-    by_name = {c.name: c for c in contrasts}
+    """The `variance` record of every row of a contrast table."""
     limits = run_limits(run)
-    out = []
-    for row in rows.itertuples(index=False):
-        weights = curve_weights(points, row.sweep) if row.scope == "curve" else {row.condition: 1.0}
-        comps = contrast_components(run, scores, by_name[row.contrast], weights, metric)
-        alpha = (1 - level) / max(int(row.family_size), 1)
-        out.append(accounting_record(comps, limits, level, alpha))
-    return out
+    comps = row_components(run, table, points, contrasts, rows, metric)
+    return [
+        accounting_record(c, limits, level, (1 - level) / max(int(size), 1))
+        for c, size in zip(comps, rows["family_size"], strict=True)
+    ]

@@ -19,7 +19,7 @@ from reports.statistics.comparisons import (
     friedman,
     probability_of_improvement,
 )
-from reports.statistics.contrasts import asked_contrasts, contrast_table, default_kinds
+from reports.statistics.contrasts import Contrast, asked_contrasts, contrast_table, default_kinds
 from reports.statistics.inference import (
     DETECT,
     Interval,
@@ -58,6 +58,7 @@ class Analysis:
     metric: str = "accuracy"
     margin: float = DETECT
     contrasts: pd.DataFrame | None = None
+    asked: tuple[Contrast, ...] = ()
     below_floor: pd.DataFrame | None = None
     improvement: pd.DataFrame | None = None
     friedman: Friedman | None = None
@@ -234,6 +235,7 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
         if kinds is None:
             kinds = default_kinds(fusion, analysis.regimes, focus, reference)
         contrasts = asked_contrasts(kinds, fusion, every, analysis.regimes, focus, reference)
+        analysis.asked = tuple(contrasts)
         analysis.contrasts = contrast_table(
             table, points, contrasts, level, analysis.margin, metric
         )

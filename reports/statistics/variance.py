@@ -58,60 +58,76 @@ class ClipSampling:
         return self.unit - self.shared
 
 
+def _stratified(groups: np.ndarray, labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per group code 0..G-1: the variance of the mean of `values` over a sample stratified by
+    the label codes, sum_h (n_h/n)^2 s_h^2 / n_h."""
+    shape = (int(groups.max()) + 1, int(labels.max()) + 1)
+    key = groups * shape[1] + labels
+    size = np.bincount(key, minlength=shape[0] * shape[1]).astype(float)
+    s1 = np.bincount(key, values, minlength=size.size)
+    s2 = np.bincount(key, values * values, minlength=size.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(size > 1, np.maximum(s2 - s1 * s1 / size, 0.0) / (size - 1), 0.0)
+        per = np.where(size > 0, var / size, 0.0).reshape(shape)
+    size = size.reshape(shape)
+    return ((size / size.sum(axis=1, keepdims=True)) ** 2 * per).sum(axis=1)
+
+
 def stratified_variance(values: np.ndarray, strata: np.ndarray) -> float:
-    """Variance of the mean of `values` over a stratified sample: sum_h (n_h/n)^2 s_h^2 / n_h."""
-    frame = pd.DataFrame({"v": np.asarray(values, float), "h": np.asarray(strata)})
-    by = frame.groupby("h")["v"].agg(["size", "var"]).fillna(0.0)
-    n = by["size"].sum()
-    return float(((by["size"] / n) ** 2 * by["var"] / by["size"]).sum())
+    """Variance of the mean of `values` over a stratified sample (strata: labels)."""
+    labels = pd.factorize(np.asarray(strata))[0]
+    return float(_stratified(np.zeros(labels.size, int), labels, np.asarray(values, float))[0])
+
+
+def correctness(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per-sample correctness of a run, wide: one row per (seed, fold, sample_id, label), one
+    column per (model, regime, condition); 1.0 right, 0.0 wrong, NaN not run."""
+    keys = ["model", "regime", "condition", *UNIT_KEYS, "sample_id", "label"]
+    right = predictions["label"].to_numpy() == predictions["pred"].to_numpy()
+    frame = predictions[keys].assign(correct=right.astype(float))
+    return frame.set_index(keys)["correct"].unstack(["model", "regime", "condition"])
 
 
 def per_sample_values(
-    predictions: pd.DataFrame, contrast: Contrast, weights: Mapping[str, float]
+    wide: pd.DataFrame, contrast: Contrast, weights: Mapping[str, float]
 ) -> pd.DataFrame:
     """The contrast's per-sample value: sum over terms and conditions of weights × correct.
 
-    `weights`: condition -> weight (one level: {condition: 1}; a curve summary: its weights).
-    Samples are kept where every term has every condition on the same (seed, fold, sample).
-    Returns seed, fold, sample_id, label, value.
+    `wide`: `correctness` of the run. `weights`: condition -> weight (one level:
+    {condition: 1}; a curve summary: its weights). Samples are kept where every term has every
+    condition on the same (seed, fold, sample). Returns seed, fold, sample_id, label, value.
     """
-    keys = [*UNIT_KEYS, "sample_id"]
-    parts, needed = [], len(contrast.terms) * len(weights)
-    for model, regime, weight in contrast.terms:
-        rows = predictions[
-            (predictions["model"] == model)
-            & (predictions["regime"] == regime)
-            & predictions["condition"].isin(list(weights))
-        ]
-        w = rows["condition"].map(weights).to_numpy(float) * weight
-        correct = (rows["label"].to_numpy() == rows["pred"].to_numpy()).astype(float)
-        parts.append(rows[[*keys, "label"]].assign(value=w * correct))
-    joined = pd.concat(parts, ignore_index=True)
-    out = joined.groupby(keys, sort=True).agg(
-        value=("value", "sum"), label=("label", "first"), count=("value", "size")
-    )
-    return out[out["count"] == needed].drop(columns="count").reset_index()
+    columns = [(m, r, c) for m, r, _ in contrast.terms for c in weights]
+    w = np.array([tw * weights[c] for _, _, tw in contrast.terms for c in weights])
+    cells = wide.reindex(columns=pd.MultiIndex.from_tuples(columns)).dropna()
+    return cells.index.to_frame(index=False).assign(value=cells.to_numpy() @ w)
 
 
 def clip_sampling_of_means(samples: pd.DataFrame) -> ClipSampling:
     """Test sampling of a contrast of per-sample means (accuracy) from its per-sample values."""
-    units, shared, clips, df = [], [], [], 0.0
-    for _, fold in samples.groupby("fold"):
-        by_seed = [stratified_variance(g["value"], g["label"]) for _, g in fold.groupby("seed")]
-        mean = fold.groupby("sample_id").agg(value=("value", "mean"), label=("label", "first"))
-        units.append(np.mean(by_seed))
-        shared.append(
-            _shared(
-                np.mean(by_seed), stratified_variance(mean["value"], mean["label"]), len(by_seed)
-            )
-        )
-        clips.append(len(mean))
-        df += len(mean) - mean["label"].nunique()
+    values = samples["value"].to_numpy(float)
+    labels = pd.factorize(samples["label"])[0]
+    folds = pd.factorize(samples["fold"])[0]
+    units = samples.groupby(["fold", "seed"], sort=False).ngroup().to_numpy()
+    clips = samples.groupby(["fold", "sample_id"], sort=False).ngroup().to_numpy()
+    count = np.bincount(clips)
+    unit_fold = np.bincount(units, folds) / np.bincount(units)
+    per_fold = np.bincount(unit_fold.astype(int), _stratified(units, labels, values))
+    seeds = np.bincount(unit_fold.astype(int))
+    clip_label = np.zeros(count.size, int)
+    clip_label[clips] = labels
+    clip_fold = np.zeros(count.size, int)
+    clip_fold[clips] = folds
+    of_mean = _stratified(clip_fold, clip_label, np.bincount(clips, values) / count)
+    unit = per_fold / seeds
+    shared = [_shared(u, m, int(r)) for u, m, r in zip(unit, of_mean, seeds, strict=True)]
+    clips_per_fold = np.bincount(clip_fold)
+    strata = samples.groupby("fold", sort=False)["label"].nunique().to_numpy()
     return ClipSampling(
-        float(np.mean(units)),
+        float(unit.mean()),
         float(np.mean(shared)),
-        float(np.mean(clips)),
-        df,
+        float(clips_per_fold.mean()),
+        float((clips_per_fold - strata).sum()),
         "stratified variance of per-sample values within label strata",
     )
 
