@@ -75,28 +75,29 @@ def level_label(row: dict) -> str:
     return f"{row['sweep'].rsplit('.', 1)[-1]} = {fmt(row['x'], 2)}"
 
 
-def answers(contrasts: list[dict]) -> list[dict]:
-    """The contrast rows grouped by question, then contrast (whole curves, clean, levels)."""
+def answers(contrasts: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(headline rows: each contrast's whole-curve rows, or its clean row without a curve;
+    per question, its contrasts with their clean and level rows in level order)."""
     order = {"curve": 0, "clean": 1, "level": 2}
-    questions: dict[str, dict[str, list[dict]]] = {}
-    for row in contrasts:
-        row = {**row, "label": level_label(row), "css": VERDICT_CLASSES.get(row["verdict"], "")}
-        questions.setdefault(row["question"], {}).setdefault(row["contrast"], []).append(row)
-    return [
-        {
-            "question": question,
-            "contrasts": [
-                {
-                    "name": name,
-                    "rows": sorted(
-                        rows, key=lambda r: (order[r["scope"]], r["sweep"], r["x"] or 0.0)
-                    ),
-                }
-                for name, rows in by_contrast.items()
-            ],
-        }
-        for question, by_contrast in questions.items()
+    rows = [
+        {**r, "label": level_label(r), "css": VERDICT_CLASSES.get(r["verdict"], "")}
+        for r in sorted(contrasts, key=lambda r: (order[r["scope"]], r["sweep"], r["x"] or 0.0))
     ]
+    curves = {r["contrast"] for r in rows if r["scope"] == "curve"}
+    headline = [
+        r
+        for r in rows
+        if r["scope"] == "curve" or (r["scope"] == "clean" and r["contrast"] not in curves)
+    ]
+    questions: dict[str, dict[str, list[dict]]] = {}
+    for r in rows:
+        if r["scope"] != "curve":
+            questions.setdefault(r["question"], {}).setdefault(r["contrast"], []).append(r)
+    by_level = [
+        {"question": q, "contrasts": [{"name": n, "rows": v} for n, v in by.items()]}
+        for q, by in questions.items()
+    ]
+    return headline, by_level
 
 
 COMPONENT_LABELS = {
@@ -205,6 +206,7 @@ def render_html(
     """Write report.html from the analysis and the PNG figures (by section)."""
     record = analysis.run.record
     contrasts = contrast_records(analysis.contrasts)
+    headline, by_level = answers(contrasts)
     measure_names, per_sweep = summary_rows(analysis.summary_means)
     all_names, across = summary_rows(analysis.summary_means, across_sweeps=True)
     f = analysis.friedman
@@ -212,7 +214,8 @@ def render_html(
         "record": record,
         "cells": analysis.run.cells,
         "protocol_line": protocol_line(record, analysis.run.cells),
-        "answers": answers(contrasts),
+        "answers": headline,
+        "by_level": by_level,
         "contrast_n": shared(contrasts, "n"),
         "contrast_method": shared(contrasts, "ci_method"),
         "variance": variance_rows(contrasts),

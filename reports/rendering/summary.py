@@ -20,8 +20,7 @@ Schema (version 1); NaN is written as null:
                  scope (clean | level | curve), sweep, condition ("nauc" for a whole curve), x,
                  metric, family, family_size, n (paired runs), units (runs, or folds when
                  clustered), diff, sd, ci_low, ci_high, ci_method, p, p_holm, margin,
-                 p_equivalence (TOST, Holm within the family), verdict, mdd,
-                 units_for_margin, variance}]
+                 p_equivalence (TOST, Holm within the family), verdict, mdd, variance}]
                (see reports.statistics.contrasts: one row per contrast at the clean condition,
                 at each non-identity level and over each whole 1-D curve (normalised AUC);
                 verdict: "better" | "worse" | "equivalent" (within ±margin) |

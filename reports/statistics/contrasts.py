@@ -41,8 +41,7 @@ CURVE_CONDITION = "nauc"
 COLUMNS = [
     "contrast", "kind", "question", "a", "b", "within", "scope", "sweep", "condition", "x",
     "metric", "family", "family_size", "n", "units", "diff", "sd", "ci_low", "ci_high",
-    "ci_method", "p", "p_holm", "margin", "p_equivalence", "verdict", "mdd", "units_for_margin",
-    "variance",
+    "ci_method", "p", "p_holm", "margin", "p_equivalence", "verdict", "mdd", "variance",
 ]  # fmt: skip
 
 
@@ -83,25 +82,36 @@ class Contrast:
         return cls("interaction", f"({a} − {b}) × ({r} − {s})", family, terms)
 
 
+def cell_columns(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and test sizes as (seed, fold, condition) rows x (model, regime) columns."""
+    keyed = scores.set_index(["model", "regime", *UNIT_KEYS, "condition"])
+    keyed = keyed[~keyed.index.duplicated()]
+    wide = keyed[["score", "n"]].unstack(["model", "regime"])
+    return wide["score"], wide["n"]
+
+
+def combine(score: pd.DataFrame, n: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
+    """The contrast's value per row of cell_columns where every term is present, with the
+    first term's test size; columns seed, fold, condition, value, n."""
+    cells = [(model, regime) for model, regime, _ in contrast.terms]
+    if not set(cells) <= set(score.columns):
+        return pd.DataFrame(columns=[*UNIT_KEYS, "condition", "value", "n"])
+    terms = score[cells].dropna()
+    weights = np.array([w for _, _, w in contrast.terms])
+    out = pd.DataFrame(
+        {"value": terms.to_numpy() @ weights, "n": n.loc[terms.index, cells[0]].to_numpy()},
+        index=terms.index,
+    )
+    return out.reset_index()
+
+
 def unit_values(scores: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
     """The contrast's value per (seed, fold, condition) unit where every term is present.
 
     `scores`: one row per (model, regime, seed, fold, condition) with a `score` column (one
     metric) and the test size `n`. Returns columns seed, fold, condition, value, n.
     """
-    parts = []
-    for model, regime, weight in contrast.terms:
-        rows = scores[(scores["model"] == model) & (scores["regime"] == regime)]
-        part = rows.set_index([*UNIT_KEYS, "condition"])[["score", "n"]]
-        parts.append(part.assign(score=part["score"] * weight))
-    joined = pd.concat(parts, axis=1, join="inner", keys=range(len(parts)))
-    out = pd.DataFrame(
-        {
-            "value": joined.xs("score", axis=1, level=1).sum(axis=1),
-            "n": joined.xs("n", axis=1, level=1).iloc[:, 0] if len(joined) else [],
-        }
-    )
-    return out.reset_index()
+    return combine(*cell_columns(scores), contrast)
 
 
 def default_kinds(models: list[str], regimes: list[str], focus: str, reference: str) -> list[str]:
@@ -153,29 +163,29 @@ def asked_contrasts(
     return out
 
 
-def _curve_values(points: pd.DataFrame, contrast: Contrast) -> pd.DataFrame:
-    """Per unit and 1-D sweep: the contrast's normalised AUC over the sweep's x values."""
+def _curve_values(curves: dict[str, tuple], contrast: Contrast) -> pd.DataFrame:
+    """Per unit and 1-D sweep: the contrast's normalised AUC over the sweep's x values.
+
+    `curves`: sweep -> cell_columns of its points keyed by x (condition = x value).
+    """
     frames = []
-    for sweep, rows in points.groupby("sweep", sort=True):
-        keyed = rows.assign(condition=rows["value"])
-        per_level = unit_values(keyed, contrast)
+    for sweep, (score, n) in curves.items():
+        per_level = combine(score, n, contrast)
         if per_level.empty:
             continue
-        wide = per_level.pivot_table(index=UNIT_KEYS, columns="condition", values="value")
-        wide = wide.dropna()
+        wide = per_level.pivot(index=UNIT_KEYS, columns="condition", values="value").dropna()
         if wide.empty:
             continue
         x = wide.columns.to_numpy(dtype=float)
         span = x[-1] - x[0]
         y = wide.to_numpy()
         nauc = np.trapezoid(y, x, axis=1) / span if span else y.mean(axis=1)
-        n = per_level.groupby(UNIT_KEYS)["n"].first().reindex(wide.index)
-        frames.append(
-            pd.DataFrame(
-                {"sweep": sweep, "value": nauc, "n": n.to_numpy()}, index=wide.index
-            ).reset_index()
-        )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        sizes = per_level.groupby(UNIT_KEYS)["n"].first().reindex(wide.index)
+        frame = pd.DataFrame({"sweep": sweep, "value": nauc, "n": sizes.to_numpy()}, wide.index)
+        frames.append(frame.reset_index())
+    if not frames:
+        return pd.DataFrame(columns=[*UNIT_KEYS, "sweep", "value", "n"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _test_row(values: pd.DataFrame, level: float) -> dict:
@@ -200,15 +210,19 @@ def _test_row(values: pd.DataFrame, level: float) -> dict:
 
 
 def _rows(
-    table: pd.DataFrame, points: pd.DataFrame, contrast: Contrast, identity: set[str], level: float
+    cells: tuple[pd.DataFrame, pd.DataFrame],
+    conditions: pd.DataFrame,
+    curves: dict[str, tuple],
+    contrast: Contrast,
+    identity: set[str],
+    level: float,
 ) -> list[dict]:
     """Untested rows of one contrast: clean, every non-identity level, every whole curve."""
     a, b, within = contrast.labels
     base = {"contrast": contrast.name, "kind": contrast.kind, "question": contrast.family}
     base |= {"a": a, "b": b, "within": within}
     rows = []
-    values = unit_values(table, contrast)
-    conditions = table.drop_duplicates("condition").set_index("condition")
+    values = combine(*cells, contrast)
     for condition, g in values.groupby("condition", sort=False):
         if condition in identity:
             continue
@@ -217,7 +231,7 @@ def _rows(
         x = None if scope == "clean" or pd.isna(info["value"]) else float(info["value"])
         where = {"scope": scope, "sweep": info["sweep"], "condition": condition, "x": x}
         rows.append(base | where | _test_row(g, level))
-    for sweep, g in _curve_values(points, contrast).groupby("sweep", sort=True):
+    for sweep, g in _curve_values(curves, contrast).groupby("sweep", sort=True):
         where = {"scope": "curve", "sweep": sweep, "condition": CURVE_CONDITION, "x": None}
         rows.append(base | where | _test_row(g, level))
     return rows
@@ -257,12 +271,18 @@ def contrast_table(
     """
     alpha = 1 - level
     scores = table[table["metric"] == metric]
-    curves = points[["model", "regime", *UNIT_KEYS, "sweep", "value", "score"]].merge(
+    keyed = points[["model", "regime", *UNIT_KEYS, "sweep", "value", "score"]].merge(
         scores[scores["condition"] == CLEAN][["model", "regime", *UNIT_KEYS, "n"]],
         on=["model", "regime", *UNIT_KEYS],
     )
+    curves = {
+        sweep: cell_columns(g.assign(condition=g["value"]))
+        for sweep, g in keyed.groupby("sweep", sort=True)
+    }
+    cells = cell_columns(scores)
+    conditions = scores.drop_duplicates("condition").set_index("condition")
     identity = identity_conditions(scores, points)
-    rows = [r for c in contrasts for r in _rows(scores, curves, c, identity, level)]
+    rows = [r for c in contrasts for r in _rows(cells, conditions, curves, c, identity, level)]
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.DataFrame(rows)
@@ -286,8 +306,5 @@ def contrast_table(
     first_step = alpha / out["family_size"].clip(lower=1)
     out["mdd"] = [
         inference.mdd(s, u, a) for s, u, a in zip(out["sd"], out["units"], first_step, strict=True)
-    ]
-    out["units_for_margin"] = [
-        inference.units_needed(s, a, margin) for s, a in zip(out["sd"], first_step, strict=True)
     ]
     return out[COLUMNS]

@@ -10,6 +10,7 @@ its method string and its n.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,12 +125,10 @@ def estimate(
             return Estimate(float("nan"), float("nan"), -1, 0, "runs")
         mean, se, df = student(values)
         return Estimate(float(mean), float(se), df, n, "runs")
-    frame = pd.DataFrame(
-        {"v": values, "fold": folds, "w": 1.0 if sizes is None else np.asarray(sizes, float)}
-    )
-    by_fold = frame.groupby("fold").agg(v=("v", "mean"), w=("w", "first"))
-    w = by_fold["w"].to_numpy() / by_fold["w"].sum()
-    m = by_fold["v"].to_numpy()
+    _, first, inverse = np.unique(np.asarray(folds), return_index=True, return_inverse=True)
+    m = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    w = np.ones(m.size) if sizes is None else np.asarray(sizes, dtype=float)[first]
+    w = w / w.sum()
     f = m.size
     mean = float(np.sum(w * m))
     se = math.sqrt(f / (f - 1) * np.sum(w**2 * (m - mean) ** 2))
@@ -177,14 +176,19 @@ def _power(effect: float, units: int, alpha: float) -> float:
     return float(stats.nct.sf(crit, df, nc) + np.nan_to_num(lower, nan=0.0))
 
 
+@functools.lru_cache(maxsize=4096)
+def _detectable_effect(units: int, alpha: float, power: float) -> float:
+    """The effect (in SDs of one unit) a two-sided paired t test detects with `power`."""
+    return float(optimize.brentq(lambda e: _power(e, units, alpha) - power, 1e-9, 1e4))
+
+
 def mdd(sd: float, units: int, alpha: float, power: float = POWER) -> float:
     """Minimum detectable difference of a two-sided paired t test at `alpha` with `power`."""
     if units < 2 or not math.isfinite(sd):
         return float("nan")
     if sd == 0:
         return 0.0
-    d = optimize.brentq(lambda e: _power(e, units, alpha) - power, 1e-9, 1e4)
-    return float(d) * sd
+    return _detectable_effect(int(units), float(alpha), float(power)) * sd
 
 
 def units_needed(sd: float, alpha: float, delta: float = DETECT, power: float = POWER) -> float:
