@@ -135,7 +135,7 @@ def test_components_truncate_at_zero_and_say_so() -> None:
     units.loc[units["fold"] == 2, "value"] = [0.1, -0.1]
     comps = components(units, NO_TEST)
     assert comps.point("fold") == 0
-    assert any(n.startswith("fold component estimated at") for n in comps.notes)
+    assert "fold component estimated below 0, truncated at 0" in comps.notes
 
 
 def test_one_seed_per_fold_gives_the_combined_component() -> None:

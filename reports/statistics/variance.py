@@ -321,6 +321,6 @@ def components(units: pd.DataFrame, test: ClipSampling, seed: int = 0) -> Compon
     draws = {}
     for name, values in raw.items():
         if values[0] < 0:
-            notes.append(f"{name} component estimated at {values[0]:.2g}, truncated at 0")
+            notes.append(f"{name} component estimated below 0, truncated at 0")
         draws[name] = np.maximum(values, 0.0)
     return Components(anova, test, draws, tuple(notes))
