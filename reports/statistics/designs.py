@@ -125,7 +125,8 @@ def current_design(comps: Components, limits: Limits) -> Design:
 
 def alternatives(comps: Components, limits: Limits) -> list[Design]:
     """This run's design and the ones a reader weighs next: twice the seeds, the most folds
-    the run's actors allow, every actor of the data set, and every clip per actor."""
+    the run's actors allow, every actor of the data set as more folds of this run's test
+    actors per fold, and every clip per actor."""
     now = current_design(comps, limits)
     out = [now]
     if comps.seeds_apart:
@@ -149,14 +150,15 @@ def alternatives(comps: Components, limits: Limits) -> list[Design]:
                 "most folds of this run's actors",
             )
         )
-    if limits.actors > limits.run_actors:
+    every = min(int(limits.actors // now.actors_per_fold), limits.actors // 2)
+    if limits.actors > limits.run_actors and every > max(now.folds, most):
         out.append(
             Design(
                 now.seeds,
-                now.folds,
-                limits.actors / now.folds,
+                every,
+                now.actors_per_fold,
                 now.clips_per_actor,
-                "every actor of the data set",
+                "every actor of the data set, as more folds",
             )
         )
     if limits.clips_per_actor > now.clips_per_actor:
