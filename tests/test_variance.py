@@ -216,3 +216,13 @@ def test_one_seed_runs_plan_one_seed_designs_only() -> None:
     assert plan.design is None and "run 2 or more seeds per fold" in plan.reason
     easy = cheapest([comps], LIMITS, target=1.0, alpha=0.05, per_seed_fold=2)
     assert easy.design is not None and easy.design.seeds == 1 and easy.design.folds == 2
+
+
+def test_macro_f1_bootstrap_skips_units_missing_a_term() -> None:
+    preds = _predictions(folds=2, seeds=3, clips=120)
+    gone = (preds["model"] == "b") & (preds["seed"] == 2) & (preds["fold"] == 1)
+    contrast = Contrast.models("a", "b", "clean", "f")
+    full = clip_sampling_bootstrap(preds, contrast, {"c": 1.0}, "macro_f1", LABELS)
+    part = clip_sampling_bootstrap(preds[~gone], contrast, {"c": 1.0}, "macro_f1", LABELS)
+    assert 0 < part.unit and 0 < full.unit and part.clips == full.clips == 120
+    assert part.unit == pytest.approx(full.unit, rel=0.3)

@@ -155,9 +155,13 @@ def clip_sampling_bootstrap(
             for model, regime, weight in contrast.terms:
                 cell = runs[(runs["model"] == model) & (runs["regime"] == regime)]
                 for condition, w in weights.items():
-                    rows = cell[cell["condition"] == condition].set_index("sample_id").loc[ids]
+                    rows = cell[cell["condition"] == condition].set_index("sample_id")
+                    rows = rows.reindex(ids)
                     value += weight * w * _metric_draws(rows, draws, metric, num_classes)
-            per_seed.append(value)
+            if np.isfinite(value).all():  # else a term or condition is missing on this unit
+                per_seed.append(value)
+        if not per_seed:
+            continue
         stack = np.array(per_seed)
         unit = float(stack.var(axis=1, ddof=1).mean())
         units.append(unit)
@@ -189,7 +193,10 @@ def stratified_draws(labels: np.ndarray, draws: int, seed: int) -> np.ndarray:
 
 
 def _metric_draws(rows: pd.DataFrame, draws: np.ndarray, metric: str, k: int) -> np.ndarray:
-    labels, preds = rows["label"].to_numpy(), rows["pred"].to_numpy()
+    """The metric of every resample of `rows`; NaN when a sample has no prediction."""
+    if rows["pred"].isna().any():
+        return np.full(draws.shape[0], np.nan)
+    labels, preds = rows["label"].to_numpy(np.int64), rows["pred"].to_numpy(np.int64)
     scores = multiclass_from_confusion(confusions(labels, preds, draws, k), [])
     if metric in scores:
         return np.asarray(scores[metric], float)
