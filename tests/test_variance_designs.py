@@ -4,8 +4,8 @@ Design A: TACFN and concat, clean training, 2 seeds (0, 1) × 3 folds of 12 synt
 (data seed 0). Design B: 1 seed (7) × 6 folds of 12 other actors (data seed 1), 2 test actors
 per fold. From A's variance components the SD of B's fold-mean differences is predicted with an
 interval that includes B's own sampling (df 5); B's observed SD must fall inside at ≥ 5 of the
-6 levels of the missing-audio sweep. Both designs train 2 epochs on small clips: about 3.5 min
-on 2 shared cores (24 cells), 90 s of CPU.
+6 levels of the missing-audio sweep. Both designs train 2 epochs on small clips: 3.5 to 5 min
+on 2 shared cores (24 cells), 90 to 100 s of CPU.
 """
 
 from __future__ import annotations
