@@ -45,6 +45,7 @@ def claims_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
         "margin": summary["margin"],
         "method": "; ".join(sorted({c["ci_method"] for c in contrasts})),
         "claims": [{k: c[k] for k in (*CLAIM_KEYS, *EVIDENCE_KEYS)} for c in contrasts],
+        "below_floor": summary.get("below_floor") or [],
     }
 
 
@@ -81,7 +82,8 @@ def _design(claim: dict[str, Any], alpha: float, unit: str) -> str:
 
 
 def reading(claims: dict[str, Any]) -> str:
-    """Markdown: per question, its whole-curve verdicts, decisive levels and missing designs."""
+    """Markdown: per question, its whole-curve verdicts and decisive levels; where a fusion
+    model ends below the unimodal floor; for an undecided question, the design it needs."""
     by_question: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for claim in claims["claims"]:
         by_question[claim["question"]][claim["contrast"]].append(claim)
@@ -108,11 +110,18 @@ def reading(claims: dict[str, Any]) -> str:
         curves = [r for rows in contrasts.values() for r in rows if r["scope"] == "curve"]
         if curves and not any(c["verdict"] in DECISIVE for c in curves):
             closest = min(curves, key=lambda c: c["mdd"] - abs(c["diff"]))
-            undecided.append(
-                f"{question}: no decisive verdict; {_design(closest, claims['alpha'], unit)}"
-            )
+            undecided.append(f"- **{question}**: {_design(closest, claims['alpha'], unit)}.")
+    floors = [
+        f"{f['model']} ({f['regime']} training) from {f['sweep'].rsplit('.', 1)[-1]} = "
+        f"{f['x']:g}: {fmt(f['mean'])} [{fmt(f['ci_low'])}, {fmt(f['ci_high'])}] against "
+        f"{fmt(f['floor'])}{'' if f['below'] else ' (the interval reaches it)'}"
+        for f in claims["below_floor"]
+    ]
+    if floors:
+        lines += ["", f"Below the unimodal floor (mean, 95 % CI): {'; '.join(floors)}."]
     if undecided:
-        lines += ["", *(f"{line}." for line in undecided)]
+        lead = "No decisive whole-curve verdict, and the design that would give one:"
+        lines += ["", lead, "", *undecided]
     return "\n".join(lines) + "\n"
 
 

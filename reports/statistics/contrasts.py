@@ -204,7 +204,7 @@ def _test_row(values: pd.DataFrame, level: float) -> dict:
         "df": est.df,
         "ci_low": ci.low,
         "ci_high": ci.high,
-        "ci_method": ci.method if est.units >= 2 else f"{ci.method}; {inference.NEEDS_PAIRS}",
+        "ci_method": ci.method if est.units >= 2 else inference.NEEDS_PAIRS,
         "p": p,
     }
 
@@ -288,17 +288,14 @@ def contrast_table(
     out = pd.DataFrame(rows)
     out["metric"], out["margin"], out["variance"] = metric, margin, None
     out["family"] = out.apply(family_of, axis=1)
-    equivalence = [
+    out["p_equivalence"] = [
         float(inference.equivalence_p(m, s, d, margin)) if u >= 2 else math.nan
         for m, s, d, u in zip(out["diff"], out["se"], out["df"], out["units"], strict=True)
     ]
-    out["p_equivalence"] = np.nan
     out["p_holm"] = np.nan
     for _, idx in out.groupby("family", sort=False).groups.items():
         out.loc[idx, "p_holm"] = inference.holm(out.loc[idx, "p"].to_numpy())
-        out.loc[idx, "p_equivalence"] = inference.holm(
-            np.asarray(equivalence)[out.index.get_indexer(idx)]
-        )
+        out.loc[idx, "p_equivalence"] = inference.holm(out.loc[idx, "p_equivalence"].to_numpy())
     out["family_size"] = out.groupby("family")["p"].transform(lambda p: int(p.notna().sum()))
     out["verdict"] = inference.verdict(
         out["p_holm"], out["ci_low"], out["ci_high"], alpha, out["p_equivalence"]
