@@ -206,7 +206,7 @@ def test_cheapest_design_is_the_fewest_cells_reaching_the_target() -> None:
 def test_a_target_under_the_floor_names_the_floor() -> None:
     plan = cheapest([_given(0.0025, 0.0004)], LIMITS, target=0.01, alpha=0.05, per_seed_fold=2)
     assert plan.design is None and "floor that more seeds cannot pass" in plan.reason
-    assert "24 actors (test)" in plan.reason
+    assert "> 0.01 at the best folds within the data set's 24 actors" in plan.reason
 
 
 def test_one_seed_runs_plan_one_seed_designs_only() -> None:

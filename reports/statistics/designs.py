@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from reports.statistics.inference import mdd
-from reports.statistics.variance import ONE_FOLD, ONE_SEED, Components
+from reports.statistics.variance import ONE_FOLD, Components
 
 MAX_SEEDS = 64
 
@@ -241,17 +241,18 @@ def cheapest(
                 break
     if best is not None:
         return best
-    bound = f"folds × test actors per fold ≤ {limits.actors} actors ({limits.source})"
+    bound = f"the data set's {limits.actors} actors"
     if not apart:
         reason = (
-            f"no one-seed design within {bound} reaches it (best MDD {closest:.3f}); "
-            f"{ONE_SEED}, so whether more seeds help is unknown: run 2 or more seeds per fold"
+            f"no one-seed design within {bound} reaches MDD {target:g} (best {closest:.3f}); "
+            "with one seed per fold seed and fold cannot be told apart, so whether more seeds "
+            "help is unknown: run 2 or more seeds per fold"
         )
     elif floor_best > target:
         reason = (
             f"the floor that more seeds cannot pass (fold + shared test sampling) is MDD "
-            f"{floor_best:.3f} at the best folds within {bound}"
+            f"{floor_best:.3f} > {target:g} at the best folds within {bound}"
         )
     else:
-        reason = f"it needs more than {MAX_SEEDS} seeds per fold within {bound}"
+        reason = f"MDD {target:g} needs more than {MAX_SEEDS} seeds per fold within {bound}"
     return Plan(None, 0, closest, reason)
