@@ -19,7 +19,7 @@ from typing import Any
 from reports.rendering.formats import fmt, verdict_text
 from reports.statistics.inference import units_needed
 from tacfn.core.errors import DataError
-from tacfn.core.store import SUMMARY_FILE, read_json, write_json
+from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
 
 CLAIM_KEYS = ("contrast", "scope", "sweep", "condition", "verdict")
 EVIDENCE_KEYS = (
@@ -146,8 +146,9 @@ def main(argv: list[str]) -> int:
         print("usage: python -m reports.rendering.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
-    summary = read_json(run_dir / SUMMARY_FILE, f"build it with 'tacfn-robust report {run_dir}'")
-    claims = claims_from_summary(summary)
+    remedy = f"build it with 'tacfn-robust report {run_dir}'"
+    summary = read_record(run_dir / SUMMARY_FILE, Summary, remedy)
+    claims = claims_from_summary(summary.model_dump(mode="json", by_alias=True))
     write_json(out, claims)
     print(reading(claims), end="")
     return 0
