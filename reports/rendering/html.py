@@ -110,6 +110,9 @@ COMPONENT_LABELS = {
 }
 
 
+NO_FLOOR = "not estimable: needs 2 or more seeds per fold on 2 or more folds"
+
+
 def component_text(name: str, c: dict) -> str:
     """One component as an SD with its interval and its share: "seed 0.031 [0.000, 0.080] 45 %"."""
     sd = [fmt(None if v is None else v**0.5) for v in (c["variance"], c["low"], c["high"])]
@@ -139,7 +142,7 @@ def variance_rows(contrasts: list[dict]) -> list[dict]:
                 "label": level_label(row),
                 "scope": row["scope"],
                 "components": [component_text(n, c) for n, c in v["components"].items()],
-                "floor": None if floor is None else design_text(floor),
+                "floor": NO_FLOOR if floor is None else design_text(floor),
                 "designs": [design_text(d) for d in v["designs"]],
                 "notes": v["notes"],
             }
