@@ -203,4 +203,15 @@ def _train_and_evaluate(
         "n_train": len(split.train),
         "n_val": len(split.val),
         "n_test": len(split.test),
+        "dataset_limits": dataset_limits(dataset),
     }
+
+
+def dataset_limits(dataset: Any) -> store.DatasetLimits:
+    """The actors of the data set as built and what it could give (None where it does not say)."""
+    groups = getattr(dataset, "groups", None)
+    return store.DatasetLimits(
+        actors=None if groups is None else len(set(groups.tolist())),
+        max_actors=dataset.info.extra.get("max_actors"),
+        max_clips_per_actor=dataset.info.extra.get("max_clips_per_actor"),
+    )

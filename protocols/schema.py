@@ -256,7 +256,7 @@ class ReportSpec(Strict):
     (model: the focus against each fusion model; regime: each regime against the first;
     interaction: focus − reference across regimes); unset, the grid decides
     (reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of every
-    verdict (unset: 0.03). Both change the report only (no hash changes).
+    verdict. Both change the report only (no hash changes).
     """
 
     metric: Annotated[str, PROTOCOL] = "accuracy"
@@ -264,7 +264,7 @@ class ReportSpec(Strict):
     focus: Annotated[str | None, PROTOCOL] = None
     ci: Annotated[float, PROTOCOL] = Field(0.95, gt=0, lt=1)
     contrasts: Annotated[list[Literal["model", "regime", "interaction"]] | None, REPORT] = None
-    margin: Annotated[float | None, REPORT] = Field(None, gt=0, lt=1)
+    margin: Annotated[float, REPORT] = Field(0.03, gt=0, lt=1)
 
 
 class ModelEntry(BaseModel):

@@ -121,6 +121,7 @@ CHANGES: dict[str, Any] = {
     "dataset.duration": 0.6,
     "dataset.options": {"use_cache": False},
     "preset": "iemocap",
+    "report.margin": 0.05,
     "models": ["tacfn", "concat", "audio_only"],
     "models[2].name": "late2",
     "models[2].model": "cross_attention",

@@ -20,6 +20,7 @@ COMMANDS = [
     "report",
     "baseline",
     "check",
+    "plan",
     "protocols",
     "models",
     "corruptions",

@@ -91,7 +91,7 @@ def test_an_outside_metric_renders_with_its_own_label(
     drawn, text = _report_texts(run, monkeypatch)
     assert "share correct (mean, CI band)" in drawn
     assert "Lines: mean share correct over runs" in text
-    assert "Verdicts: tacfn against each fusion model (share correct)" in text
+    assert "paired difference (same seed and fold) of share correct" in text
     assert "accuracy" not in text.lower()
     shown_as("hits per sample")(share_correct)
     try:

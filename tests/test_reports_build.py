@@ -26,6 +26,7 @@ from reports.scoring.table import COLUMNS, results_table
 from reports.statistics.contrasts import COLUMNS as CONTRAST_COLUMNS
 from reports.statistics.inference import VERDICTS
 from reports.statistics.robustness import curve_points, normalised_auc
+from reports.statistics.variance import ONE_FOLD
 from tacfn.core import store
 from tacfn_robust.cli import main
 
@@ -130,7 +131,12 @@ def test_summary_contrasts(run_dir: Path) -> None:
     assert contrasts and summary["version"] == 2 and summary["margin"] == 0.03
     for c in contrasts:
         assert set(c) == set(CONTRAST_COLUMNS) and c["metric"] == "accuracy"
-        assert c["verdict"] in VERDICTS and c["variance"] is None and c["family_size"] >= 1
+        assert c["verdict"] in VERDICTS and c["family_size"] >= 1
+        # one fold, three seeds: seed and test sampling apart, the fold not estimable
+        variance = c["variance"]
+        assert set(variance["components"]) == {"seed", "test_shared", "test_own"}
+        assert ONE_FOLD in variance["notes"] and variance["designs"] == []
+        assert variance["seeds_per_fold"] == c["n"] and variance["clips_per_fold"] == 240
         assert c["mdd"] is not None and c["mdd"] >= 0
         if c["verdict"] in ("better", "worse"):
             assert c["p_holm"] < summary["alpha"] and not c["ci_low"] <= 0 <= c["ci_high"]
@@ -174,6 +180,7 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
         "Clean performance",
         "Robustness summaries",
         "By level",
+        "Where the variance comes from",
         "critical-difference",
         "Failed cells",
         "How each number",

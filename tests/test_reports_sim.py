@@ -132,9 +132,10 @@ def protocol_record(name: str, models: list[str], seeds: list[int], values: list
     }
 
 
-def cell_key(record: dict, model: str, regime: str, seed: int) -> str:
-    """A content key as the runner's: the protocol hash and the cell (fold 0)."""
-    return hashlib.sha1(f"{record['hash']}|{model}|{regime}|{seed}|0".encode()).hexdigest()[:12]
+def cell_key(record: dict, model: str, regime: str, seed: int, fold: int = 0) -> str:
+    """A content key as the runner's: the protocol hash and the cell."""
+    cell = f"{record['hash']}|{model}|{regime}|{seed}|{fold}"
+    return hashlib.sha1(cell.encode()).hexdigest()[:12]
 
 
 def _predictions(model, regime, seed, fold, conds, accuracy, n_samples, sim_seed) -> pd.DataFrame:
@@ -190,11 +191,15 @@ def simulate_run(
     sim_seed: int = 0,
     store_identity: bool = False,
     not_run: frozenset[tuple[str, int]] = frozenset(),
+    folds: list[int] | None = None,
+    dataset_limits: dict | None = None,
 ) -> Path:
-    """Write protocol.json and store/cells/<key>/* for every (model, regime, seed); fold 0.
+    """Write protocol.json and store/cells/<key>/* for every (model, regime, seed, fold);
+    fold 0 unless `folds` says otherwise. `dataset_limits` goes into every cell.json.
 
     Cells in `not_run` are listed in protocol.json but have no cell directory (interrupted).
     """
+    folds = folds or [0]
     models = models or list(MODALITIES)
     seeds = seeds if seeds is not None else [0, 1, 2]
     regimes = regimes or ["clean"]
@@ -202,65 +207,69 @@ def simulate_run(
     root.mkdir(parents=True, exist_ok=True)
     record = protocol_record(name, models, seeds, values)
     record["protocol"]["train"]["regimes"] = {r: [] for r in regimes}
+    if len(folds) > 1:
+        record["protocol"]["dataset"]["folds"] = len(folds)
     conds = sweep_conditions(values, store_identity)
     grid = [
-        {"key": cell_key(record, model, regime, seed), "model": model, "regime": regime}
-        | {"seed": seed, "fold": 0}
+        {"key": cell_key(record, model, regime, seed, fold), "model": model, "regime": regime}
+        | {"seed": seed, "fold": fold}
         for model in models
         for regime in regimes
         for seed in seeds
+        for fold in folds
     ]
     # as the protocol runner: the current grid's cells and conditions
     record["cells"] = grid
     record["conditions"] = [c["condition"] for c in conds]
     store.write_json(root / store.PROTOCOL_FILE, record)
-    for model in models:
-        for regime in regimes:
-            for seed in seeds:
-                key = cell_key(record, model, regime, seed)
-                if (model, seed) in not_run:
-                    continue
-                cell_dir = store.cell_dir(root, key)
-                cell_dir.mkdir(parents=True, exist_ok=True)
-                error = failed.get((model, seed))
-                cell = {
-                    "key": key,
-                    "model": model,
-                    "regime": regime,
-                    "seed": seed,
-                    "fold": 0,
-                    "status": "failed" if error else "done",
-                    "error": error,
-                    "modalities": MODALITIES[model],
-                    "num_classes": len(CLASSES),
-                    "class_names": CLASSES,
-                    "parameters": 1000,
-                    "best_epoch": 2,
-                    "legacy_max_test_acc": 0.9,
-                    "seconds": 1.0,
-                }
-                store.write_json(cell_dir / store.CELL_FILE, cell)
-                if error:
-                    continue
-                epochs = np.arange(1, 4)
-                pd.DataFrame(
-                    {
-                        "epoch": epochs,
-                        "train_loss": 2.0 / epochs,
-                        "val_loss": 2.2 / epochs,
-                        "val_acc": 0.3 + 0.15 * epochs,
-                    }
-                ).to_csv(cell_dir / store.LOG_FILE, index=False)
-                preds = _predictions(model, regime, seed, 0, conds, accuracy, n_samples, sim_seed)
-                store.write_parquet(cell_dir / store.PREDICTIONS_FILE, preds)
-                pd.DataFrame(
-                    {
-                        "condition": ["clean"],
-                        "sample_id": ["s0000"],
-                        "field": ["none"],
-                        "value": [0.0],
-                    }
-                ).to_parquet(cell_dir / store.RECORDS_FILE)
+    for entry in grid:
+        model, regime, seed, fold = entry["model"], entry["regime"], entry["seed"], entry["fold"]
+        key = cell_key(record, model, regime, seed, fold)
+        if (model, seed) in not_run:
+            continue
+        cell_dir = store.cell_dir(root, key)
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        error = failed.get((model, seed))
+        cell = {
+            "key": key,
+            "model": model,
+            "regime": regime,
+            "seed": seed,
+            "fold": fold,
+            "status": "failed" if error else "done",
+            "error": error,
+            "modalities": MODALITIES[model],
+            "num_classes": len(CLASSES),
+            "class_names": CLASSES,
+            "parameters": 1000,
+            "best_epoch": 2,
+            "legacy_max_test_acc": 0.9,
+            "seconds": 1.0,
+        }
+        if dataset_limits is not None:
+            cell["dataset_limits"] = dataset_limits
+        store.write_json(cell_dir / store.CELL_FILE, cell)
+        if error:
+            continue
+        epochs = np.arange(1, 4)
+        pd.DataFrame(
+            {
+                "epoch": epochs,
+                "train_loss": 2.0 / epochs,
+                "val_loss": 2.2 / epochs,
+                "val_acc": 0.3 + 0.15 * epochs,
+            }
+        ).to_csv(cell_dir / store.LOG_FILE, index=False)
+        preds = _predictions(model, regime, seed, fold, conds, accuracy, n_samples, sim_seed)
+        store.write_parquet(cell_dir / store.PREDICTIONS_FILE, preds)
+        pd.DataFrame(
+            {
+                "condition": ["clean"],
+                "sample_id": ["s0000"],
+                "field": ["none"],
+                "value": [0.0],
+            }
+        ).to_parquet(cell_dir / store.RECORDS_FILE)
     return root
 
 

@@ -106,6 +106,56 @@ def answers(contrasts: list[dict]) -> tuple[list[dict], list[dict]]:
     return headline, by_level
 
 
+COMPONENT_LABELS = {
+    "seed": "seed",
+    "fold": "fold (actors)",
+    "test_shared": "test clips, shared",
+    "test_own": "test clips, own",
+    "seed + fold": "seed + fold",
+    "test": "test clips",
+}
+
+
+NO_FLOOR = "not estimable: needs 2 or more seeds per fold on 2 or more folds"
+
+
+def component_text(name: str, c: dict) -> str:
+    """One component as an SD with its interval and its share: "seed 0.031 [0.000, 0.080] 45 %"."""
+    sd = [fmt(None if v is None else v**0.5) for v in (c["variance"], c["low"], c["high"])]
+    share = "" if c["share"] is None else f" {round(100 * c['share'])} %"
+    return f"{COMPONENT_LABELS.get(name, name)} {sd[0]} [{sd[1]}, {sd[2]}]{share}"
+
+
+def design_text(d: dict) -> str:
+    """A predicted design as "2× seeds per fold (4 × 6 folds): MDD 0.041 [0.030, 0.072]"."""
+    return (
+        f"{d['design']} ({d['seeds']} × {d['folds']} folds): "
+        f"MDD {fmt(d['mdd'])} [{fmt(d['mdd_low'])}, {fmt(d['mdd_high'])}]"
+    )
+
+
+def variance_rows(contrasts: list[dict]) -> list[dict]:
+    """The contrast rows that carry variance components, as text for the report's table."""
+    out = []
+    for row in contrasts:
+        v = row.get("variance") or {}
+        if "components" not in v:
+            continue
+        floor = v["floor"]
+        out.append(
+            {
+                "contrast": row["contrast"],
+                "label": level_label(row),
+                "scope": row["scope"],
+                "components": [component_text(n, c) for n, c in v["components"].items()],
+                "floor": NO_FLOOR if floor is None else design_text(floor),
+                "designs": [design_text(d) for d in v["designs"]],
+                "notes": v["notes"],
+            }
+        )
+    return out
+
+
 def shared(rows: list[dict], key: str) -> object:
     """The value every row has under `key`, or None when rows differ or there are none."""
     values = {r.get(key) for r in rows}
@@ -177,6 +227,7 @@ def render_html(
         "by_level": by_level,
         "contrast_n": shared(contrasts, "n"),
         "contrast_method": shared(contrasts, "ci_method"),
+        "variance": variance_rows(contrasts),
         "margin": analysis.margin,
         "below_floor": records(analysis.below_floor),
         "model_names": [

@@ -9,8 +9,10 @@ this module fills it from a run's Analysis. Its sections:
     margin (the equivalence margin of every verdict: report.margin, default 0.03)
     contrasts    every contrast (model, regime, interaction) at clean, at each non-identity
                  level and over each whole curve: difference, CI, Holm family and p, TOST p,
-                 verdict ("better" | "worse" | "equivalent" | "inconclusive"), MDD and the
-                 variance components (null until the variance accounting fills them)
+                 verdict ("better" | "worse" | "equivalent" | "inconclusive"), MDD and its
+                 variance accounting (tacfn.core.store.VarianceAccounting: seed, fold and
+                 test-sampling components with intervals, the SD and MDD of other designs,
+                 the floor more seeds cannot pass; docs/statistics.md)
     below_floor  the first level from which a fusion model's mean stays below the unimodal
                  floor, with its CI
     palette      {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
@@ -51,10 +53,7 @@ def contrast_records(contrasts: pd.DataFrame | None) -> list[dict]:
     """The contrast table in summary.json's `contrasts` schema (variance as a dict or null)."""
     if contrasts is None or contrasts.empty:
         return []
-    out = records(contrasts.drop(columns="variance"))
-    for row, variance in zip(out, contrasts["variance"], strict=True):
-        row["variance"] = None if variance is None else variance.model_dump()
-    return out
+    return records(contrasts)
 
 
 def summary_record(analysis: Analysis) -> Summary:

@@ -11,6 +11,7 @@ import pandas as pd
 from reports.reading.run_dir import Run
 from reports.scoring.metrics import custom_metrics
 from reports.scoring.table import Scores
+from reports.statistics.accounting import variance_column
 from reports.statistics.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
@@ -18,7 +19,7 @@ from reports.statistics.comparisons import (
     friedman,
     probability_of_improvement,
 )
-from reports.statistics.contrasts import asked_contrasts, contrast_table, default_kinds
+from reports.statistics.contrasts import Contrast, asked_contrasts, contrast_table, default_kinds
 from reports.statistics.inference import (
     DETECT,
     Interval,
@@ -57,6 +58,7 @@ class Analysis:
     metric: str = "accuracy"
     margin: float = DETECT
     contrasts: pd.DataFrame | None = None
+    asked: tuple[Contrast, ...] = ()
     below_floor: pd.DataFrame | None = None
     improvement: pd.DataFrame | None = None
     friedman: Friedman | None = None
@@ -234,8 +236,12 @@ def analyse(scores: Scores, with_tests: bool = True) -> Analysis:
         if kinds is None:
             kinds = default_kinds(fusion, analysis.regimes, focus, reference)
         contrasts = asked_contrasts(kinds, fusion, every, analysis.regimes, focus, reference)
+        analysis.asked = tuple(contrasts)
         analysis.contrasts = contrast_table(
             table, points, contrasts, level, analysis.margin, metric
+        )
+        analysis.contrasts["variance"] = variance_column(
+            run, table, points, contrasts, analysis.contrasts, level, metric
         )
         others = [m for m in fusion if m != focus]
         if focus in present:

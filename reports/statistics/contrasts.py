@@ -267,8 +267,7 @@ def contrast_table(
     Per row: the paired t test and t-interval over the units (fold means with several folds),
     Holm within the row's family at alpha = 1 - level, TOST against ±margin with the same
     family adjustment, the verdict, and the MDD at 80 % power at the family's first Holm step.
-    `variance` (tacfn.core.store.VarianceComponents) is None until the variance accounting
-    fills it.
+    `variance` is None here; reports.statistics.accounting.variance_column fills it.
     """
     alpha = 1 - level
     scores = table[table["metric"] == metric]

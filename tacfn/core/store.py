@@ -283,6 +283,14 @@ class Artefact(RunFile):
     sha256: str
 
 
+class DatasetLimits(RunFile):
+    """cell.json `dataset_limits`: the data set's actors as built and what it could give."""
+
+    actors: int | None
+    max_actors: int | None
+    max_clips_per_actor: int | None
+
+
 class CellRecord(RunFile):
     """cell.json: one train cell, what it trained and evaluated, its timings and artefacts.
 
@@ -320,6 +328,7 @@ class CellRecord(RunFile):
     n_train: int | None = None
     n_val: int | None = None
     n_test: int | None = None
+    dataset_limits: DatasetLimits | None = None
     artefacts: dict[str, Artefact] | None = None
 
 
@@ -335,17 +344,55 @@ class SummaryProtocol(RunFile):
     hash: str | None
 
 
-class VarianceComponents(RunFile):
-    """Where the variance of a contrast's per-unit paired difference comes from (score units
-    squared). `seed` and `fold` need two or more seeds per fold; with one seed per fold only
-    their sum `seed_and_fold` is identified (the others null). `test_sampling` is estimated
-    within the label strata. Filled by the variance accounting of a contrast."""
+class VarianceComponent(RunFile):
+    """One variance component of a paired difference (metric units squared): its estimate
+    (truncated at 0), interval and share of one unit's variance."""
 
-    seed: float | None
-    fold: float | None
-    seed_and_fold: float | None
-    test_sampling: float | None
-    method: str
+    variance: float
+    low: float | None
+    high: float | None
+    share: float | None
+
+
+class DesignPrediction(RunFile):
+    """The predicted SD of a design's fold-mean paired difference and its MDD, with intervals."""
+
+    design: str
+    seeds: int
+    folds: int
+    actors_per_fold: float
+    clips_per_actor: float
+    sd: float | None
+    sd_low: float | None
+    sd_high: float | None
+    mdd: float | None
+    mdd_low: float | None
+    mdd_high: float | None
+
+
+class DesignLimits(RunFile):
+    """What the data set allows a design: its actors and clips per actor, and where from."""
+
+    actors: int
+    clips_per_actor: float
+    source: str
+
+
+class VarianceAccounting(RunFile):
+    """Where a contrast's paired-difference variance comes from and what other designs would
+    show (reports.statistics.accounting, docs/statistics.md); only `note` when not computed."""
+
+    components: dict[str, VarianceComponent] | None = None
+    seeds_per_fold: float | None = None
+    folds: int | None = None
+    clips_per_fold: float | None = None
+    test_method: str | None = None
+    interval_method: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    designs: list[DesignPrediction] = Field(default_factory=list)
+    floor: DesignPrediction | None = None
+    limits: DesignLimits | None = None
+    note: str | None = None
 
 
 class SummaryContrast(RunFile):
@@ -378,7 +425,7 @@ class SummaryContrast(RunFile):
     p_equivalence: float | None  # TOST against ±margin, Holm within the same family
     verdict: Literal["better", "worse", "equivalent", "inconclusive"]
     mdd: float | None  # minimum detectable difference at 80 % power, first Holm step
-    variance: VarianceComponents | None  # null until the variance accounting fills it
+    variance: VarianceAccounting | None  # where the paired difference's variance comes from
 
 
 class SummaryBelowFloor(RunFile):

@@ -169,6 +169,8 @@ def load_synthetic(
         sample_rate=sample_rate,
         extra={
             "statements": STATEMENTS,
+            "max_actors": MAX_ACTORS,
+            "max_clips_per_actor": len(clip_factors(1)),
             "cache_path": str(path) if use_cache else None,
             "cache_hit": hit,
             "seconds": time.perf_counter() - started,

@@ -41,11 +41,12 @@ def _register_commands() -> None:
         corruptions_cmd,
         data_cmd,
         models_cmd,
+        plan_cmd,
         report_cmd,
         run_cmd,
     )
 
-    for module in (run_cmd, report_cmd, models_cmd, corruptions_cmd, data_cmd):
+    for module in (run_cmd, report_cmd, plan_cmd, models_cmd, corruptions_cmd, data_cmd):
         module.register(app)
 
 
