@@ -20,8 +20,8 @@ import sys
 
 import numpy as np
 import pandas as pd
+from tacfn_robust.reports.reading.run_dir import load_run
 
-from reports.reading.run_dir import load_run
 from tacfn.core.store import RUN_KEYS
 
 

@@ -2,15 +2,15 @@
 
     python -m benchmarks.gate_rates RUN_DIR BASELINE [--draws 2000] [--drop 0.10] [--seed 0]
 
-Method (simulation from the measured run-to-run variance): per model x regime, the runs of
-RUN_DIR give each run's accuracy at every checked condition of BASELINE; their mean vector
-and sample covariance (points of one run move together with its seed) define a normal model
-of one run. Each draw simulates a baseline side and a new side of n runs each (n as in
-BASELINE), builds both sides' point, family and nAUC entries exactly as `baseline save`
-stores them, and runs the check's comparison (reports.gate.regression.compare) at the given
-abs_tol and alpha. False alarm: any row fails with no change. Detection: one point's runs on
-the new side are lowered by `drop`, and the check fails. The margins are those the check
-allows per point (max(abs_tol, t SE)), summarised over the null draws.
+Method (simulation from the measured run-to-run variance): per model x regime, the runs of RUN_DIR
+give each run's accuracy at every checked condition of BASELINE; their mean vector and sample
+covariance (points of one run move together with its seed) define a normal model of one run. Each
+draw simulates a baseline side and a new side of n runs each (n as in BASELINE), builds both sides'
+point, family and nAUC entries exactly as `baseline save` stores them, and runs the check's
+comparison (tacfn_robust.reports.gate.regression.compare) at the given abs_tol and alpha. False
+alarm: any row fails with no change. Detection: one point's runs on the new side are lowered by
+`drop`, and the check fails. The margins are those the check allows per point (max(abs_tol, t SE)),
+summarised over the null draws.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tacfn_robust.reports.gate.baseline import load_baseline
+from tacfn_robust.reports.gate.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.statistics.robustness import normalised_auc
 
-from reports.gate.baseline import load_baseline
-from reports.gate.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
-from reports.reading.run_dir import load_run
-from reports.statistics.robustness import normalised_auc
 from tacfn.core.store import RUN_KEYS
 
 Key = tuple[str, str]

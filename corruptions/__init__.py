@@ -9,14 +9,26 @@ test_seeds(protocol_seed, condition, ids); train_seeds(seed, epoch, ids); derive
 TrainRegime(specs, seed)(batch, epoch); subsets(modalities)
 """
 
-from corruptions import audio, audio_library, features, missing, video  # noqa: F401  (register)
-from corruptions.base import Corruption, Transformed
-from corruptions.missing import SubsetCondition, subsets
-from corruptions.options import CorruptionOptions
-from corruptions.regime import TrainRegime
-from corruptions.registry import CORRUPTIONS, build, describe, list_corruptions, register
-from corruptions.seeding import derive_seeds, row_seeds, sample_seed, test_seeds, train_seeds
-from corruptions.transforms import Compose, CorruptionModule
+from tacfn_robust.corruptions import audio, audio_library, features, missing, video  # noqa: F401  (register)
+from tacfn_robust.corruptions.base import Corruption, Transformed
+from tacfn_robust.corruptions.missing import SubsetCondition, subsets
+from tacfn_robust.corruptions.options import CorruptionOptions
+from tacfn_robust.corruptions.regime import TrainRegime
+from tacfn_robust.corruptions.registry import (
+    CORRUPTIONS,
+    build,
+    describe,
+    list_corruptions,
+    register,
+)
+from tacfn_robust.corruptions.seeding import (
+    derive_seeds,
+    row_seeds,
+    sample_seed,
+    test_seeds,
+    train_seeds,
+)
+from tacfn_robust.corruptions.transforms import Compose, CorruptionModule
 
 __all__ = [
     "CORRUPTIONS",

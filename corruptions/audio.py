@@ -11,13 +11,13 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 from pydantic import AfterValidator, Field
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.functional import audio as F
+from tacfn_robust.corruptions.options import CorruptionOptions, Folder, Integer, Number
+from tacfn_robust.corruptions.registry import register
+from tacfn_robust.corruptions.seeding import child_seed, generator, noise_fields
 
-from corruptions import draws
-from corruptions.base import Corruption
-from corruptions.functional import audio as F
-from corruptions.options import CorruptionOptions, Folder, Integer, Number
-from corruptions.registry import register
-from corruptions.seeding import child_seed, generator, noise_fields
 from tacfn.core.batch import Batch
 from tacfn.core.errors import DataError
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 from pydantic import Field
+from tacfn_robust.corruptions.audio import sample_rate_of
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.options import CorruptionOptions, Integer
+from tacfn_robust.corruptions.registry import register
+from tacfn_robust.corruptions.seeding import child_seed, generator, seeded_global_rng
 
-from corruptions.audio import sample_rate_of
-from corruptions.base import Corruption
-from corruptions.options import CorruptionOptions, Integer
-from corruptions.registry import register
-from corruptions.seeding import child_seed, generator, seeded_global_rng
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 

@@ -1,8 +1,8 @@
 """The Corruption shell: severity table, validated options, per-sample records, and the same
 corruption as a transform of a bare tensor (`c(x, seed=...)`, `c.transform(...)`).
 
-The math lives in `corruptions.functional`; a subclass draws each sample's parameters from a
-generator seeded by that sample's seed, then applies them as one batched function.
+The math lives in `tacfn_robust.corruptions.functional`; a subclass draws each sample's parameters
+from a generator seeded by that sample's seed, then applies them as one batched function.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from numbers import Integral, Real
 from typing import Any, ClassVar, NamedTuple
 
 import torch
+from tacfn_robust.corruptions.options import (
+    CorruptionOptions,
+    NoOptions,
+    describe_options,
+    validate_options,
+)
+from tacfn_robust.corruptions.seeding import random_seeds, row_seeds
 
-from corruptions.options import CorruptionOptions, NoOptions, describe_options, validate_options
-from corruptions.seeding import random_seeds, row_seeds
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 

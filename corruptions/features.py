@@ -7,14 +7,13 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-
-from corruptions import draws
-from corruptions.base import Corruption
-from corruptions.functional import audio as audio_f
-from corruptions.functional import features as F
-from corruptions.options import CorruptionOptions, TensorOrNumber
-from corruptions.registry import register
-from corruptions.seeding import child_seed, generator, noise_fields
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.functional import audio as audio_f
+from tacfn_robust.corruptions.functional import features as F
+from tacfn_robust.corruptions.options import CorruptionOptions, TensorOrNumber
+from tacfn_robust.corruptions.registry import register
+from tacfn_robust.corruptions.seeding import child_seed, generator, noise_fields
 
 DROP_LEVELS = (0.1, 0.2, 0.3, 0.5, 0.7)
 

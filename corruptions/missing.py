@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 import torch
 from pydantic import Field, model_validator
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.options import CorruptionOptions, TensorOrNumber, invalid
+from tacfn_robust.corruptions.registry import register
+from tacfn_robust.corruptions.seeding import child_seed, derive_seeds, generator, noise_fields
 
-from corruptions import draws
-from corruptions.base import Corruption
-from corruptions.options import CorruptionOptions, TensorOrNumber, invalid
-from corruptions.registry import register
-from corruptions.seeding import child_seed, derive_seeds, generator, noise_fields
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 

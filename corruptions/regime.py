@@ -19,12 +19,12 @@ from numbers import Integral, Real
 from typing import Any
 
 import torch
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.missing import Missing
+from tacfn_robust.corruptions.registry import corruption_class
+from tacfn_robust.corruptions.seeding import derive_seeds, generator, train_seeds
 
-from corruptions import draws
-from corruptions.base import Corruption
-from corruptions.missing import Missing
-from corruptions.registry import corruption_class
-from corruptions.seeding import derive_seeds, generator, train_seeds
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
 

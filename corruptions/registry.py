@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from corruptions.base import Corruption
+from tacfn_robust.corruptions.base import Corruption
+
 from tacfn.core.registry import Registry
 
 CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", "tacfn_robust.corruptions")

@@ -10,9 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tacfn_robust.corruptions.base import (
+    Corruption,
+    Seeds,
+    TensorTransform,
+    Transformed,
+    tensor_kind,
+)
+from tacfn_robust.corruptions.seeding import derive_seeds
 
-from corruptions.base import Corruption, Seeds, TensorTransform, Transformed, tensor_kind
-from corruptions.seeding import derive_seeds
 from tacfn.core.errors import ConfigError
 
 

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 import torch
 from pydantic import Field
-
-from corruptions import draws
-from corruptions.base import Corruption
-from corruptions.functional import video as F
-from corruptions.options import Box, CorruptionOptions, Flag, Integer, Number
-from corruptions.registry import register
-from corruptions.seeding import child_seed, generator, noise_fields
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.base import Corruption
+from tacfn_robust.corruptions.functional import video as F
+from tacfn_robust.corruptions.options import Box, CorruptionOptions, Flag, Integer, Number
+from tacfn_robust.corruptions.registry import register
+from tacfn_robust.corruptions.seeding import child_seed, generator, noise_fields
 
 if TYPE_CHECKING:
     from albumentations import BasicTransform

@@ -15,18 +15,18 @@ from typing import Any
 
 import pandas as pd
 import torch
+from tacfn_robust.protocols.checkpoints import load_checkpoint
+from tacfn_robust.protocols.conditions import resolve_point
+from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
+from tacfn_robust.protocols.loading import validate
+from tacfn_robust.protocols.predictions import predictions_frame, records_frame
+from tacfn_robust.protocols.rerun_policy import read_cell
+from tacfn_robust.protocols.schema import Protocol
+from tacfn_robust.protocols.training import build_cell_model, train_cell
 
-from protocols.checkpoints import load_checkpoint
-from protocols.conditions import resolve_point
-from protocols.datasets import fold_split, load_dataset
-from protocols.evaluate import evaluate
-from protocols.fills import TrainMeans
-from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
-from protocols.loading import validate
-from protocols.predictions import predictions_frame, records_frame
-from protocols.rerun_policy import read_cell
-from protocols.schema import Protocol
-from protocols.training import build_cell_model, train_cell
 from tacfn.core import store
 from tacfn.core.device import resolve_device
 from tacfn.core.io import DiskFull, file_problem, remove_temporaries, write_bytes

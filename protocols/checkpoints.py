@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.schema import Protocol
 
-from protocols.grid import TrainCell
-from protocols.schema import Protocol
 from tacfn import __version__
 from tacfn.core.errors import ConfigError
 

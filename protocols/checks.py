@@ -2,10 +2,10 @@
 points it builds, and the data set it runs on.
 
 `check_protocol(protocol, description)` runs them all. `protocols validate` (through
-protocols.loading) passes the data set's description when it follows from the data set's name
-and options alone (tacfn.data.describe_dataset); `run`, `run --dry-run` and `evaluate`
-(through protocols.planning.plan) pass the loaded data set's description, before any cell
-trains or any file is written.
+tacfn_robust.protocols.loading) passes the data set's description when it follows from the data
+set's name and options alone (tacfn.data.describe_dataset); `run`, `run --dry-run` and `evaluate`
+(through tacfn_robust.protocols.planning.plan) pass the loaded data set's description, before any
+cell trains or any file is written.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from protocols.schema import Protocol, Sweep, sweep_parts
+from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
+
 from tacfn.core.errors import ConfigError, UserError, excerpt, suggest, unknown_message
 from tacfn.core.registry import Registry
 from tacfn.data import DatasetDescription, describe_dataset
@@ -71,8 +72,9 @@ def _resolve(registry: Registry[Any], name: str, path: str) -> None:
 
 def _check_names(protocol: Protocol) -> None:
     """Data set, preset, models, metric and corruptions name what their registries hold."""
-    from corruptions import CORRUPTIONS
-    from reports.scoring.metrics import check_report_metric
+    from tacfn_robust.corruptions import CORRUPTIONS
+    from tacfn_robust.reports.scoring.metrics import check_report_metric
+
     from tacfn.data import DATASETS
     from tacfn.models import list_presets
     from tacfn.models.registry import model_class
@@ -97,7 +99,7 @@ def _check_names(protocol: Protocol) -> None:
 def _check_training(protocol: Protocol) -> None:
     """The train settings as the trainer's TrainConfig accepts them (the one place of their
     rules), with the protocol's device and test batch size."""
-    from protocols.training import train_config
+    from tacfn_robust.protocols.training import train_config
 
     with at("train"):
         train_config(protocol, seed=0)
@@ -156,8 +158,8 @@ def _check_learned_fill(protocol: Protocol) -> None:
 def _check_regimes(protocol: Protocol, modalities: tuple[str, ...] | None) -> None:
     """Every regime builds as the cells will build it (rates feasible for the data set's
     modalities when they are known)."""
-    from corruptions import TrainRegime
-    from protocols.fills import with_mean
+    from tacfn_robust.corruptions import TrainRegime
+    from tacfn_robust.protocols.fills import with_mean
 
     for name, specs in protocol.train.regimes.items():
         built = [with_mean(s.corruption, s.modality, s.as_spec(), None) for s in specs]
@@ -201,7 +203,7 @@ def _check_folds(protocol: Protocol, data: DatasetDescription) -> None:
 
 def _check_metric(protocol: Protocol, data: DatasetDescription) -> None:
     """A multilabel set has its own metrics (means over its labels)."""
-    from reports.scoring.metrics import MULTILABEL_METRICS
+    from tacfn_robust.reports.scoring.metrics import MULTILABEL_METRICS
 
     metric = protocol.report.metric
     if data.task == "multilabel" and metric not in MULTILABEL_METRICS:
@@ -215,8 +217,8 @@ def _check_metric(protocol: Protocol, data: DatasetDescription) -> None:
 def _check_sweep_points(protocol: Protocol, modalities: tuple[str, ...] | None) -> None:
     """Every sweep point builds its corruption (e.g. p within 0..1), as the run will; with the
     data set's modalities, the whole condition grid is expanded as the run expands it."""
-    from protocols.conditions import resolve_point
-    from protocols.grid import expand_conditions
+    from tacfn_robust.protocols.conditions import resolve_point
+    from tacfn_robust.protocols.grid import expand_conditions
 
     if modalities is not None:
         with at("test.sweeps"):

@@ -7,32 +7,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import tacfn_robust.corruptions
 import torch
+from tacfn_robust.corruptions.seeding import derive_seeds
+from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
+from tacfn_robust.protocols.grid import Axis, Condition, Subset
+from tacfn_robust.protocols.schema import Sweep
 
-import corruptions
-from corruptions.seeding import derive_seeds
-from protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
-from protocols.grid import Axis, Condition, Subset
-from protocols.schema import Sweep
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
 
 
 @lru_cache(maxsize=512)
 def _build(name: str, modality: str, params: tuple[tuple[str, Any], ...]) -> Any:
-    return corruptions.build(name, modality, **dict(params))
+    return tacfn_robust.corruptions.build(name, modality, **dict(params))
 
 
 def build_axis(axis: Axis, means: Mapping[str, Any] | None = None) -> Any:
     """The Corruption object of one sweep point.
 
-    `means` (e.g. protocols.fills.TrainMeans) supplies fill=mean at the input stage; without
-    it the stand-in mean is used (validation and naming). Builds without a data mean are
+    `means` (e.g. tacfn_robust.protocols.fills.TrainMeans) supplies fill=mean at the input stage;
+    without it the stand-in mean is used (validation and naming). Builds without a data mean are
     cached: building is pure.
     """
     params = axis.build_params()
     if means is not None and needs_mean(axis.corruption, params):
-        return corruptions.build(
+        return tacfn_robust.corruptions.build(
             axis.corruption,
             axis.modality,
             **with_mean(axis.corruption, axis.modality, params, means),
@@ -42,12 +42,15 @@ def build_axis(axis: Axis, means: Mapping[str, Any] | None = None) -> Any:
 
 
 def build_subset(subset: Subset, means: Mapping[str, Any] | None = None) -> Any:
-    """The corruptions.SubsetCondition that keeps `subset.present` (fill=mean from `means`)."""
+    """The tacfn_robust.corruptions.SubsetCondition that keeps `subset.present` (fill=mean from
+    `means`)."""
     if needs_mean("missing", {"fill": subset.fill, "stage": subset.stage}):
         means = {m: STAND_IN_MEAN if means is None else means[m] for m in subset.modalities}
     else:
         means = None
-    built = corruptions.subsets(subset.modalities, subset.fill, subset.stage, means=means)
+    built = tacfn_robust.corruptions.subsets(
+        subset.modalities, subset.fill, subset.stage, means=means
+    )
     return next(s for s in built if s.present == subset.present)
 
 
@@ -58,7 +61,7 @@ def resolve_point(sweep: Sweep, point: float, is_level: bool) -> tuple[Axis, boo
     are used as given and are the identity when they equal the corruption's identity value.
     """
     assert sweep.corruption is not None and sweep.modality is not None
-    info = corruptions.describe(sweep.corruption)
+    info = tacfn_robust.corruptions.describe(sweep.corruption)
     param = sweep.param or info["param"]
     if param != info["param"]:
         raise ConfigError(
@@ -116,7 +119,8 @@ class Bound:
 
 
 def bind(condition: Condition, means: Mapping[str, Any] | None = None) -> Bound:
-    """Build a condition's corruptions once; a subset condition is one corruptions.subsets entry.
+    """Build a condition's corruptions once; a subset condition is one
+    tacfn_robust.corruptions.subsets entry.
 
     Sweep axes are seeded by their own seed key (Axis.seed_key: the single-axis id, or
     `missing[<modality>]` for missing); a subset condition by its id (each removed modality
@@ -143,7 +147,7 @@ def corrupt(batch: Batch, bound: Bound, seed: int) -> Corrupted:
     records: list[dict[str, Any]] = []
     absent: list[int | None] = []
     for step in bound.steps:
-        seeds = corruptions.test_seeds(seed, step.key, batch.ids)
+        seeds = tacfn_robust.corruptions.test_seeds(seed, step.key, batch.ids)
         batch, per_sample = step.apply.apply(batch, seeds)
         counted = step.corruption == "missing" and bound.condition.subset is None
         absent.append(sum(bool(r["missing"]) for r in per_sample) if counted else None)
@@ -155,7 +159,7 @@ def corrupt(batch: Batch, bound: Bound, seed: int) -> Corrupted:
                     _record(bound.condition.id, step.corruption, sample_id, field, value)
                 )
     if batch.feature_fill:
-        fill = corruptions.test_seeds(seed, bound.condition.id, batch.ids)
+        fill = tacfn_robust.corruptions.test_seeds(seed, bound.condition.id, batch.ids)
         batch = batch.with_fill_seeds(derive_seeds(fill, "fill"))
     return Corrupted(batch, bound.touches, records, tuple(absent))
 

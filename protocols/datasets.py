@@ -6,7 +6,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from protocols.schema import DatasetSpec
+from tacfn_robust.protocols.schema import DatasetSpec
+
 from tacfn.core.errors import ConfigError
 from tacfn.core.hashing import canonical_json
 

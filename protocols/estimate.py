@@ -6,11 +6,11 @@ import math
 import time
 
 import torch
+from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.planning import Plan
+from tacfn_robust.protocols.training import build_cell_model, train_regime
 
-from protocols.datasets import fold_split, load_dataset
-from protocols.fills import TrainMeans
-from protocols.planning import Plan
-from protocols.training import build_cell_model, train_regime
 from tacfn.core.device import resolve_device
 
 

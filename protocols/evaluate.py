@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
+from tacfn_robust.protocols.grid import Condition
 
-from protocols.conditions import Corrupted, bind, corrupt
-from protocols.grid import Condition
 from tacfn.core.batch import Batch
 from tacfn.models.base import splits_encode_fuse
 
@@ -76,8 +76,8 @@ def evaluate(
 ) -> dict[str, ConditionOutput]:
     """Condition id -> outputs over the test samples `indices`.
 
-    `means` (modality -> mean sample, e.g. protocols.fills.TrainMeans of the training split)
-    is what fill=mean puts in place of a missing input.
+    `means` (modality -> mean sample, e.g. tacfn_robust.protocols.fills.TrainMeans of the training
+    split) is what fill=mean puts in place of a missing input.
 
     With `reuse`, each modality's encoder runs once per test batch on clean inputs and its
     output serves every condition that leaves that modality untouched; only the touched

@@ -1,10 +1,10 @@
 """Where train-cell tasks run: in this process, a local process pool, or a Dask cluster.
 
-A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order).
-Executors do not choose torch thread counts: each cell sets the protocol's `executor.threads`
-itself (protocols.cell_task.torch_threads), so that results do not depend on the executor.
-Worker processes first replay this process's registrations (models, data sets, corruptions,
-metrics registered in Python) by import: tacfn.core.registry.call_with.
+A task is one picklable call `fn(*args)`; results arrive as tasks finish (any order). Executors do
+not choose torch thread counts: each cell sets the protocol's `executor.threads` itself
+(tacfn_robust.protocols.cell_task.torch_threads), so that results do not depend on the executor.
+Worker processes first replay this process's registrations (models, data sets, corruptions, metrics
+registered in Python) by import: tacfn.core.registry.call_with.
 """
 
 from __future__ import annotations

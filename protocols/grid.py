@@ -6,9 +6,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import corruptions
-from protocols.fills import STAND_IN_MEAN, needs_mean
-from protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
+import tacfn_robust.corruptions
+from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean
+from tacfn_robust.protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
+
 from tacfn.core.hashing import digest
 from tacfn.core.store import (
     AXIS_FIELDS,
@@ -71,7 +72,7 @@ class Axis:
         return sweep_id(target, self.param)
 
     def build_params(self) -> dict[str, Any]:
-        """Keyword arguments of corruptions.build for this point."""
+        """Keyword arguments of tacfn_robust.corruptions.build for this point."""
         options = dict(self.params)
         if self.fill is not None:
             options["fill"] = self.fill
@@ -82,7 +83,8 @@ class Axis:
 
 @dataclass(frozen=True)
 class Subset:
-    """The entry of corruptions.subsets(modalities, fill, stage) that keeps `present`."""
+    """The entry of tacfn_robust.corruptions.subsets(modalities, fill, stage) that keeps
+    `present`."""
 
     modalities: tuple[str, ...]
     present: tuple[str, ...]
@@ -148,7 +150,8 @@ def _regime_key(protocol: Protocol, cell: TrainCell) -> dict[str, Any]:
     return {"regime": cell.regime, "regime_specs": specs}
 
 
-# What a cell's key holds of each grid axis (protocols.schema.grid_axes names the fields).
+# What a cell's key holds of each grid axis (tacfn_robust.protocols.schema.grid_axes names the
+# fields).
 _AXIS_KEYS = {
     "model": _model_key,
     "regime": _regime_key,
@@ -184,9 +187,9 @@ def _columns(axes: tuple[Axis, ...], units: dict[str, str]) -> dict[str, Any]:
 def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Condition]:
     """Every non-empty proper subset of modalities present (the full set is clean).
 
-    The subsets and their names come from corruptions.subsets; ids add the non-default fill
-    and stage, e.g. subset[audio], subset[audio;stage=feature]; the sweep id is `subsets`
-    (or `subsets[stage=feature]`).
+    The subsets and their names come from tacfn_robust.corruptions.subsets; ids add the non-default
+    fill and stage, e.g. subset[audio], subset[audio;stage=feature]; the sweep id is `subsets` (or
+    `subsets[stage=feature]`).
     """
     fill, stage = sweep.fill or "zeros", sweep.stage or "input"
     naming_only = needs_mean("missing", {"fill": fill, "stage": stage})
@@ -194,7 +197,7 @@ def subset_conditions(sweep: Sweep, modalities: tuple[str, ...]) -> list[Conditi
     options = qualifiers((), fill, stage)
     subsets_id = subsets_sweep_id(fill, stage)
     conditions = []
-    for subset in corruptions.subsets(modalities, fill, stage, means=means):
+    for subset in tacfn_robust.corruptions.subsets(modalities, fill, stage, means=means):
         if len(subset.present) == len(modalities):
             continue  # nothing removed: the clean condition
         columns = _columns((), {})
@@ -223,7 +226,7 @@ def expand_conditions(
     joint grids hold their non-identity points only.
 
     `resolve(sweep, point, is_level) -> (Axis, is_identity, unit)` turns a sweep point into
-    an axis with its physical value (see protocols.conditions.resolve_point).
+    an axis with its physical value (see tacfn_robust.protocols.conditions.resolve_point).
     """
     units: dict[str, str] = {}
 

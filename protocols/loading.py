@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
+from tacfn_robust.protocols.schema import Protocol, declared_dump
 
-from protocols.checks import CheckFailed, check_protocol, static_description
-from protocols.schema import Protocol, declared_dump
 from tacfn.core.errors import ConfigError, excerpt, suggest
 from tacfn.core.hashing import digest
 
@@ -20,7 +20,7 @@ from tacfn.core.hashing import digest
 def shipped_protocols() -> dict[str, str]:
     """Names of the protocols shipped with the package -> their descriptions."""
     found = {}
-    for entry in sorted(resources.files("protocols").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("tacfn_robust.protocols").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
             found[entry.name[: -len(".yaml")]] = str(data.get("description", ""))
@@ -132,7 +132,7 @@ def protocol_text(source: str | Path) -> tuple[str, str]:
     path = Path(source)
     if path.is_file():
         return str(path), _read_protocol_file(path)
-    shipped = resources.files("protocols") / f"{source}.yaml"
+    shipped = resources.files("tacfn_robust.protocols") / f"{source}.yaml"
     if "/" not in str(source) and shipped.is_file():
         return f"{source}.yaml", shipped.read_text(encoding="utf-8")
     names = list(shipped_protocols())
@@ -177,7 +177,7 @@ def _yaml_path(loc: tuple[Any, ...]) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The field names valid at the parent of an error location (for unknown-key errors)."""
-    from protocols import schema
+    from tacfn_robust.protocols import schema
 
     model: Any = Protocol
     for part in loc[:-1]:
@@ -321,5 +321,6 @@ def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = (
 
 
 def protocol_hash(protocol: Protocol) -> str:
-    """Stable hash of every field declared to affect anything (protocols.schema.Affects)."""
+    """Stable hash of every field declared to affect anything
+    (tacfn_robust.protocols.schema.Affects)."""
     return digest(declared_dump(protocol, {"training", "predictions", "protocol"}), length=64)

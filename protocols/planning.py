@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocols.cell_task import is_stored
-from protocols.checks import CheckFailed, check_protocol, static_description
-from protocols.conditions import resolve_point
-from protocols.datasets import load_dataset
-from protocols.grid import (
+from tacfn_robust.protocols.cell_task import is_stored
+from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
+from tacfn_robust.protocols.conditions import resolve_point
+from tacfn_robust.protocols.datasets import load_dataset
+from tacfn_robust.protocols.grid import (
     Condition,
     TrainCell,
     cell_key,
@@ -17,8 +17,9 @@ from protocols.grid import (
     expand_conditions,
     train_cells,
 )
-from protocols.rerun_policy import read_cell
-from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
+from tacfn_robust.protocols.rerun_policy import read_cell
+from tacfn_robust.protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
+
 from tacfn.core import store
 from tacfn.core.errors import ConfigError, DataError
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tacfn_robust.protocols.evaluate import ConditionOutput
+from tacfn_robust.protocols.grid import Condition, TrainCell
 
-from protocols.evaluate import ConditionOutput
-from protocols.grid import Condition, TrainCell
 from tacfn.core import store
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 import yaml
+from tacfn_robust.protocols.datasets import load_dataset
+from tacfn_robust.protocols.loading import protocol_hash
+from tacfn_robust.protocols.planning import Plan
+from tacfn_robust.protocols.rerun_policy import recorded
 
-from protocols.datasets import load_dataset
-from protocols.loading import protocol_hash
-from protocols.planning import Plan
-from protocols.rerun_policy import recorded
 from tacfn.core import store
 from tacfn.core.io import write_text
 

@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols.cell_task import execute_cell
-from protocols.checkpoints import match_checkpoints
-from protocols.datasets import load_dataset
-from protocols.executors import Executor, check_executor, make_executor, resolve_workers
-from protocols.grid import TrainCell
-from protocols.planning import Plan, plan, stored_cells
-from protocols.provenance import write_protocol_files
-from protocols.rerun_policy import read_cell
-from protocols.schema import Protocol
+from tacfn_robust.protocols.cell_task import execute_cell
+from tacfn_robust.protocols.checkpoints import match_checkpoints
+from tacfn_robust.protocols.datasets import load_dataset
+from tacfn_robust.protocols.executors import (
+    Executor,
+    check_executor,
+    make_executor,
+    resolve_workers,
+)
+from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.planning import Plan, plan, stored_cells
+from tacfn_robust.protocols.provenance import write_protocol_files
+from tacfn_robust.protocols.rerun_policy import read_cell
+from tacfn_robust.protocols.schema import Protocol
+
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import directory_lock, remove_temporaries
@@ -217,7 +223,7 @@ def _execute_plan(
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:
                 return RunResult(p.run_dir, cells, None, len(p.done))
-            from reports import build_report
+            from tacfn_robust.reports import build_report
 
             return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)), len(p.done))
     finally:

@@ -1,9 +1,9 @@
 """The protocol schema: pydantic models of the data and its per-field constraints, nothing more.
 
-Names (models, corruptions, data sets, metrics) and everything that needs the toolkit or the
-data set are checked in protocols.checks. Every field declares what a change of it affects
-(`Affects`, below); the cell key, the conditions hash and the protocol hash are derived from
-those declarations (`declared_dump`).
+Names (models, corruptions, data sets, metrics) and everything that needs the toolkit or the data
+set are checked in tacfn_robust.protocols.checks. Every field declares what a change of it affects
+(`Affects`, below); the cell key, the conditions hash and the protocol hash are derived from those
+declarations (`declared_dump`).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class Affects:
                  saved baseline still applies)
     nothing      how or where the protocol runs, or its prose: no hash changes
 
-    `axis` names a grid axis (a field of protocols.grid.TrainCell): each train cell takes one
-    entry of the field, and its key holds that entry only.
+    `axis` names a grid axis (a field of tacfn_robust.protocols.grid.TrainCell): each train cell
+    takes one entry of the field, and its key holds that entry only.
     """
 
     effect: Effect
@@ -197,8 +197,8 @@ class DatasetSpec(Strict):
 class TrainSpec(Strict):
     """Training settings shared by every train cell, and the train-time corruption regimes.
 
-    The settings' values are checked once, by the trainer's TrainConfig (protocols.checks
-    builds it); here they have their types and defaults.
+    The settings' values are checked once, by the trainer's TrainConfig
+    (tacfn_robust.protocols.checks builds it); here they have their types and defaults.
     """
 
     epochs: Annotated[int, TRAINING] = 10
@@ -250,13 +250,13 @@ class TestSpec(Strict):
 class ReportSpec(Strict):
     """What the report compares: metric, reference model (for CE), focus model, CI level.
 
-    Unset reference / focus default to concat / tacfn when the protocol has them, else to the
-    first model. `metric` (a name the reports.scoring.metrics.METRICS registry resolves) drives
-    curves, contrasts and checks. `contrasts`: the kinds of question the report answers
-    (model: the focus against each fusion model; regime: each regime against the first;
-    interaction: focus − reference across regimes); unset, the grid decides
-    (reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of every
-    verdict. Both change the report only (no hash changes).
+    Unset reference / focus default to concat / tacfn when the protocol has them, else to the first
+    model. `metric` (a name the tacfn_robust.reports.scoring.metrics.METRICS registry resolves)
+    drives curves, contrasts and checks. `contrasts`: the kinds of question the report answers
+    (model: the focus against each fusion model; regime: each regime against the first; interaction:
+    focus − reference across regimes); unset, the grid decides
+    (tacfn_robust.reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of
+    every verdict. Both change the report only (no hash changes).
     """
 
     metric: Annotated[str, PROTOCOL] = "accuracy"
@@ -409,7 +409,7 @@ def declared(section: type[BaseModel]) -> dict[str, Affects | type[Strict]]:
         else:
             raise TypeError(
                 f"{section.__name__}.{name} declares no effect; expected e.g. "
-                f"Annotated[..., TRAINING] (protocols.schema.Affects)"
+                f"Annotated[..., TRAINING] (tacfn_robust.protocols.schema.Affects)"
             )
     return found
 

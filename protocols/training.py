@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from protocols.checkpoints import checkpoint_metadata
-from protocols.fills import with_mean
-from protocols.grid import TrainCell
-from protocols.schema import Protocol
+from tacfn_robust.protocols.checkpoints import checkpoint_metadata
+from tacfn_robust.protocols.fills import with_mean
+from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.schema import Protocol
 
 
 def train_config(protocol: Protocol, seed: int) -> Any:
@@ -43,7 +42,7 @@ def train_regime(protocol: Protocol, cell: TrainCell, means: Mapping[str, Any]) 
     `means` (modality -> mean sample of the training split) is what fill=mean puts in place
     of a dropped input.
     """
-    from corruptions import TrainRegime
+    from tacfn_robust.corruptions import TrainRegime
 
     specs = [
         with_mean(c.corruption, c.modality, c.as_spec(), means)

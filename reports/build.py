@@ -11,21 +11,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reports.gate.baseline import load_baseline, write_baseline
-from reports.gate.regression import (
+from tacfn_robust.reports.gate.baseline import load_baseline, write_baseline
+from tacfn_robust.reports.gate.regression import (
     DEFAULT_ABS_TOL,
     DEFAULT_ALPHA,
     CheckResult,
     check_analysis,
     check_settings,
 )
-from reports.reading.run_dir import load_run
-from reports.rendering import plots
-from reports.rendering.html import render_html
-from reports.rendering.palette import model_styles
-from reports.rendering.summary import write_summary
-from reports.scoring.table import score_run, write_table
-from reports.statistics.analysis import Analysis, analyse, curve_means, worst_condition
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.rendering import plots
+from tacfn_robust.reports.rendering.html import render_html
+from tacfn_robust.reports.rendering.palette import model_styles
+from tacfn_robust.reports.rendering.summary import write_summary
+from tacfn_robust.reports.scoring.table import score_run, write_table
+from tacfn_robust.reports.statistics.analysis import Analysis, analyse, curve_means, worst_condition
+
 from tacfn.core import store
 from tacfn.core.io import directory_lock, remove_temporaries
 from tacfn.core.store import CLEAN

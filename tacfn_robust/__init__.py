@@ -14,16 +14,16 @@ from typing import Any
 _EXPORTS = {
     "register_model": "tacfn.models.registry:register_model",
     "register_dataset": "tacfn.data:register_dataset",
-    "register_corruption": "corruptions.registry:register",
-    "register_metric": "reports.scoring.metrics:register_metric",
-    "validate_protocol": "protocols.loading:validate",
-    "load_protocol": "protocols.loading:load_protocol",
-    "run_protocol": "protocols.runner:run_protocol",
-    "evaluate_checkpoints": "protocols.runner:evaluate_checkpoints",
-    "build_corruption": "corruptions.registry:build",
-    "Compose": "corruptions.transforms:Compose",
-    "CorruptionModule": "corruptions.transforms:CorruptionModule",
-    "sample_seed": "corruptions.seeding:sample_seed",
+    "register_corruption": "tacfn_robust.corruptions.registry:register",
+    "register_metric": "tacfn_robust.reports.scoring.metrics:register_metric",
+    "validate_protocol": "tacfn_robust.protocols.loading:validate",
+    "load_protocol": "tacfn_robust.protocols.loading:load_protocol",
+    "run_protocol": "tacfn_robust.protocols.runner:run_protocol",
+    "evaluate_checkpoints": "tacfn_robust.protocols.runner:evaluate_checkpoints",
+    "build_corruption": "tacfn_robust.corruptions.registry:build",
+    "Compose": "tacfn_robust.corruptions.transforms:Compose",
+    "CorruptionModule": "tacfn_robust.corruptions.transforms:CorruptionModule",
+    "sample_seed": "tacfn_robust.corruptions.seeding:sample_seed",
 }
 
 __all__ = sorted(_EXPORTS)

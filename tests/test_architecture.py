@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("tacfn", "corruptions", "protocols", "reports", "tacfn_robust")
+INSTALLED_UNDER = ("corruptions", "protocols", "reports")  # repository folders in tacfn_robust
+PACKAGES = (
+    "tacfn",
+    "tacfn_robust.corruptions",
+    "tacfn_robust.protocols",
+    "tacfn_robust.reports",
+    "tacfn_robust",
+)
 FIRST_PARTY = (*PACKAGES, "tacfn.core", "tacfn.data", "tacfn.models", "tacfn.train")
 LIBRARY = ("tacfn", "tacfn.core", "tacfn.data", "tacfn.models", "tacfn.train")
 
@@ -25,24 +32,29 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "tacfn.data": LIBRARY,
     "tacfn.models": LIBRARY,
     "tacfn.train": LIBRARY,
-    "corruptions": ("tacfn", "tacfn.core", "corruptions"),
-    "reports": ("tacfn", "tacfn.core", "reports"),
-    "protocols": (*LIBRARY, "corruptions", "reports", "protocols"),
+    "tacfn_robust.corruptions": ("tacfn", "tacfn.core", "tacfn_robust.corruptions"),
+    "tacfn_robust.reports": ("tacfn", "tacfn.core", "tacfn_robust.reports"),
+    "tacfn_robust.protocols": (
+        *LIBRARY,
+        "tacfn_robust.corruptions",
+        "tacfn_robust.reports",
+        "tacfn_robust.protocols",
+    ),
     "tacfn_robust": FIRST_PARTY,
 }
-FORBIDDEN_THIRD_PARTY = {"reports": ("torch", "torchvision", "torchaudio")}
+FORBIDDEN_THIRD_PARTY = {"tacfn_robust.reports": ("torch", "torchvision", "torchaudio")}
 
 # reports/ is a pipeline: each stage's position; rendering and the gate both consume
 # statistics and never each other. reports/__init__.py and reports/build.py run the stages
 # and may import them all.
 STAGES = {
-    "reports.reading": 1,
-    "reports.scoring": 2,
-    "reports.statistics": 3,
-    "reports.rendering": 4,
-    "reports.gate": 4,
+    "tacfn_robust.reports.reading": 1,
+    "tacfn_robust.reports.scoring": 2,
+    "tacfn_robust.reports.statistics": 3,
+    "tacfn_robust.reports.rendering": 4,
+    "tacfn_robust.reports.gate": 4,
 }
-PIPELINE = ("reports", "reports.build")
+PIPELINE = ("tacfn_robust.reports", "tacfn_robust.reports.build")
 
 
 def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:
@@ -52,9 +64,13 @@ def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:
 
 
 def _module_name(path: Path) -> str:
+    """The installed name of a module (corruptions/, protocols/ and reports/ install under
+    tacfn_robust, pyproject.toml's package-dir)."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] in INSTALLED_UNDER:
+        parts.insert(0, "tacfn_robust")
     return ".".join(parts)
 
 
@@ -96,13 +112,13 @@ def _check(path: Path, module: str) -> list[str]:
 def _stage_check(path: Path, module: str) -> list[str]:
     """Every import of a reports module that the stage order forbids."""
     stage = _part(module, STAGES)
-    if module in PIPELINE or not module.startswith("reports."):
+    if module in PIPELINE or not module.startswith("tacfn_robust.reports."):
         return []
     if stage is None:
         return [f"{path.name}: {module} is in no stage (expected reports/<stage>/)"]
     problems = []
     for line, name in _imports(path, module):
-        if not (name == "reports" or name.startswith("reports.")):
+        if not (name == "tacfn_robust.reports" or name.startswith("tacfn_robust.reports.")):
             continue
         target = _part(name, STAGES)
         if target == stage or (target is not None and STAGES[target] < STAGES[stage]):
@@ -117,8 +133,8 @@ def _stage_check(path: Path, module: str) -> list[str]:
 def test_no_module_imports_a_higher_layer() -> None:
     problems = [
         problem
-        for package in PACKAGES
-        for path in sorted((ROOT / package).rglob("*.py"))
+        for folder in ("tacfn", *INSTALLED_UNDER, "tacfn_robust")
+        for path in sorted((ROOT / folder).rglob("*.py"))
         for problem in _check(path, _module_name(path))
     ]
     assert not problems, "\n".join(sorted(set(problems)))
@@ -137,19 +153,35 @@ def test_reports_stages_import_only_earlier_stages() -> None:
     ("source", "module", "expected"),
     [
         (
-            "from reports.rendering import plots\n",
-            "reports.statistics.x",
-            "imports reports.rendering",
+            "from tacfn_robust.reports.rendering import plots\n",
+            "tacfn_robust.reports.statistics.x",
+            "imports tacfn_robust.reports.rendering",
         ),
         (
-            "from reports.rendering.formats import fmt\n",
-            "reports.gate.x",
-            "imports reports.rendering",
+            "from tacfn_robust.reports.rendering.formats import fmt\n",
+            "tacfn_robust.reports.gate.x",
+            "imports tacfn_robust.reports.rendering",
         ),
-        ("def f():\n    from reports.build import check\n", "reports.gate.x", "reports.build"),
-        ("from ..statistics import analysis\n", "reports.scoring.x", "reports.statistics"),
-        ("import reports\n", "reports.reading.x", "imports reports "),
-        ("from reports.gate import baseline\n", "reports.rendering.x", "imports reports.gate"),
+        (
+            "def f():\n    from tacfn_robust.reports.build import check\n",
+            "tacfn_robust.reports.gate.x",
+            "tacfn_robust.reports.build",
+        ),
+        (
+            "from ..statistics import analysis\n",
+            "tacfn_robust.reports.scoring.x",
+            "tacfn_robust.reports.statistics",
+        ),
+        (
+            "import tacfn_robust.reports\n",
+            "tacfn_robust.reports.reading.x",
+            "imports tacfn_robust.reports ",
+        ),
+        (
+            "from tacfn_robust.reports.gate import baseline\n",
+            "tacfn_robust.reports.rendering.x",
+            "imports tacfn_robust.reports.gate",
+        ),
     ],
 )
 def test_a_planted_stage_violation_is_named(
@@ -165,15 +197,43 @@ def test_a_planted_stage_violation_is_named(
 @pytest.mark.parametrize(
     ("source", "module", "expected"),
     [
-        ("import torch\n", "reports.x", "reports.x imports torch (reports never imports torch)"),
-        ("def f():\n    from protocols import plan\n", "corruptions.x", "imports protocols"),
-        ("from tacfn.models import build_model\n", "reports.x", "imports tacfn.models"),
-        ("from tacfn.train import fit\n", "corruptions.x", "imports tacfn.train"),
-        ("from tacfn.data import build_dataset\n", "corruptions.x", "imports tacfn.data"),
-        ("from tacfn_robust import cli\n", "protocols.x", "protocols.x imports tacfn_robust"),
+        (
+            "import torch\n",
+            "tacfn_robust.reports.x",
+            "tacfn_robust.reports.x imports torch (tacfn_robust.reports never imports torch)",
+        ),
+        (
+            "def f():\n    from tacfn_robust.protocols import plan\n",
+            "tacfn_robust.corruptions.x",
+            "imports tacfn_robust.protocols",
+        ),
+        (
+            "from tacfn.models import build_model\n",
+            "tacfn_robust.reports.x",
+            "imports tacfn.models",
+        ),
+        ("from tacfn.train import fit\n", "tacfn_robust.corruptions.x", "imports tacfn.train"),
+        (
+            "from tacfn.data import build_dataset\n",
+            "tacfn_robust.corruptions.x",
+            "imports tacfn.data",
+        ),
+        (
+            "from tacfn_robust import cli\n",
+            "tacfn_robust.protocols.x",
+            "tacfn_robust.protocols.x imports tacfn_robust",
+        ),
         ("from .. import runner\n", "tacfn.core.x", "tacfn.core.x imports tacfn.runner"),
-        ("import protocols.runner\n", "tacfn.models.x", "imports protocols.runner"),
-        ("from tacfn.models import fill\n", "corruptions.x", "imports tacfn.models.fill"),
+        (
+            "import tacfn_robust.protocols.runner\n",
+            "tacfn.models.x",
+            "imports tacfn_robust.protocols.runner",
+        ),
+        (
+            "from tacfn.models import fill\n",
+            "tacfn_robust.corruptions.x",
+            "imports tacfn.models.fill",
+        ),
     ],
 )
 def test_a_planted_violation_is_named(

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from scipy import stats
-
-from reports.statistics import calibration
-from reports.statistics.contrasts import KINDS
+from tacfn_robust.reports.statistics import calibration
+from tacfn_robust.reports.statistics.contrasts import KINDS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "statistics.md"
 HEADER = "| kind | scope | simulated runs (per truth) |"
@@ -68,7 +67,8 @@ def test_few_draws_are_consistent_with_the_bounds() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_committed_figures_reproduce() -> None:
-    """`python -m reports.statistics.calibration` prints exactly the committed table."""
+    """`python -m tacfn_robust.reports.statistics.calibration` prints exactly the committed
+    table."""
     lines = calibration.contrast_lines(1000)
     table = [line for line in lines if line.startswith("| ") and not line.startswith("| kind")]
     assert [[c.strip() for c in line.strip("|").split("|")] for line in table] == _committed()

@@ -7,9 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-
-from reports.statistics.comparisons import friedman
-from reports.statistics.contrasts import (
+from tacfn_robust.reports.statistics.comparisons import friedman
+from tacfn_robust.reports.statistics.contrasts import (
     COLUMNS,
     Contrast,
     asked_contrasts,
@@ -17,7 +16,7 @@ from reports.statistics.contrasts import (
     default_kinds,
     unit_values,
 )
-from reports.statistics.robustness import curve_points
+from tacfn_robust.reports.statistics.robustness import curve_points
 
 
 def _scores(seed: int = 0) -> pd.DataFrame:

@@ -12,9 +12,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import corruptions as C
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError, UserError
+from tacfn_robust import corruptions as C
 from tacfn_robust.cli import main
 
 RATE = 16000

@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import corruptions as C
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
+from tacfn_robust import corruptions as C
 
 MODS = ("audio", "video", "text")
 

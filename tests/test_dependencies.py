@@ -159,7 +159,7 @@ def _import_state(setup: str) -> dict:
         "import json, matplotlib\n"
         "before = dict.copy(matplotlib.rcParams)\n"
         "import tacfn, tacfn_robust, protocols, reports, corruptions\n"
-        "import reports.rendering.plots, reports.build, tacfn.core.io\n"
+        "import tacfn_robust.reports.rendering.plots, tacfn_robust.reports.build, tacfn.core.io\n"
         "after = dict.copy(matplotlib.rcParams)\n"
         "changed = sorted(k for k in before.keys() | after.keys()"
         " if repr(before.get(k)) != repr(after.get(k)))\n"
@@ -185,8 +185,7 @@ def test_the_packages_import_without_fcntl() -> None:
 def test_drawing_a_figure_leaves_matplotlib_state_unchanged(tmp_path: Path) -> None:
     import matplotlib
     import pandas as pd
-
-    from reports.rendering import plots
+    from tacfn_robust.reports.rendering import plots
 
     before = dict.copy(matplotlib.rcParams)
     means = pd.DataFrame(
@@ -209,3 +208,16 @@ def test_drawing_a_figure_leaves_matplotlib_state_unchanged(tmp_path: Path) -> N
     assert path.is_file() and path.stat().st_size > 0
     after = dict.copy(matplotlib.rcParams)
     assert {k for k in before if repr(before[k]) != repr(after.get(k))} == set()
+
+
+def test_the_distribution_installs_every_package_under_its_own_names() -> None:
+    """pyproject.toml lists every package folder, and claims no generic top-level name."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    mapped = {folder: name for name, folder in setuptools["package-dir"].items()}
+    folders = {p.parent.relative_to(ROOT) for top in LIBRARY for p in (ROOT / top).rglob("*.py")}
+    expected = set()
+    for folder in folders:
+        top, *rest = folder.parts
+        expected.add(".".join([mapped.get(top, top), *rest]))
+    assert set(setuptools["packages"]) == expected
+    assert {name.split(".")[0] for name in setuptools["packages"]} == {"tacfn", "tacfn_robust"}

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from protocols import load_protocol, shipped_protocols, validate
+from tacfn_robust.protocols import load_protocol, shipped_protocols, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from tacfn_robust.protocols import evaluate_checkpoints, load_protocol
 
-from protocols import evaluate_checkpoints, load_protocol
 from tacfn.core.errors import ConfigError
 from tacfn_robust.cli import main
 

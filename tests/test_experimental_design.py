@@ -9,19 +9,25 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from tacfn_robust.corruptions.regime import joint_absence
+from tacfn_robust.protocols import cell_task, load_protocol
+from tacfn_robust.protocols.conditions import resolve_point
+from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.grid import (
+    TrainCell,
+    cell_key,
+    conditions_hash,
+    expand_conditions,
+    train_cells,
+)
+from tacfn_robust.protocols.predictions import predictions_frame
+from tacfn_robust.protocols.training import build_cell_model
 
-import corruptions as C
-from corruptions.regime import joint_absence
-from protocols import cell_task, load_protocol
-from protocols.conditions import resolve_point
-from protocols.datasets import fold_split, load_dataset
-from protocols.evaluate import evaluate
-from protocols.fills import TrainMeans
-from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions, train_cells
-from protocols.predictions import predictions_frame
-from protocols.training import build_cell_model
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
+from tacfn_robust import corruptions as C
 
 
 def _ids_batch(n: int, modalities: tuple[str, ...] = ("audio", "video")) -> Batch:

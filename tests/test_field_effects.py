@@ -1,10 +1,10 @@
 """Every protocol field declares what it affects, and the three hashes follow the declarations.
 
-The walk changes each field of the protocol model (sections recursively, and the fields of
-the models inside lists and mappings: model entries, regime corruptions, sweeps) to another
-valid value and asserts that exactly the hashes its declaration names change. A field without
-a declaration fails (protocols.schema.declared raises); a new bool, number or Literal field
-gets another value by itself, any other needs an entry in CHANGES.
+The walk changes each field of the protocol model (sections recursively, and the fields of the
+models inside lists and mappings: model entries, regime corruptions, sweeps) to another valid value
+and asserts that exactly the hashes its declaration names change. A field without a declaration
+fails (tacfn_robust.protocols.schema.declared raises); a new bool, number or Literal field gets
+another value by itself, any other needs an entry in CHANGES.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
-
-from protocols.grid import TrainCell, cell_key, conditions_hash, train_cells
-from protocols.loading import protocol_hash, validate
-from protocols.schema import (
+from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, train_cells
+from tacfn_robust.protocols.loading import protocol_hash, validate
+from tacfn_robust.protocols.schema import (
     Affects,
     JointSweep,
     ModelEntry,
@@ -162,7 +161,7 @@ CHANGES: dict[str, Any] = {
     "device": "auto",
 }
 
-# The hashes a change of a field with each effect changes (protocols.schema.Affects).
+# The hashes a change of a field with each effect changes (tacfn_robust.protocols.schema.Affects).
 CHANGED = {
     "training": {"cell keys", "protocol hash"},
     "predictions": {"conditions hash", "protocol hash"},

@@ -37,10 +37,8 @@ def readme_commands() -> list[str]:
 
 
 def test_packages_import() -> None:
-    import corruptions
-    import protocols
-    import reports
     import tacfn
+    from tacfn_robust import corruptions, protocols, reports
 
     assert tacfn.__version__
     for module in (corruptions, protocols, reports):
@@ -77,7 +75,7 @@ def test_unknown_command_is_one_line_error_with_exit_2(capsys: pytest.CaptureFix
 def test_shipped_protocols_are_package_data() -> None:
     from importlib.resources import files
 
-    names = {p.name for p in files("protocols").iterdir()}
+    names = {p.name for p in files("tacfn_robust.protocols").iterdir()}
     assert {"missing_audio.yaml", "smoke.yaml"} <= names
 
 

@@ -11,14 +11,20 @@ from pathlib import Path
 import matplotlib.text
 import numpy as np
 import pytest
+import tacfn_robust.reports.rendering.plots as plots
 from rich.console import Console
+from tacfn_robust.protocols import validate
+from tacfn_robust.reports import build_report, check, save_baseline
+from tacfn_robust.reports.gate.check_render import render_table
+from tacfn_robust.reports.scoring.metrics import (
+    METRICS,
+    metric_info,
+    register_metric,
+    report_metric,
+    shown_as,
+)
 from test_reports_sim import simulate_run
 
-import reports.rendering.plots as plots
-from protocols import validate
-from reports import build_report, check, save_baseline
-from reports.gate.check_render import render_table
-from reports.scoring.metrics import METRICS, metric_info, register_metric, report_metric, shown_as
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 

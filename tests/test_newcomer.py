@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tacfn_robust.corruptions import CORRUPTIONS
+from tacfn_robust.protocols import run_protocol, validate
+from tacfn_robust.reports.scoring.metrics import METRICS
 
-from corruptions import CORRUPTIONS
-from protocols import run_protocol, validate
-from reports.scoring.metrics import METRICS
 from tacfn.core.errors import ConfigError
 from tacfn.models import MODELS
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from corruptions.base import Corruption
+from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust import register_corruption, register_metric, register_model
 
 

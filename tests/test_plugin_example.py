@@ -50,7 +50,7 @@ def cli(installed: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_plugin_runs_in_process(installed: Path, tmp_path: Path, monkeypatch) -> None:
-    from protocols import load_protocol, run_protocol
+    from tacfn_robust.protocols import load_protocol, run_protocol
 
     monkeypatch.syspath_prepend(str(installed))
     protocol = load_protocol(PROTOCOL)
@@ -74,9 +74,9 @@ def test_plugin_runs_in_process(installed: Path, tmp_path: Path, monkeypatch) ->
 
 
 def test_plugin_objects_by_module_attr_names(installed: Path, tmp_path: Path, monkeypatch) -> None:
-    from protocols import load_protocol, plan
-    from protocols.datasets import load_dataset
-    from protocols.training import build_cell_model
+    from tacfn_robust.protocols import load_protocol, plan
+    from tacfn_robust.protocols.datasets import load_dataset
+    from tacfn_robust.protocols.training import build_cell_model
 
     monkeypatch.syspath_prepend(str(installed))
     target = "tacfn_example_plugin.models:MeanPoolFusion"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tacfn_robust.protocols.checks import CheckFailed, check_protocol
+from tacfn_robust.protocols.loading import load_protocol, validate
 
-from protocols.checks import CheckFailed, check_protocol
-from protocols.loading import load_protocol, validate
 from tacfn.core.errors import ConfigError
 from tacfn.data import DatasetDescription, EmotionDataset, describe_dataset, register_dataset
 from tacfn.data.synthetic import load_synthetic
@@ -123,14 +123,19 @@ def test_the_description_of_a_loaded_set_equals_the_one_from_its_options() -> No
 
 def test_importing_the_schema_loads_no_grid_corruptions_or_data() -> None:
     code = (
-        "import sys, protocols.schema; "
+        "import sys, tacfn_robust.protocols.schema; "
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
         "('protocols', 'corruptions', 'tacfn', 'torch')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
-    assert "protocols.schema" in loaded
-    assert not loaded & {"protocols.grid", "protocols.conditions", "corruptions", "tacfn.data"}
+    assert "tacfn_robust.protocols.schema" in loaded
+    assert not loaded & {
+        "tacfn_robust.protocols.grid",
+        "tacfn_robust.protocols.conditions",
+        "corruptions",
+        "tacfn.data",
+    }
     assert not {m for m in loaded if m.startswith(("corruptions", "tacfn.data", "torch"))}
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tacfn_robust.corruptions
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import corruptions
-from protocols import load_protocol
-from protocols.conditions import build_subset, resolve_point
-from protocols.grid import cell_key, conditions_hash, expand_conditions, train_cells
+from tacfn_robust.protocols import load_protocol
+from tacfn_robust.protocols.conditions import build_subset, resolve_point
+from tacfn_robust.protocols.grid import cell_key, conditions_hash, expand_conditions, train_cells
 
 AV = ("audio", "video")
 
@@ -146,7 +145,9 @@ def test_subset_conditions_are_the_corruptions_packages_subsets(tmp_path: Path) 
     protocol = protocol_from(tmp_path, models=learned, test={"sweeps": sweeps})
     modalities = ("text", "audio", "vision")
     conditions = expand_conditions(protocol, modalities, resolve_point)[1:]
-    names = [s.name for s in corruptions.subsets(modalities)[1:]]  # [0] keeps all: clean
+    names = [
+        s.name for s in tacfn_robust.corruptions.subsets(modalities)[1:]
+    ]  # [0] keeps all: clean
     assert [c.id for c in conditions[:6]] == names
     assert [c.id for c in conditions[6:12]] == [f"{n[:-1]};fill=mean]" for n in names]
     assert conditions[12].id == "subset[text+audio;fill=learned;stage=feature]"

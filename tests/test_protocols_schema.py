@@ -9,9 +9,9 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tacfn_robust.protocols import load_protocol, protocol_hash, shipped_protocols
+from tacfn_robust.protocols.loading import apply_override
 
-from protocols import load_protocol, protocol_hash, shipped_protocols
-from protocols.loading import apply_override
 from tacfn.core.errors import ConfigError
 
 SHIPPED = [
@@ -121,7 +121,8 @@ def test_real_data_sets_need_a_path(tmp_path: Path, dataset: str) -> None:
 
 
 def test_missing_data_path_is_reported_before_running(tmp_path: Path) -> None:
-    from protocols import plan
+    from tacfn_robust.protocols import plan
+
     from tacfn.core.errors import DataError
 
     protocol = load_protocol("ravdess_paper", [f"dataset.path={tmp_path / 'nowhere'}"])
@@ -193,7 +194,7 @@ def test_any_positive_override_round_trips(key: str, value: int) -> None:
 
 
 def test_json_schema_lists_the_top_level_fields() -> None:
-    from protocols.schema import Protocol
+    from tacfn_robust.protocols.schema import Protocol
 
     schema = Protocol.model_json_schema()
     assert {"name", "models", "seeds", "train", "test", "dataset", "report"} <= set(

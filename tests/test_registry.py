@@ -126,8 +126,9 @@ def test_registrations_replay_in_a_worker(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_the_four_registries_keep_their_names() -> None:
-    from corruptions import CORRUPTIONS
-    from reports.scoring.metrics import METRICS
+    from tacfn_robust.corruptions import CORRUPTIONS
+    from tacfn_robust.reports.scoring.metrics import METRICS
+
     from tacfn.data import DATASETS
     from tacfn.models import MODELS
 

@@ -144,9 +144,10 @@ def test_a_full_disk_stops_the_run_and_a_rerun_completes(
 
 
 def test_misnamed_and_broken_media_are_skipped_and_listed(tmp_path: Path) -> None:
-    from protocols.loading import validate
-    from protocols.planning import Plan
-    from protocols.provenance import write_protocol_files
+    from tacfn_robust.protocols.loading import validate
+    from tacfn_robust.protocols.planning import Plan
+    from tacfn_robust.protocols.provenance import write_protocol_files
+
     from tacfn.core.errors import DataError
     from tacfn.data import build_dataset
     from tacfn.data.export import export_ravdess

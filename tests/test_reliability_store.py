@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from tacfn_robust.protocols.cell_task import is_stored
+from tacfn_robust.protocols.rerun_policy import recorded
 from test_reports_sim import simulate_run
 
-from protocols.cell_task import is_stored
-from protocols.rerun_policy import recorded
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 
@@ -185,7 +185,7 @@ def test_torch_save_on_a_full_disk_is_disk_full(tmp_path: Path) -> None:
 def test_report_outputs_are_written_atomically_and_old_temporaries_cleaned(
     tmp_path: Path, monkeypatch
 ) -> None:
-    from reports.build import build_report
+    from tacfn_robust.reports.build import build_report
 
     root = _sim(tmp_path / "run")
     (root / ".summary.json.killed.tmp").write_text("{")
@@ -206,7 +206,7 @@ def test_report_outputs_are_written_atomically_and_old_temporaries_cleaned(
 
 @pytest.mark.slow
 def test_dollar_signs_in_names_and_classes_do_not_break_figures(tmp_path: Path) -> None:
-    from reports.build import build_report
+    from tacfn_robust.reports.build import build_report
 
     root = _sim(tmp_path / "run", name="r$x^{$", values=[0.0, 1.0])
     for path in store.cells_root(root).glob(f"*/{store.CELL_FILE}"):
@@ -229,7 +229,7 @@ def test_no_sweeps_reports_clean_results(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.slow
 def test_skipped_media_files_are_listed_in_the_report(tmp_path: Path) -> None:
-    from reports.build import build_report
+    from tacfn_robust.reports.build import build_report
 
     root = _sim(tmp_path / "run")
     record = json.loads((root / store.PROTOCOL_FILE).read_text())
@@ -359,8 +359,10 @@ def test_resume_ignores_unrelated_files(tmp_path: Path) -> None:
 def test_ctrl_c_in_a_run_prints_what_was_saved_and_the_resume_command(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    import protocols
-    from protocols.runner import RunInterrupted
+
+    from tacfn_robust.protocols.runner import RunInterrupted
+
+    from tacfn_robust import protocols
 
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise RunInterrupted(tmp_path / "my run", 1, 4)
@@ -375,12 +377,12 @@ def test_ctrl_c_in_a_run_prints_what_was_saved_and_the_resume_command(
 
 
 def test_ctrl_c_in_any_command_is_reported(tmp_path: Path, capsys, monkeypatch) -> None:
-    import reports.build
+    import tacfn_robust.reports.build
 
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(reports.build, "build_report", interrupted)
+    monkeypatch.setattr(tacfn_robust.reports.build, "build_report", interrupted)
     assert main(["report", str(tmp_path)]) == 130
     assert "interrupted; rerun the same command to resume" in capsys.readouterr().err
 
@@ -389,7 +391,7 @@ def test_ctrl_c_in_any_command_is_reported(tmp_path: Path, capsys, monkeypatch) 
 def test_a_stopped_pool_terminates_its_running_workers() -> None:
     import time
 
-    from protocols.executors import PoolExecutor
+    from tacfn_robust.protocols.executors import PoolExecutor
 
     pool = PoolExecutor(2)
     results = pool.run(time.sleep, [(0.0,), (600.0,), (600.0,)])

@@ -15,18 +15,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from tacfn_robust.reports import build_report
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
+from tacfn_robust.reports.rendering.palette import METADATA_KEY
+from tacfn_robust.reports.rendering.plots import critical_difference, informative_columns
+from tacfn_robust.reports.scoring.table import COLUMNS, results_table
+from tacfn_robust.reports.statistics.contrasts import COLUMNS as CONTRAST_COLUMNS
+from tacfn_robust.reports.statistics.inference import VERDICTS
+from tacfn_robust.reports.statistics.robustness import curve_points, normalised_auc
+from tacfn_robust.reports.statistics.variance import ONE_FOLD
 from test_reports_sim import simulate_run
 
-from reports import build_report
-from reports.reading.run_dir import load_run
-from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
-from reports.rendering.palette import METADATA_KEY
-from reports.rendering.plots import critical_difference, informative_columns
-from reports.scoring.table import COLUMNS, results_table
-from reports.statistics.contrasts import COLUMNS as CONTRAST_COLUMNS
-from reports.statistics.inference import VERDICTS
-from reports.statistics.robustness import curve_points, normalised_auc
-from reports.statistics.variance import ONE_FOLD
 from tacfn.core import store
 from tacfn_robust.cli import main
 

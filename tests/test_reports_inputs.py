@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tacfn_robust.reports import check, save_baseline
+from tacfn_robust.reports.gate.baseline import build_baseline
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS, chance_level, score_run
+from tacfn_robust.reports.statistics.analysis import analyse
+from tacfn_robust.reports.statistics.comparisons import condition_means
 from test_reports_sim import simulate_run
 
-from reports import check, save_baseline
-from reports.gate.baseline import build_baseline
-from reports.reading.run_dir import load_run
-from reports.scoring.table import CONDITION_COLUMNS, chance_level, score_run
-from reports.statistics.analysis import analyse
-from reports.statistics.comparisons import condition_means
 from tacfn_robust.cli import main
 
 MODELS = ["tacfn", "concat"]

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
-
-from reports.scoring.metrics import (
+from tacfn_robust.reports.scoring.metrics import (
     accuracy,
     class_recall,
     get_metric,
@@ -19,6 +18,7 @@ from reports.scoring.metrics import (
     uar,
     weighted_f1,
 )
+
 from tacfn.core.errors import ConfigError
 
 # labels 0,0,0,1,1,2 ; preds 0,0,1,1,2,2

@@ -8,10 +8,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from tacfn_robust.reports import build_report
+from tacfn_robust.reports.statistics.inference import (
+    estimate,
+    mean_interval,
+    single_run_scores,
+    t_test_p,
+)
 from test_reports_sim import simulate_run
 
-from reports import build_report
-from reports.statistics.inference import estimate, mean_interval, single_run_scores, t_test_p
 from tacfn.core import store
 
 SAMPLES = 160

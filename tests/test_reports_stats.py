@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
-
-from reports.statistics import calibration
-from reports.statistics.comparisons import friedman
-from reports.statistics.contrasts import Contrast, contrast_table
-from reports.statistics.inference import (
+from tacfn_robust.reports.statistics import calibration
+from tacfn_robust.reports.statistics.comparisons import friedman
+from tacfn_robust.reports.statistics.contrasts import Contrast, contrast_table
+from tacfn_robust.reports.statistics.inference import (
     design_note,
     equivalence_p,
     estimate,
@@ -231,7 +230,8 @@ def test_calibration_small() -> None:
 
 @pytest.mark.slow
 def test_calibration_over_many_draws() -> None:
-    """docs/statistics.md's figures (`python -m reports.statistics.calibration`): 2000 draws."""
+    """docs/statistics.md's figures (`python -m tacfn_robust.reports.statistics.calibration`): 2000
+    draws."""
     draws = 2000
     for n in (3, 5, 10):
         for kind in ("normal", "beta"):

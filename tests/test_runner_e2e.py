@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from tacfn_robust.protocols import load_protocol, run_protocol
+from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.runner import CellFailed
+from tacfn_robust.protocols.training import build_cell_model, train_regime
 
-from protocols import load_protocol, run_protocol
-from protocols.datasets import fold_split, load_dataset
-from protocols.fills import TrainMeans
-from protocols.grid import TrainCell
-from protocols.runner import CellFailed
-from protocols.training import build_cell_model, train_regime
 from tacfn.core import store
 from tacfn_robust.cli import main
 
@@ -209,16 +209,16 @@ def broken_regime(monkeypatch) -> None:
 
     Every protocol value that could fail a cell is checked at validation, so the failure is
     injected."""
-    import protocols.training
+    import tacfn_robust.protocols.training
 
-    real = protocols.training.train_regime
+    real = tacfn_robust.protocols.training.train_regime
 
     def train_regime(protocol, cell, means):
         if cell.regime == "broken":
             raise RuntimeError("regime broken cannot train")
         return real(protocol, cell, means)
 
-    monkeypatch.setattr(protocols.training, "train_regime", train_regime)
+    monkeypatch.setattr(tacfn_robust.protocols.training, "train_regime", train_regime)
 
 
 def test_failing_cell_is_recorded_and_the_rest_continues(tmp_path, broken_regime) -> None:

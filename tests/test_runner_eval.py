@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-
-from protocols import load_protocol
-from protocols.conditions import bind, corrupt, resolve_point
-from protocols.datasets import fold_split, load_dataset
-from protocols.evaluate import evaluate
-from protocols.fills import TrainMeans
-from protocols.grid import TrainCell, expand_conditions
-from protocols.training import build_cell_model
+from tacfn_robust.protocols import load_protocol
+from tacfn_robust.protocols.conditions import bind, corrupt, resolve_point
+from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.grid import TrainCell, expand_conditions
+from tacfn_robust.protocols.training import build_cell_model
 
 SWEEPS = [
     {"corruption": "missing", "modality": "audio", "values": [0.0, 0.5]},

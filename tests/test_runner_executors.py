@@ -14,14 +14,14 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from protocols.cell_task import torch_threads
-from protocols.executors import (
+from tacfn_robust.protocols.cell_task import torch_threads
+from tacfn_robust.protocols.executors import (
     DaskExecutor,
     PoolExecutor,
     SequentialExecutor,
     make_executor,
 )
+
 from tacfn.core.errors import ConfigError
 
 TASKS = [(i, i + 1) for i in range(6)]
@@ -78,7 +78,7 @@ def test_bad_executor_options() -> None:
 
 WORKER_PIDS = """
 import os, sys, time
-from protocols.executors import PoolExecutor
+from tacfn_robust.protocols.executors import PoolExecutor
 pool = PoolExecutor(2)
 print(" ".join(str(p) for p in sorted(set(pool.run(os.getpid, [()] * 4)))), flush=True)
 time.sleep(120)

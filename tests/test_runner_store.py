@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tacfn_robust.protocols.rerun_policy import recorded
 
-from protocols.rerun_policy import recorded
 from tacfn.core import io, store
 
 

@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tacfn_robust.protocols.conditions import resolve_point
+from tacfn_robust.protocols.evaluate import ConditionOutput
+from tacfn_robust.protocols.grid import TrainCell, cell_key, expand_conditions
+from tacfn_robust.protocols.loading import load_protocol
+from tacfn_robust.protocols.predictions import predictions_frame
+from tacfn_robust.protocols.rerun_policy import read_cell, recorded
+from tacfn_robust.protocols.schema import Sweep
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.rendering.claims import main as claims_main
+from tacfn_robust.reports.rendering.summary import write_summary
+from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS, results_table, score_run
+from tacfn_robust.reports.statistics.analysis import analyse
+from tacfn_robust.reports.statistics.robustness import curve_points
 
-from protocols.conditions import resolve_point
-from protocols.evaluate import ConditionOutput
-from protocols.grid import TrainCell, cell_key, expand_conditions
-from protocols.loading import load_protocol
-from protocols.predictions import predictions_frame
-from protocols.rerun_policy import read_cell, recorded
-from protocols.schema import Sweep
-from reports.reading.run_dir import load_run
-from reports.rendering.claims import main as claims_main
-from reports.rendering.summary import write_summary
-from reports.scoring.table import CONDITION_COLUMNS, results_table, score_run
-from reports.statistics.analysis import analyse
-from reports.statistics.robustness import curve_points
 from tacfn.core import store
 from tacfn.core.errors import DataError
 

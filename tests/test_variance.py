@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from reports.statistics.contrasts import Contrast
-from reports.statistics.designs import Design, Limits, cheapest, floor, mdd_per_sd, predict
-from reports.statistics.variance import (
+from tacfn_robust.reports.statistics.contrasts import Contrast
+from tacfn_robust.reports.statistics.designs import (
+    Design,
+    Limits,
+    cheapest,
+    floor,
+    mdd_per_sd,
+    predict,
+)
+from tacfn_robust.reports.statistics.variance import (
     ONE_SEED,
     SEED_AND_FOLD,
     ClipSampling,

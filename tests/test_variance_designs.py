@@ -13,13 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.scoring.table import results_table
+from tacfn_robust.reports.statistics.accounting import (
+    contrast_components,
+    run_limits,
+    summary_units,
+)
+from tacfn_robust.reports.statistics.contrasts import Contrast
+from tacfn_robust.reports.statistics.designs import Design, predict
+from tacfn_robust.reports.statistics.variance import correctness
 
-from reports.reading.run_dir import load_run
-from reports.scoring.table import results_table
-from reports.statistics.accounting import contrast_components, run_limits, summary_units
-from reports.statistics.contrasts import Contrast
-from reports.statistics.designs import Design, predict
-from reports.statistics.variance import correctness
 from tacfn_robust.cli import main
 
 SWEEP = "missing[audio].p"

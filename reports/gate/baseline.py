@@ -1,10 +1,10 @@
 """Baseline files of robustness curves: build from a run, save and load.
 
-A baseline holds, for the report metric, every point's (model x regime x condition) mean,
-run-to-run std, n and test size, every curve's nAUC, and per curve the std over runs of each
-run's mean (the run part of the pooled variance the check uses, see reports.gate.regression).
-Its schema is tacfn.core.store.Baseline; a file that does not match it is one DataError line
-naming the file and the field.
+A baseline holds, for the report metric, every point's (model x regime x condition) mean, run-to-run
+std, n and test size, every curve's nAUC, and per curve the std over runs of each run's mean (the
+run part of the pooled variance the check uses, see tacfn_robust.reports.gate.regression). Its
+schema is tacfn.core.store.Baseline; a file that does not match it is one DataError line naming the
+file and the field.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from tacfn_robust.reports.statistics.analysis import Analysis
 
-from reports.statistics.analysis import Analysis
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
     BASELINE_SCHEMA,

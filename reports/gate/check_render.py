@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
+from tacfn_robust.reports.gate.regression import CheckResult
+from tacfn_robust.reports.scoring.metrics import metric_label
 
-from reports.gate.regression import CheckResult
-from reports.scoring.metrics import metric_label
 from tacfn.core.io import write_bytes
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from tacfn_robust.reports.gate.baseline import build_baseline, protocol_diff
+from tacfn_robust.reports.statistics.analysis import Analysis
+from tacfn_robust.reports.statistics.inference import holm
 
-from reports.gate.baseline import build_baseline, protocol_diff
-from reports.statistics.analysis import Analysis
-from reports.statistics.inference import holm
 from tacfn.core.errors import ConfigError
 from tacfn.core.store import CLEAN, Baseline
 

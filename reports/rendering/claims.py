@@ -1,12 +1,11 @@
 """README claims from a run's contrasts, and the check that a rerun still supports them.
 
-`python -m reports.rendering.claims RUN_DIR CLAIMS_JSON` writes every contrast of the run
-(from its summary.json) into the claims file and prints their reading in Markdown: the answer
-to each question the protocol asks (the whole-curve verdicts), the levels with a decisive
-verdict, and, for a question with no decisive answer, the design that would give one. The
-README's reading of the default protocol is that text between `<!-- claims:NAME -->` markers;
-a test keeps the two equal, and a slow test reruns the protocol and compares every stated
-verdict.
+`python -m tacfn_robust.reports.rendering.claims RUN_DIR CLAIMS_JSON` writes every contrast of the
+run (from its summary.json) into the claims file and prints their reading in Markdown: the answer to
+each question the protocol asks (the whole-curve verdicts), the levels with a decisive verdict, and,
+for a question with no decisive answer, the design that would give one. The README's reading of the
+default protocol is that text between `<!-- claims:NAME -->` markers; a test keeps the two equal,
+and a slow test reruns the protocol and compares every stated verdict.
 """
 
 from __future__ import annotations
@@ -16,9 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from reports.rendering.formats import fmt, verdict_text
-from reports.scoring.metrics import metric_label
-from reports.statistics.inference import units_needed
+from tacfn_robust.reports.rendering.formats import fmt, verdict_text
+from tacfn_robust.reports.scoring.metrics import metric_label
+from tacfn_robust.reports.statistics.inference import units_needed
+
 from tacfn.core.errors import DataError
 from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
 
@@ -145,7 +145,10 @@ def changed_claims(claims: dict[str, Any], summary: dict[str, Any]) -> list[str]
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m reports.rendering.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
+        print(
+            "usage: python -m tacfn_robust.reports.rendering.claims RUN_DIR CLAIMS_JSON",
+            file=sys.stderr,
+        )
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
     remedy = f"build it with 'tacfn-robust report {run_dir}'"

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
+from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals, verdict_text
+from tacfn_robust.reports.rendering.summary import contrast_records, failed_cells, records
+from tacfn_robust.reports.scoring.metrics import (
+    CONFUSION_METRICS,
+    custom_metrics,
+    metric_info,
+    metric_label,
+)
+from tacfn_robust.reports.statistics.analysis import Analysis
+from tacfn_robust.reports.statistics.inference import N_SAMPLE_RESAMPLES
+from tacfn_robust.reports.statistics.robustness import MEASURES
 
-from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals, verdict_text
-from reports.rendering.summary import contrast_records, failed_cells, records
-from reports.scoring.metrics import CONFUSION_METRICS, custom_metrics, metric_info, metric_label
-from reports.statistics.analysis import Analysis
-from reports.statistics.inference import N_SAMPLE_RESAMPLES
-from reports.statistics.robustness import MEASURES
 from tacfn.core.io import write_text
 from tacfn.core.store import CLEAN
 
@@ -25,7 +30,7 @@ def data_uri(path: Path) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports.rendering", "templates"),
+        loader=jinja2.PackageLoader("tacfn_robust.reports.rendering", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

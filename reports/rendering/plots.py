@@ -1,7 +1,7 @@
 """Figures: each is a function from a tidy table to a PNG path (seaborn, Agg canvas).
 
 Every figure that draws models takes the run's palette ({model: {color, marker}}, see
-reports.rendering.palette) and records the styles it used in the PNG's text chunk under
+tacfn_robust.reports.rendering.palette) and records the styles it used in the PNG's text chunk under
 `palette.METADATA_KEY`, so a reader (or a test) can check that colours agree across figures.
 Figures are matplotlib `Figure` objects drawn without pyplot, each inside `themed` (the
 report's style as an rc context), so importing or calling this module leaves the global
@@ -25,11 +25,11 @@ import scikit_posthocs as sp
 import seaborn as sns
 from matplotlib.figure import Figure
 from scipy import stats
+from tacfn_robust.reports.rendering.formats import fmt, p_equals
+from tacfn_robust.reports.rendering.palette import METADATA_KEY
+from tacfn_robust.reports.scoring.metrics import metric_label
+from tacfn_robust.reports.statistics.comparisons import Friedman
 
-from reports.rendering.formats import fmt, p_equals
-from reports.rendering.palette import METADATA_KEY
-from reports.scoring.metrics import metric_label
-from reports.statistics.comparisons import Friedman
 from tacfn.core.io import atomic_write
 from tacfn.core.store import CLEAN
 

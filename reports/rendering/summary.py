@@ -30,9 +30,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from tacfn_robust.reports.rendering.palette import model_styles
+from tacfn_robust.reports.statistics.analysis import Analysis
 
-from reports.rendering.palette import model_styles
-from reports.statistics.analysis import Analysis
 from tacfn.core.store import Summary, write_record
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from reports.reading.run_dir import Run
-from reports.scoring.metrics import (
+from tacfn_robust.reports.reading.run_dir import Run
+from tacfn_robust.reports.scoring.metrics import (
     custom_metrics,
     multiclass_scores,
     multilabel_scores,
     report_metric,
 )
+
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import write_text

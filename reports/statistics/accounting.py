@@ -1,7 +1,8 @@
 """Variance accounting of one contrast of a run: its components and the designs they predict.
 
-Glue between a loaded run (reports.reading) and the pure functions of
-reports.statistics.variance (components) and reports.statistics.designs (predictions).
+Glue between a loaded run (tacfn_robust.reports.reading) and the pure functions of
+tacfn_robust.reports.statistics.variance (components) and tacfn_robust.reports.statistics.designs
+(predictions).
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-
-from reports.reading.run_dir import Run
-from reports.statistics.contrasts import UNIT_KEYS, Contrast, unit_values
-from reports.statistics.designs import Limits, alternatives, current_design, floor, predict
-from reports.statistics.variance import (
+from tacfn_robust.reports.reading.run_dir import Run
+from tacfn_robust.reports.statistics.contrasts import UNIT_KEYS, Contrast, unit_values
+from tacfn_robust.reports.statistics.designs import (
+    Limits,
+    alternatives,
+    current_design,
+    floor,
+    predict,
+)
+from tacfn_robust.reports.statistics.variance import (
     Components,
     clip_sampling_bootstrap,
     clip_sampling_of_means,
@@ -82,8 +88,8 @@ def contrast_components(
 ) -> Components | str:
     """Variance components of the contrast over `weights` (condition -> weight), or why not.
 
-    `scores`: the results table of the report metric; `wide`: the run's per-sample
-    correctness (reports.statistics.variance.correctness). For accuracy the unit values are the
+    `scores`: the results table of the report metric; `wide`: the run's per-sample correctness
+    (tacfn_robust.reports.statistics.variance.correctness). For accuracy the unit values are the
     means of the per-sample values (the same numbers as the scores' contrast).
     """
     if run.multilabel:
@@ -151,7 +157,8 @@ def row_components(
     metric: str,
 ) -> list[Components | str]:
     """The variance components (or why none) of every row of a contrast table
-    (reports.statistics.contrasts): one level, the clean condition, or a whole curve."""
+    (tacfn_robust.reports.statistics.contrasts): one level, the clean condition, or a whole
+    curve."""
     scores = table[table["metric"] == metric]
     wide = correctness(run.predictions) if not run.multilabel else pd.DataFrame()
     by_name = {c.name: c for c in contrasts}

@@ -7,33 +7,38 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from reports.reading.run_dir import Run
-from reports.scoring.metrics import custom_metrics
-from reports.scoring.table import Scores
-from reports.statistics.accounting import variance_column
-from reports.statistics.comparisons import (
+from tacfn_robust.reports.reading.run_dir import Run
+from tacfn_robust.reports.scoring.metrics import custom_metrics
+from tacfn_robust.reports.scoring.table import Scores
+from tacfn_robust.reports.statistics.accounting import variance_column
+from tacfn_robust.reports.statistics.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
     condition_means,
     friedman,
     probability_of_improvement,
 )
-from reports.statistics.contrasts import Contrast, asked_contrasts, contrast_table, default_kinds
-from reports.statistics.inference import (
+from tacfn_robust.reports.statistics.contrasts import (
+    Contrast,
+    asked_contrasts,
+    contrast_table,
+    default_kinds,
+)
+from tacfn_robust.reports.statistics.inference import (
     DETECT,
     Interval,
     mean_interval,
     percentile_interval,
     single_run_what,
 )
-from reports.statistics.resample import REFERENCE_MEASURES, single_run_measure_draws
-from reports.statistics.robustness import (
+from tacfn_robust.reports.statistics.resample import REFERENCE_MEASURES, single_run_measure_draws
+from tacfn_robust.reports.statistics.robustness import (
     REFERENCE_IDENTITY,
     curve_points,
     curve_summaries,
     unimodal_floor,
 )
+
 from tacfn.core.store import CLEAN, RUN_KEYS
 
 DEFAULT_FOCUS = "tacfn"

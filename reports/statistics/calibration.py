@@ -1,13 +1,13 @@
 """Calibration of the report's statistics by simulation of runs with a known truth.
 
-A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the run (seed)
-effect is shared by every condition of that trained model, the sample noise is not. Every
-rate below comes from the functions the report uses (reports.statistics.inference); the
-Friedman blocks are built as reports.statistics.comparisons.friedman builds them (each run's
-score averaged over its conditions). The contrast verdicts are calibrated through the report's
-own path (reports.statistics.contrasts.contrast_table on simulated results tables with seed
-and fold effects).
-Reproduce the tables in docs/statistics.md with `python -m reports.statistics.calibration`.
+A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the run (seed) effect
+is shared by every condition of that trained model, the sample noise is not. Every rate below comes
+from the functions the report uses (tacfn_robust.reports.statistics.inference); the Friedman blocks
+are built as tacfn_robust.reports.statistics.comparisons.friedman builds them (each run's score
+averaged over its conditions). The contrast verdicts are calibrated through the report's own path
+(tacfn_robust.reports.statistics.contrasts.contrast_table on simulated results tables with seed and
+fold effects). Reproduce the tables in docs/statistics.md with `python -m
+tacfn_robust.reports.statistics.calibration`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,16 @@ import argparse
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from reports.statistics.contrasts import Contrast, contrast_table
-from reports.statistics.inference import DETECT, holm, student, t_interval, t_test_p, verdict
-from reports.statistics.robustness import curve_points
+from tacfn_robust.reports.statistics.contrasts import Contrast, contrast_table
+from tacfn_robust.reports.statistics.inference import (
+    DETECT,
+    holm,
+    student,
+    t_interval,
+    t_test_p,
+    verdict,
+)
+from tacfn_robust.reports.statistics.robustness import curve_points
 
 CLIPS = 240
 LEVEL = 0.95

@@ -1,9 +1,9 @@
 """Comparison tables from the tidy results: condition means, Friedman, P(improvement).
 
-These apply the statistics of reports.statistics.inference to the results table (one row per
-run x condition x metric) and the predictions: which runs pair up, which runs are independent
-blocks. `planned_design` says the same about a grid before it runs. Paired tests of models
-and regimes are reports.statistics.contrasts.
+These apply the statistics of tacfn_robust.reports.statistics.inference to the results table (one
+row per run x condition x metric) and the predictions: which runs pair up, which runs are
+independent blocks. `planned_design` says the same about a grid before it runs. Paired tests of
+models and regimes are tacfn_robust.reports.statistics.contrasts.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy.stats import friedmanchisquare
-
-from reports.scoring.table import CONDITION_COLUMNS
-from reports.statistics import inference
+from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS
+from tacfn_robust.reports.statistics import inference
 
 
 def planned_design(cells: list, conditions: list, level: float) -> str:

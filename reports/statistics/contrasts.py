@@ -29,8 +29,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from tacfn_robust.reports.statistics import inference
 
-from reports.statistics import inference
 from tacfn.core.store import CLEAN
 
 ContrastKind = Literal["model", "regime", "interaction"]
@@ -263,11 +263,12 @@ def contrast_table(
 ) -> pd.DataFrame:
     """Every contrast tested at clean, at each non-identity level and over each whole curve.
 
-    `table`: the results table; `points`: its curve points (reports.statistics.robustness).
-    Per row: the paired t test and t-interval over the units (fold means with several folds),
-    Holm within the row's family at alpha = 1 - level, TOST against ±margin with the same
-    family adjustment, the verdict, and the MDD at 80 % power at the family's first Holm step.
-    `variance` is None here; reports.statistics.accounting.variance_column fills it.
+    `table`: the results table; `points`: its curve points
+    (tacfn_robust.reports.statistics.robustness). Per row: the paired t test and t-interval over the
+    units (fold means with several folds), Holm within the row's family at alpha = 1 - level, TOST
+    against ±margin with the same family adjustment, the verdict, and the MDD at 80 % power at the
+    family's first Holm step. `variance` is None here;
+    tacfn_robust.reports.statistics.accounting.variance_column fills it.
     """
     alpha = 1 - level
     scores = table[table["metric"] == metric]

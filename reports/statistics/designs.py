@@ -1,11 +1,11 @@
 """What other designs would show: the predicted SD and MDD of a contrast's paired difference.
 
-From a contrast's variance components (reports.statistics.variance), a design of r seeds per
-fold, k folds and n test clips per fold has fold means of variance
-fold + test_shared · n0/n + (seed + test_own · n0/n) / r, where n0 is the run's clips per fold.
-The fold component is taken as fixed per fold whatever its number of test actors (it is
-mostly which actors train the model; docs/statistics.md). The test is a paired t test over the
-k fold means (df k − 1) at the first Holm step of the contrast's family.
+From a contrast's variance components (tacfn_robust.reports.statistics.variance), a design of r
+seeds per fold, k folds and n test clips per fold has fold means of variance fold + test_shared ·
+n0/n + (seed + test_own · n0/n) / r, where n0 is the run's clips per fold. The fold component is
+taken as fixed per fold whatever its number of test actors (it is mostly which actors train the
+model; docs/statistics.md). The test is a paired t test over the k fold means (df k − 1) at the
+first Holm step of the contrast's family.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
-from reports.statistics.inference import mdd
-from reports.statistics.variance import ONE_FOLD, Components
+from tacfn_robust.reports.statistics.inference import mdd
+from tacfn_robust.reports.statistics.variance import ONE_FOLD, Components
 
 MAX_SEEDS = 64
 

@@ -13,9 +13,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from tacfn_robust.reports.statistics.inference import sample_draws
+from tacfn_robust.reports.statistics.robustness import (
+    CURVE_KEYS,
+    curve_measures,
+    reference_curves,
+    reference_on,
+)
 
-from reports.statistics.inference import sample_draws
-from reports.statistics.robustness import CURVE_KEYS, curve_measures, reference_curves, reference_on
 from tacfn.core.store import RUN_KEYS
 
 REFERENCE_MEASURES = ("ce", "relative_ce", "effective_robustness", "mce", "relative_mce")

@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from reports.scoring.metrics import confusions, custom_scores, multiclass_from_confusion
-from reports.statistics.contrasts import UNIT_KEYS, Contrast
+from tacfn_robust.reports.scoring.metrics import (
+    confusions,
+    custom_scores,
+    multiclass_from_confusion,
+)
+from tacfn_robust.reports.statistics.contrasts import UNIT_KEYS, Contrast
 
 N_DRAWS = 4000
 N_BOOTSTRAP = 400

@@ -37,8 +37,10 @@ from tacfn.core.io import write_json as write_json  # the JSON writer of the pai
 
 PROTOCOL_FILE = "protocol.json"  # the validated protocol, its hash, versions and grid
 PROTOCOL_YAML = "protocol.yaml"  # the validated protocol, defaults filled
-SUMMARY_FILE = "summary.json"  # every curve point with its CI (reports.rendering.summary)
-RESULTS_PARQUET = "results.parquet"  # the tidy metrics table (reports.scoring.table)
+SUMMARY_FILE = (
+    "summary.json"  # every curve point with its CI (tacfn_robust.reports.rendering.summary)
+)
+RESULTS_PARQUET = "results.parquet"  # the tidy metrics table (tacfn_robust.reports.scoring.table)
 RESULTS_CSV = "results.csv"
 REPORT_DIR = "report"  # report.html and the PNG figures
 REPORT_FILE = "report.html"
@@ -333,7 +335,7 @@ class CellRecord(RunFile):
 
 
 # summary.json: one model per section. A new section is one model here and one field of
-# Summary; its writer (reports.rendering.summary) fills it.
+# Summary; its writer (tacfn_robust.reports.rendering.summary) fills it.
 
 
 class SummaryProtocol(RunFile):
@@ -379,8 +381,9 @@ class DesignLimits(RunFile):
 
 
 class VarianceAccounting(RunFile):
-    """Where a contrast's paired-difference variance comes from and what other designs would
-    show (reports.statistics.accounting, docs/statistics.md); only `note` when not computed."""
+    """Where a contrast's paired-difference variance comes from and what other designs would show
+    (tacfn_robust.reports.statistics.accounting, docs/statistics.md); only `note` when not
+    computed."""
 
     components: dict[str, VarianceComponent] | None = None
     seeds_per_fold: float | None = None
@@ -396,7 +399,8 @@ class VarianceAccounting(RunFile):
 
 
 class SummaryContrast(RunFile):
-    """One contrast (reports.statistics.contrasts) at clean, at one level or over a whole
+    """One contrast (tacfn_robust.reports.statistics.contrasts) at clean, at one level or over a
+    whole
     curve: the paired difference, its test within a stated Holm family, and the verdict."""
 
     contrast: str

@@ -19,7 +19,7 @@ WIDE = 100  # columns from which the list also shows each backend
 
 def corruptions_table(width: int = WIDE) -> Table:
     """Every registered corruption with its parameter, unit and levels 1..5, fitting `width`."""
-    from corruptions import describe, list_corruptions
+    from tacfn_robust.corruptions import describe, list_corruptions
 
     wide = width >= WIDE
     title = "Corruptions (level 0 = identity)"
@@ -44,7 +44,7 @@ def corruptions_table(width: int = WIDE) -> Table:
 
 def corruption_details(name: str) -> Table:
     """One corruption: description, unit, identity, valid range, levels and options."""
-    from corruptions import describe
+    from tacfn_robust.corruptions import describe
 
     info = describe(name)
     table = Table(title=f"{name}: {info['description']}", show_header=False)

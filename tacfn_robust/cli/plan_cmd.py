@@ -15,8 +15,8 @@ def plan(
 ) -> None:
     """Per question of the run: the cheapest design (fewest trained cells) whose predicted MDD
     is ≤ D at every level of a sweep, and over its whole curve; or why none can."""
-    from reports.build import analyse_run
-    from reports.statistics.design_plan import check_target, plan_run
+    from tacfn_robust.reports.build import analyse_run
+    from tacfn_robust.reports.statistics.design_plan import check_target, plan_run
 
     check_target(target_mdd)
     plans, limits = plan_run(analyse_run(run_dir), target_mdd)

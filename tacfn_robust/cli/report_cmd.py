@@ -9,7 +9,7 @@ import typer
 
 def report(run_dir: Path = typer.Argument(..., help="Run directory written by 'run'.")) -> None:
     """Rebuild the results table, summary.json, figures and report.html from stored predictions."""
-    from reports.build import build_report
+    from tacfn_robust.reports.build import build_report
 
     path = build_report(run_dir)
     typer.echo(f"report: {path}")
@@ -20,7 +20,7 @@ def baseline_save(
     file: Path = typer.Argument(..., help="Baseline JSON file to write."),
 ) -> None:
     """Store a baseline of DIR's curves: per model x condition mean, std, n; nAUC per curve."""
-    from reports.build import save_baseline
+    from tacfn_robust.reports.build import save_baseline
 
     typer.echo(f"baseline: {save_baseline(run_dir, file)}")
 
@@ -33,7 +33,7 @@ def check(
         None,
         "--abs-tol",
         help="Smallest drop that can fail a point (default: the measured cross-machine drift, "
-        "reports.gate.regression.DEFAULT_ABS_TOL; docs/ci.md).",
+        "tacfn_robust.reports.gate.regression.DEFAULT_ABS_TOL; docs/ci.md).",
     ),
     alpha: float = typer.Option(
         0.05, "--alpha", help="False-alarm level of the whole check (Holm per curve)."
@@ -42,8 +42,8 @@ def check(
     """Compare DIR with a baseline: exit 0 pass, 1 regression, 2 bad input."""
     from rich.console import Console
 
-    from reports.build import check as run_check
-    from reports.gate.check_render import render_table, write_junit
+    from tacfn_robust.reports.build import check as run_check
+    from tacfn_robust.reports.gate.check_render import render_table, write_junit
 
     tolerance = {} if abs_tol is None else {"abs_tol": abs_tol}
     result = run_check(run_dir, baseline, alpha=alpha, **tolerance)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from protocols.runner import RunEvents, RunResult
-    from protocols.schema import Protocol
+    from tacfn_robust.protocols.runner import RunEvents, RunResult
+    from tacfn_robust.protocols.schema import Protocol
 
 
 class ExecutorKind(str, Enum):
@@ -51,7 +51,7 @@ def run(
     ),
 ) -> None:
     """Run a protocol: train every cell, evaluate every condition, build the report. Resumes."""
-    from protocols import load_protocol, run_protocol
+    from tacfn_robust.protocols import load_protocol, run_protocol
 
     loaded = load_protocol(protocol, set_)
     kind = executor.value if executor else None
@@ -82,8 +82,8 @@ def evaluate(
     fail_fast: bool = FAIL_FAST,
 ) -> None:
     """Evaluate trained checkpoints under a protocol's test sweeps, build the report. Resumes."""
-    from protocols import evaluate_checkpoints, load_protocol
     from tacfn.core.errors import ConfigError
+    from tacfn_robust.protocols import evaluate_checkpoints, load_protocol
 
     if from_ is None and not checkpoint:
         raise ConfigError(
@@ -128,11 +128,11 @@ def _print_dry_run(
     """The plan, the time estimate and what the design can show, on stdout."""
     from rich.console import Console
 
-    from protocols.estimate import estimate_seconds
-    from protocols.runner import plan_dry_run
-    from protocols.schema import PICKLED_DATASETS
-    from reports.statistics.comparisons import planned_design
     from tacfn_robust.cli.run_progress import print_plan
+    from tacfn_robust.protocols.estimate import estimate_seconds
+    from tacfn_robust.protocols.runner import plan_dry_run
+    from tacfn_robust.protocols.schema import PICKLED_DATASETS
+    from tacfn_robust.reports.statistics.comparisons import planned_design
 
     p = plan_dry_run(protocol, out, executor, address)
     console = Console()
@@ -149,8 +149,8 @@ def _run_outcome(
     sources: Sequence[tuple[str, object]] = (),
 ) -> Iterator[None]:
     """--fail-fast stops with exit 1; Ctrl-C prints the command that resumes the run."""
-    from protocols.runner import CellFailed, RunInterrupted
     from tacfn.core.errors import Interrupted
+    from tacfn_robust.protocols.runner import CellFailed, RunInterrupted
 
     try:
         yield
@@ -176,7 +176,7 @@ def _print_result(result: RunResult) -> None:
 @protocols_app.command("list")
 def list_protocols() -> None:
     """Shipped protocols with their descriptions."""
-    from protocols import shipped_protocols
+    from tacfn_robust.protocols import shipped_protocols
 
     shipped = shipped_protocols()
     width = max(map(len, shipped), default=0)
@@ -189,7 +189,7 @@ def show(name: str = typer.Argument(..., help="A shipped protocol name or a YAML
     """The protocol validated, with every default filled, as YAML."""
     import yaml
 
-    from protocols import load_protocol, protocol_hash
+    from tacfn_robust.protocols import load_protocol, protocol_hash
 
     protocol = load_protocol(name)
     typer.echo(f"# hash: {protocol_hash(protocol)}")
@@ -202,7 +202,7 @@ def validate(
     set_: list[str] = typer.Option([], "--set", help="Overrides to validate too."),
 ) -> None:
     """Validate a protocol; one-line error and exit 2 when it is invalid."""
-    from protocols import load_protocol, protocol_hash
+    from tacfn_robust.protocols import load_protocol, protocol_hash
 
     protocol = load_protocol(file, set_)
     typer.echo(f"{file}: valid ({protocol.name}, hash {protocol_hash(protocol)[:16]})")
@@ -211,7 +211,7 @@ def validate(
 @protocols_app.command("schema")
 def schema() -> None:
     """The protocol JSON Schema."""
-    from protocols.schema import Protocol
+    from tacfn_robust.protocols.schema import Protocol
 
     typer.echo(json.dumps(Protocol.model_json_schema(), indent=2))
 

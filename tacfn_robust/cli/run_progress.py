@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from protocols.planning import Plan
-from protocols.runner import RunEvents
+from tacfn_robust.protocols.planning import Plan
+from tacfn_robust.protocols.runner import RunEvents
 
 
 def print_plan(p: Plan, console: Console, estimate: float | None) -> None:
