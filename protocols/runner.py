@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from protocols.cell_task import execute_cell
-from protocols.checkpoints import match_checkpoints
+from protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from protocols.datasets import load_dataset
 from protocols.executors import Executor, check_executor, make_executor, resolve_workers
 from protocols.grid import TrainCell
@@ -22,6 +22,7 @@ from protocols.planning import Plan, plan, stored_cells
 from protocols.provenance import write_protocol_files
 from protocols.schema import Protocol
 from protocols.store import read_cell
+from protocols.training import build_cell_model
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import directory_lock, remove_temporaries
@@ -159,19 +160,27 @@ def evaluate_checkpoints(
     """Evaluate already-trained models under a protocol's test sweeps into a run directory.
 
     The checkpoints come from `run_dir`'s cells (a directory written by `run`) and/or from
-    `checkpoints` ((protocol model name, checkpoint.pt) pairs). Each must be a train cell of
-    the protocol (model built alike, same data set, regime, a seed and fold of the protocol)
-    and every cell needs one; otherwise a one-line ConfigError names the checkpoint and field.
+    `checkpoints` ((protocol model name, file) pairs). A file is a checkpoint.pt of the runner,
+    a plain state_dict or a saved module (torch.save(model)); one without the runner's
+    metadata stands for the protocol's first regime, seed and fold and must fit the model's
+    keys. Without `run_dir`, the grid is narrowed to the models, regimes, seeds and folds the
+    checkpoints name. Each must be a train cell of the protocol (model built alike, same data
+    set, regime, a seed and fold of the protocol) and every cell needs one; otherwise a
+    one-line ConfigError names the checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
-    sources: list[tuple[str | None, Path]] = [(name, Path(path)) for name, path in pairs]
-    if run_dir is not None:
-        sources += [(None, path) for path in _run_checkpoints(Path(run_dir))]
+    named = [(name, read_checkpoint(Path(path))) for name, path in pairs]
+    if run_dir is None:
+        protocol = checkpoint_grid(protocol, named)
+    else:
+        named += [(None, read_checkpoint(path)) for path in _run_checkpoints(Path(run_dir))]
     p = plan(protocol, Path(out) if out is not None else None)
     info = load_dataset(protocol.dataset).info
-    files = match_checkpoints(protocol, info, p.cells, sources)
-    found = {cell: str(path.resolve()) for cell, path in files.items()}
+    files = match_checkpoints(
+        protocol, info, p.cells, named, lambda cell: build_cell_model(protocol, cell, info)
+    )
+    found = {cell: str(c.path.resolve()) for cell, c in files.items()}
     return _execute_plan(p, found, workers, kind, address, fail_fast, events or RunEvents(), report)
 
 
