@@ -15,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tacfn.core.errors import ConfigError
-from tacfn.core.registry import call_with, portable
+from tacfn.core.registry import call_with, portable, unportable
 
 Task = tuple[Any, ...]
 
@@ -71,6 +72,12 @@ class PoolExecutor:
             for future in as_completed(futures):
                 yield future.result()
             finished = True
+        except BrokenProcessPool:
+            raise ConfigError(
+                "a worker process of the pool ended abruptly (killed, out of memory, or the "
+                "script calls tacfn-robust without an `if __name__ == '__main__':` guard, which "
+                "every spawned worker runs again); expected that guard, or workers=1"
+            ) from None
         finally:
             for future in futures:
                 future.cancel()
@@ -146,8 +153,21 @@ def check_executor(kind: str, address: str | None) -> None:
 
 
 def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:
-    """The executor for `kind` ("local" or "dask"): local with 1 worker runs in-process."""
+    """The executor for `kind` ("local" or "dask"): local with 1 worker runs in-process, and so
+    does a local pool when a registration lives in `__main__` (a script or notebook) or in a
+    function, which spawned workers cannot import."""
     check_executor(kind, address)
     if kind == "dask":
         return DaskExecutor(address, workers)
-    return SequentialExecutor() if workers <= 1 else PoolExecutor(workers)
+    return SequentialExecutor() if workers <= 1 or unportable() else PoolExecutor(workers)
+
+
+def check_not_bootstrapping() -> None:
+    """A ConfigError in a spawned worker that is importing the parent's main script: a script
+    that runs a protocol without an `if __name__ == '__main__':` guard would run it again in
+    every worker (and find the parent's run lock held)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # set by spawn
+        raise ConfigError(
+            "a spawned worker process is importing the main script, which runs a protocol at "
+            "import; expected the call under `if __name__ == '__main__':` (or workers=1)"
+        )

@@ -16,7 +16,14 @@ from typing import Any
 from protocols.cell_task import execute_cell
 from protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from protocols.datasets import load_dataset
-from protocols.executors import Executor, check_executor, make_executor, resolve_workers
+from protocols.executors import (
+    Executor,
+    SequentialExecutor,
+    check_executor,
+    check_not_bootstrapping,
+    make_executor,
+    resolve_workers,
+)
 from protocols.grid import TrainCell
 from protocols.planning import Plan, plan, stored_cells
 from protocols.provenance import write_protocol_files
@@ -207,6 +214,7 @@ def _execute_plan(
 ) -> RunResult:
     """Run a plan's pending cells (each from its checkpoint in `sources` when given), then
     build the report."""
+    check_not_bootstrapping()
     protocol = p.protocol
     n_workers = resolve_workers(
         workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
@@ -221,7 +229,7 @@ def _execute_plan(
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
                 events.skipped(skipped)
-            sequential = pool.workers == 1 and kind == "local"
+            sequential = isinstance(pool, SequentialExecutor)
             records = _run_cells(p, pool, sources, sequential, fail_fast, events)
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:
