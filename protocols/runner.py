@@ -8,7 +8,7 @@ protocol's test sweeps. Both write a normal run directory, resumed on a rerun.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from protocols.checkpoints import checkpoint_grid, match_checkpoints, read_check
 from protocols.datasets import load_dataset
 from protocols.executors import (
     Executor,
-    SequentialExecutor,
+    Relay,
     check_executor,
     check_not_bootstrapping,
     make_executor,
@@ -58,13 +58,13 @@ class RunEvents:
     def skipped(self, problems: list[str]) -> None:
         """Media files the data set skipped (on_error: skip), one problem each."""
 
-    def cells_started(self, total: int, reused: list[dict[str, Any]]) -> None:
-        """The pending cells start; `reused` holds the cell.json of every stored cell."""
+    def cells_started(self, total: int, reused: list[dict[str, Any]], workers: int = 1) -> None:
+        """The pending cells start on `workers` at once; `reused` holds the cell.json of every
+        stored cell."""
 
-    def epoch_hook(self, epochs: int) -> Callable[[dict[str, Any]], None] | None:
-        """A hook for each epoch's log row of cells trained in this process (`epochs` per
-        cell), or None."""
-        return None
+    def epoch(self, cell: str, epochs: int, row: dict[str, Any]) -> None:
+        """Cell `cell` (TrainCell.label) logged an epoch (`row`: stage, epoch, losses, ...) of
+        its `epochs`; from pool workers too (not from Dask workers)."""
 
     def cell_finished(self, record: dict[str, Any], position: int, total: int) -> None:
         """A cell finished (done or failed) as the `position`-th of `total`."""
@@ -229,8 +229,7 @@ def _execute_plan(
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
                 events.skipped(skipped)
-            sequential = isinstance(pool, SequentialExecutor)
-            records = _run_cells(p, pool, sources, sequential, fail_fast, events)
+            records = _run_cells(p, pool, sources, fail_fast, events)
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:
                 return RunResult(p.run_dir, cells, None, len(p.done))
@@ -245,7 +244,6 @@ def _run_cells(
     p: Plan,
     pool: Executor,
     sources: dict[TrainCell, str],
-    sequential: bool,
     fail_fast: bool,
     events: RunEvents,
 ) -> dict[str, dict[str, Any]]:
@@ -253,16 +251,20 @@ def _run_cells(
     protocol = p.protocol
     records = {p.keys[c]: read_cell(p.run_dir, p.keys[c]) for c in p.done}
     data = protocol.model_dump(mode="json")
-    events.cells_started(len(p.cells), [r for r in records.values() if r])
+    events.cells_started(len(p.cells), [r for r in records.values() if r], pool.workers)
+    epochs = protocol.train.epochs
+    if protocol.train.pretrain_epochs:  # one unimodal pre-training per modality first
+        modalities = len(load_dataset(protocol.dataset).info.modalities)
+        epochs += protocol.train.pretrain_epochs * modalities
+
+    def receive(message: tuple[str, dict[str, Any]]) -> None:
+        events.epoch(message[0], epochs, message[1])
+
     try:
-        hook = None
-        if sequential:  # the hook lives in this process: only in-process cells report epochs
-            modalities = len(load_dataset(protocol.dataset).info.modalities)
-            hook = events.epoch_hook(
-                protocol.train.epochs + protocol.train.pretrain_epochs * modalities
-            )
-        tasks = [(str(p.run_dir), data, c, hook, sources.get(c)) for c in p.pending]
-        for record in pool.run(execute_cell, tasks):
+        tasks = [
+            (str(p.run_dir), data, c, Relay(c.label, receive), sources.get(c)) for c in p.pending
+        ]
+        for record in pool.run(execute_cell, tasks, receive):
             records[record["key"]] = record
             events.cell_finished(record, len(records), len(p.cells))
             if record["status"] != "done" and fail_fast:
