@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from protocols.schema import Protocol
 from tacfn.core.errors import ConfigError, excerpt, suggest
 from tacfn.core.hashing import digest
+from tacfn.core.store import REPORT_ONLY_FIELDS
 
 # Fields that change how or where a protocol runs, not what it computes.
 COSMETIC_FIELDS = ("description", "output", "executor", "device")
@@ -317,5 +318,9 @@ def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = (
 
 
 def protocol_hash(protocol: Protocol) -> str:
-    """Stable hash of what a protocol computes (cosmetic and execution fields excluded)."""
-    return digest(protocol.model_dump(mode="json", exclude=set(COSMETIC_FIELDS)), length=64)
+    """Stable hash of what a protocol computes (cosmetic, execution and report-only fields
+    excluded)."""
+    exclude = {name: True for name in COSMETIC_FIELDS} | {
+        section: set(fields) for section, fields in REPORT_ONLY_FIELDS.items()
+    }
+    return digest(protocol.model_dump(mode="json", exclude=exclude), length=64)

@@ -233,13 +233,19 @@ class ReportSpec(Strict):
 
     Unset reference / focus default to concat / tacfn when the protocol has them, else to the
     first model. `metric` (a name the reports.scoring.metrics.METRICS registry resolves) drives
-    curves, comparisons and checks.
+    curves, contrasts and checks. `contrasts`: the kinds of question the report answers
+    (model: the focus against each fusion model; regime: each regime against the first;
+    interaction: focus − reference across regimes); unset, the grid decides
+    (reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of every
+    verdict (unset: 0.03). Both change the report only (REPORT_ONLY_FIELDS).
     """
 
     metric: str = "accuracy"
     reference: str | None = None
     focus: str | None = None
     ci: float = Field(0.95, gt=0, lt=1)
+    contrasts: list[Literal["model", "regime", "interaction"]] | None = None
+    margin: float | None = Field(None, gt=0, lt=1)
 
     @field_validator("metric")
     @classmethod

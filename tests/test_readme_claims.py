@@ -17,62 +17,73 @@ CLAIMS = ROOT / "docs" / "missing_audio_claims.json"
 START, END = "<!-- claims:missing_audio -->\n", "<!-- /claims -->"
 
 
-def _verdict(other: str, x: float | None, verdict: str, diff: float) -> dict:
-    condition = "clean" if x is None else f"missing[audio].p={x:g}"
+def _contrast(
+    name: str, scope: str, x: float | None, verdict: str, diff: float, question: str = "q"
+) -> dict:
+    condition = {"clean": "clean", "curve": "nauc"}.get(scope) or f"missing[audio].p={x:g}"
     return {
-        "focus": "tacfn",
-        "other": other,
-        "regime": "clean",
-        "sweep": "missing[audio].p",
+        "contrast": name,
+        "kind": "regime",
+        "question": question,
+        "scope": scope,
+        "sweep": "clean" if scope == "clean" else "missing[audio].p",
         "condition": condition,
         "x": x,
-        "metric": "accuracy",
-        "n": 12,
+        "n": 6,
+        "units": 6,
         "diff": diff,
+        "sd": 0.02,
         "ci_low": diff - 0.02,
         "ci_high": diff + 0.02,
-        "p_holm": 0.001 if verdict != "no detectable difference" else 0.6,
-        "verdict": verdict,
+        "ci_method": "t-interval over 6 fold means (df 5; covers new actors)",
+        "p_holm": 0.001 if verdict in ("better", "worse") else 0.6,
+        "margin": 0.03,
         "mdd": 0.04,
-        "min_p": 0.0,
+        "family_size": 2,
+        "verdict": verdict,
     }
 
 
-def _summary(verdicts: list[dict]) -> dict:
+def _summary(contrasts: list[dict]) -> dict:
     return {
-        "protocol": {"name": "p", "hash": "h"},
-        "focus": "tacfn",
+        "protocol": {"name": "p", "hash": "h", "description": "Does training help?"},
         "metric": "accuracy",
         "alpha": 0.05,
-        "verdicts": verdicts,
-        "comparisons": [{"p_method": "paired t test over 3 fold means (df 2; covers new actors)"}],
+        "margin": 0.03,
+        "contrasts": contrasts,
     }
 
 
-def test_reading_groups_verdicts_and_names_the_evidence() -> None:
+def test_reading_answers_each_question_and_names_the_evidence() -> None:
     claims = claims_from_summary(
         _summary(
             [
-                _verdict("concat", None, "no detectable difference", 0.004),
-                _verdict("concat", 1.0, "worse", -0.08),
-                _verdict("cross_attention", None, "no detectable difference", -0.0),
+                _contrast("d − c | m", "curve", None, "better", 0.1, "d − c training"),
+                _contrast("d − c | m", "clean", None, "inconclusive", 0.004, "d − c training"),
+                _contrast("d − c | m", "level", 1.0, "better", 0.2, "d − c training"),
+                _contrast("m − n | c", "curve", None, "inconclusive", 0.01, "m against n"),
             ]
         )
     )
     text = reading(claims)
-    assert "- clean training, tacfn vs concat: worse at p = 1: -0.080 [-0.100, -0.060]" in text
-    assert "no detectable difference at clean (MDD 0.040–0.040)" in text
-    assert "tacfn vs cross_attention: no detectable difference at every level" in text
-    assert "n = 12 paired runs" in text and "over 3 fold means (df 2; covers new actors)" in text
+    assert text.startswith("The protocol asks: Does training help?")
+    assert (
+        "- **d − c training**:\n  - d − c | m: whole curve better by +0.100 [0.080, 0.120]" in text
+    )
+    assert "p = 1 better by +0.200 [0.180, 0.220]" in text
+    assert "inconclusive at the other levels (MDD 0.040–0.040)" in text
+    assert "n = 6 paired runs" in text and "over 6 fold means (df 5; covers new actors)" in text
+    # the question without a decisive answer says what design would give one
+    assert "m against n: no decisive verdict; m − n | c: inconclusive: +0.010" in text
+    assert "would take about 7 fold means (this design has 6)" in text
 
 
 def test_a_flipped_or_missing_verdict_is_reported() -> None:
-    stated = claims_from_summary(_summary([_verdict("concat", 1.0, "worse", -0.08)]))
-    assert changed_claims(stated, _summary([_verdict("concat", 1.0, "worse", -0.07)])) == []
-    flipped = _summary([_verdict("concat", 1.0, "no detectable difference", -0.01)])
+    stated = claims_from_summary(_summary([_contrast("a", "curve", None, "worse", -0.08)]))
+    assert changed_claims(stated, _summary([_contrast("a", "curve", None, "worse", -0.07)])) == []
+    flipped = _summary([_contrast("a", "curve", None, "inconclusive", -0.01)])
     assert changed_claims(stated, flipped) == [
-        "concat / clean / missing[audio].p / missing[audio].p=1: stated 'worse', "
-        "now 'no detectable difference'"
+        "a / curve / missing[audio].p / nauc: stated 'worse', now 'inconclusive'"
     ]
     assert "now None" in changed_claims(stated, _summary([]))[0]
 

@@ -23,6 +23,8 @@ from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
 from reports.rendering.palette import METADATA_KEY
 from reports.rendering.plots import critical_difference, informative_columns
 from reports.scoring.table import COLUMNS, results_table
+from reports.statistics.contrasts import COLUMNS as CONTRAST_COLUMNS
+from reports.statistics.inference import VERDICTS
 from reports.statistics.robustness import curve_points, normalised_auc
 from tacfn.core import store
 from tacfn_robust.cli import main
@@ -103,7 +105,7 @@ def test_identity_point_comes_from_clean(run_dir: Path) -> None:
 
 def test_summary_json(run_dir: Path) -> None:
     summary = json.loads((run_dir / store.SUMMARY_FILE).read_text())
-    assert summary["schema"] == "tacfn-robust/summary" and summary["version"] == 1
+    assert summary["schema"] == "tacfn-robust/summary" and summary["version"] == 2
     acc = [p for p in summary["points"] if p["metric"] == "accuracy"]
     assert len(acc) == 5 * 6
     assert all(p["ci_method"] and p["n"] in (2, 3) for p in acc)
@@ -115,43 +117,33 @@ def test_summary_json(run_dir: Path) -> None:
     assert floors[0]["models"] == ["video_only"] and abs(floors[0]["floor"] - 0.65) < 0.05
     concat_ce = [c for c in summary["curves"] if c["measure"] == "ce" and c["model"] == "concat"]
     assert concat_ce[0]["mean"] == pytest.approx(1.0)  # the reference against itself
-    assert {c["model_b"] for c in summary["comparisons"]} == {"concat", "cross_attention"}
+    assert {c["b"] for c in summary["contrasts"] if c["kind"] == "model"} == {
+        "concat",
+        "cross_attention",
+    }
+    assert concat_ce[0]["ci_low"] is None and "by definition" in concat_ce[0]["ci_method"]
 
 
-VERDICT_KEYS = {
-    "focus",
-    "other",
-    "regime",
-    "sweep",
-    "condition",
-    "x",
-    "metric",
-    "n",
-    "diff",
-    "ci_low",
-    "ci_high",
-    "p_holm",
-    "verdict",
-    "mdd",
-    "min_p",
-}
-
-
-def test_summary_verdicts(run_dir: Path) -> None:
+def test_summary_contrasts(run_dir: Path) -> None:
     summary = json.loads((run_dir / store.SUMMARY_FILE).read_text())
-    verdicts = summary["verdicts"]
-    assert len(verdicts) == len(summary["comparisons"]) > 0
-    for v in verdicts:
-        assert set(v) == VERDICT_KEYS and v["focus"] == "tacfn" and v["metric"] == "accuracy"
-        assert v["verdict"] in ("better", "worse", "no detectable difference")
-        assert v["min_p"] == 0.0 and v["mdd"] is not None and v["mdd"] >= 0
-        if v["verdict"] != "no detectable difference":
-            assert v["p_holm"] < summary["alpha"] and not v["ci_low"] <= 0 <= v["ci_high"]
-    for c in summary["comparisons"]:
-        assert c["verdict"] and "mdd" in c and c["p_method"].startswith("paired t test over")
+    contrasts = summary["contrasts"]
+    assert contrasts and summary["version"] == 2 and summary["margin"] == 0.03
+    for c in contrasts:
+        assert set(c) == set(CONTRAST_COLUMNS) and c["metric"] == "accuracy"
+        assert c["verdict"] in VERDICTS and c["variance"] is None and c["family_size"] >= 1
+        assert c["mdd"] is not None and c["mdd"] >= 0
+        if c["verdict"] in ("better", "worse"):
+            assert c["p_holm"] < summary["alpha"] and not c["ci_low"] <= 0 <= c["ci_high"]
+        if c["verdict"] == "equivalent":
+            assert c["p_equivalence"] < summary["alpha"]
+    # one model kind contrast per (other, regime) over the whole curve, in one family
+    curves = [c for c in contrasts if c["kind"] == "model" and c["scope"] == "curve"]
+    assert len(curves) == 2 and {c["family_size"] for c in curves} == {2}
+    # the identity level p = 0 is the clean row: tested once, never in a level family
+    assert not [c for c in contrasts if c["scope"] == "level" and c["x"] == 0.0]
     clean = [p for p in summary["points"] if p["condition"] == "clean"]
     assert all(p["ci_method"].startswith("t-interval over") for p in clean if p["n"] == 3)
-    assert summary["friedman"]["n_blocks"] == 2  # runs complete for every model, not conditions
+    assert summary["friedman"]["n_blocks"] == 2  # one fold: the seeds complete for every model
 
 
 def test_every_png_decodes(run_dir: Path) -> None:
@@ -172,7 +164,7 @@ def test_every_png_decodes(run_dir: Path) -> None:
 def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
     html = (store.report_dir(run_dir) / store.REPORT_FILE).read_text()
     assert "&lt;b&gt;sim&lt;/b&gt;&amp;&lt;script&gt;" in html
-    assert html.index('id="verdicts"') < html.index('id="provenance"')
+    assert html.index('id="answers"') < html.index('id="levels"') < html.index('id="provenance"')
     assert "<script>" not in html and "<i>out of memory" not in html
     assert "-0.000" not in html and "0.0000" not in html and "e-0" not in html
     sources = re.findall(r'(?:src|href)="([^"]*)"', html)
@@ -181,7 +173,7 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
         "Protocol and provenance",
         "Clean performance",
         "Robustness summaries",
-        "Significance",
+        "By level",
         "critical-difference",
         "Failed cells",
         "How each number",
@@ -194,7 +186,7 @@ def test_cli_report_and_bad_dir(run_dir: Path, tmp_path: Path, capsys) -> None:
     assert main(["report", str(copy)]) == 0
     assert "report.html" in capsys.readouterr().out
     html = (store.report_dir(copy) / store.REPORT_FILE).read_text()
-    assert 'class="verdicts"' in html and "No verdicts" not in html
+    assert 'class="verdicts"' in html and "No contrast" not in html
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.strip()

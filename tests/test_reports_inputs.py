@@ -128,7 +128,7 @@ def test_report_metric_drives_comparisons_and_baseline(
     run.record["protocol"]["report"]["metric"] = "macro_f1"
     analysis = analyse(run)
     assert analysis.metric == "macro_f1"
-    assert set(analysis.comparisons["metric"]) == {"macro_f1"}
+    assert set(analysis.contrasts["metric"]) == {"macro_f1"}
     base = baseline_dict(analysis)
     assert base["metric"] == "macro_f1"
     f1 = analysis.means[analysis.means["metric"] == "macro_f1"].set_index(["model", "condition"])

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from reports.statistics import calibration
-from reports.statistics.comparisons import friedman, paired_comparisons
+from reports.statistics.comparisons import friedman
+from reports.statistics.contrasts import Contrast, contrast_table
 from reports.statistics.inference import (
     design_note,
+    equivalence_p,
     estimate,
     holm,
     mcnemar_midp,
@@ -150,11 +152,6 @@ def test_power_mdd_and_units_needed() -> None:
     assert "paired t test over 6 fold means (df 5)" in design_note(1, 6, [5], 0.95)
 
 
-NO_PREDICTIONS = pd.DataFrame(
-    columns=["model", "regime", "seed", "fold", "condition", "sample_id", "label", "pred"]
-)
-
-
 @settings(max_examples=150, deadline=None)
 @given(
     diffs=st.lists(
@@ -172,9 +169,14 @@ def test_verdict_never_contradicts_the_interval(diffs: list[list[float]], level:
     lows, highs = np.array([c.low for c in cis]), np.array([c.high for c in cis])
     verdicts = verdict(p_holm, lows, highs, 1 - level)
     for v, low, high, p in zip(verdicts, lows, highs, p_holm, strict=True):
-        if v != "no detectable difference":
+        if v in ("better", "worse"):
             assert p < 1 - level and not (low <= 0 <= high)
             assert (v == "better") == (low > 0)
+
+
+NO_POINTS = pd.DataFrame(
+    columns=["model", "regime", "seed", "fold", "sweep", "condition", "value", "score"]
+).assign(identity=pd.Series(dtype=bool), source=pd.Series(dtype=object))
 
 
 @settings(max_examples=12, deadline=None)
@@ -182,7 +184,7 @@ def test_verdict_never_contradicts_the_interval(diffs: list[list[float]], level:
     diffs=st.lists(st.floats(-0.2, 0.2, allow_nan=False), min_size=2, max_size=5),
     shift=st.floats(-0.1, 0.1, allow_nan=False),
 )
-def test_comparison_rows_carry_consistent_verdicts(diffs: list[float], shift: float) -> None:
+def test_contrast_rows_carry_consistent_verdicts(diffs: list[float], shift: float) -> None:
     rows = []
     for c, offset in enumerate((0.0, shift)):
         for seed, d in enumerate(diffs):
@@ -191,19 +193,30 @@ def test_comparison_rows_carry_consistent_verdicts(diffs: list[float], shift: fl
                     {"model": model, "regime": "r", "seed": seed, "fold": 0, "score": score}
                     | {"condition": f"c{c}", "n": 10}
                 )
-    table = pd.DataFrame(rows).assign(metric="uar", sweep="s", value=0.0)
-    out = paired_comparisons(table, NO_PREDICTIONS, "a", ["b"], 0.95, metric="uar")
-    assert len(out) == 2 and (out["family_size"] == 2).all()
+    table = pd.DataFrame(rows).assign(metric="uar", sweep="s", value=0.0, identity=False)
+    contrast = Contrast.models("a", "b", "r", "a against b")
+    out = contrast_table(table, NO_POINTS, [contrast], 0.95, 0.03, metric="uar")
+    assert len(out) == 2 and (out["family_size"] == 2).all() and (out["scope"] == "level").all()
+    assert out["family"].nunique() == 1 and (out["metric"] == "uar").all()
     for r in out.itertuples():
-        assert r.verdict in ("better", "worse", "no detectable difference")
-        if r.verdict != "no detectable difference":
+        assert r.verdict in ("better", "worse", "equivalent", "inconclusive")
+        if r.verdict in ("better", "worse"):
             assert r.p_holm < 0.05 and not (r.ci_low <= 0 <= r.ci_high)
-    lows, highs = np.array([-0.1, 0.01, np.nan]), np.array([0.1, 0.2, np.nan])
-    assert list(verdict(np.zeros(3), lows, highs, 0.05)) == [
-        "no detectable difference",
+        if r.verdict == "equivalent":
+            assert r.p_equivalence < 0.05 and -0.03 < r.diff < 0.03
+    lows, highs = np.array([-0.1, 0.01, np.nan, -0.01]), np.array([0.1, 0.2, np.nan, 0.01])
+    assert list(verdict(np.zeros(4), lows, highs, 0.05, np.array([1, 1, 1, 0.01]))) == [
+        "inconclusive",
         "better",
-        "no detectable difference",
+        "inconclusive",
+        "equivalent",
     ]
+
+
+def test_equivalence_p_is_the_larger_one_sided_p() -> None:
+    # mean 0.01, se 0.01, df 5, margin 0.03: upper test t = -2 decides
+    assert equivalence_p(0.01, 0.01, 5, 0.03) == pytest.approx(stats.t.cdf(-2, 5))
+    assert equivalence_p(0.0, 0.0, 5, 0.03) == 0.0 and equivalence_p(0.05, 0.0, 5, 0.03) == 1.0
 
 
 def test_calibration_small() -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 from reports.reading.run_dir import load_run
 from reports.statistics.analysis import Analysis, analyse
 from tacfn.core.errors import DataError
-from tacfn.core.store import read_json, write_json
+from tacfn.core.store import REPORT_ONLY_FIELDS, read_json, write_json
 
 SCHEMA = "tacfn-robust/baseline"
 VERSION = 1
@@ -180,10 +180,12 @@ def _flatten(d: object, prefix: str = "") -> dict[str, object]:
 
 
 def protocol_diff(old: dict, new: dict) -> list[str]:
-    """Dotted protocol fields that differ, as 'field: old -> new'."""
+    """Dotted protocol fields that differ, as 'field: old -> new' (report-only fields left
+    out: they do not change the protocol's hash)."""
     a, b = _flatten(old), _flatten(new)
+    report_only = {f"{s}.{f}" for s, fields in REPORT_ONLY_FIELDS.items() for f in fields}
     return [
         f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
         for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k)
+        if a.get(k) != b.get(k) and k not in report_only
     ]

@@ -1,10 +1,12 @@
-"""README claims from a run's verdicts, and the check that a rerun still supports them.
+"""README claims from a run's contrasts, and the check that a rerun still supports them.
 
-`python -m reports.rendering.claims RUN_DIR CLAIMS_JSON` writes every verdict of the focus
-model (from the run's summary.json) into the claims file and prints their reading in Markdown.
-The README's reading of the default protocol is that text between `<!-- claims:NAME -->`
-markers; a test keeps the two equal, and a slow test reruns the protocol and compares every
-stated verdict.
+`python -m reports.rendering.claims RUN_DIR CLAIMS_JSON` writes every contrast of the run
+(from its summary.json) into the claims file and prints their reading in Markdown: the answer
+to each question the protocol asks (the whole-curve verdicts), the levels with a decisive
+verdict, and, for a question with no decisive answer, the design that would give one. The
+README's reading of the default protocol is that text between `<!-- claims:NAME -->` markers;
+a test keeps the two equal, and a slow test reruns the protocol and compares every stated
+verdict.
 """
 
 from __future__ import annotations
@@ -14,80 +16,120 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from reports.rendering.formats import fmt, fmt_p, fmt_signed
+from reports.rendering.formats import fmt, verdict_text
+from reports.statistics.inference import units_needed
 from tacfn.core.errors import DataError
-from tacfn.core.store import CLEAN, SUMMARY_FILE, read_json, write_json
+from tacfn.core.store import SUMMARY_FILE, read_json, write_json
 
-CLAIM_KEYS = ("other", "regime", "sweep", "condition", "x", "verdict")
-EVIDENCE_KEYS = ("n", "diff", "ci_low", "ci_high", "p_holm", "mdd")
+CLAIM_KEYS = ("contrast", "scope", "sweep", "condition", "verdict")
+EVIDENCE_KEYS = (
+    "question", "kind", "x", "n", "units", "diff", "sd", "ci_low", "ci_high", "p_holm",
+    "margin", "mdd", "family_size",
+)  # fmt: skip
+DECISIVE = ("better", "worse", "equivalent")
 
 
 def claims_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The claims file content: protocol identity, test settings and every focus verdict."""
-    verdicts = summary.get("verdicts") or []
-    if not verdicts:
-        raise DataError(f"{SUMMARY_FILE} has no verdicts; expected a run with paired comparisons")
+    """The claims file content: protocol identity and question, test settings, every contrast."""
+    contrasts = summary.get("contrasts") or []
+    if not contrasts:
+        raise DataError(
+            f"{SUMMARY_FILE} has no contrasts; expected a run with two models or regimes"
+        )
     return {
         "protocol": summary["protocol"]["name"],
+        "description": summary["protocol"]["description"],
         "hash": summary["protocol"]["hash"],
-        "focus": summary["focus"],
         "metric": summary["metric"],
         "alpha": summary["alpha"],
-        "method": "; ".join(sorted({c["p_method"] for c in summary.get("comparisons") or []})),
-        "claims": [{k: v[k] for k in (*CLAIM_KEYS, *EVIDENCE_KEYS)} for v in verdicts],
+        "margin": summary["margin"],
+        "method": "; ".join(sorted({c["ci_method"] for c in contrasts})),
+        "claims": [{k: c[k] for k in (*CLAIM_KEYS, *EVIDENCE_KEYS)} for c in contrasts],
+        "below_floor": summary.get("below_floor") or [],
     }
 
 
-def _level(claim: dict[str, Any]) -> str:
-    if claim["x"] is None:
-        return CLEAN
+def _where(claim: dict[str, Any]) -> str:
+    if claim["scope"] == "clean":
+        return "clean"
     return f"{claim['sweep'].rsplit('.', 1)[-1]} = {claim['x']:g}"
 
 
-def _evidence(claim: dict[str, Any]) -> str:
+def _levels(claims: list[dict[str, Any]]) -> str:
+    """The decisive levels of one contrast, and the MDD span of the rest."""
+    decisive = [c for c in claims if c["verdict"] in DECISIVE]
+    rest = [c["mdd"] for c in claims if c["verdict"] not in DECISIVE and c["mdd"] is not None]
+    parts = [f"{_where(c)} {verdict_text(c)}" for c in decisive]
+    if rest:
+        where = "every level" if not decisive else "the other levels"
+        parts.append(f"inconclusive at {where} (MDD {fmt(min(rest))}–{fmt(max(rest))})")
+    return "; ".join(parts)
+
+
+def _design(claim: dict[str, Any], alpha: float, unit: str) -> str:
+    """What design would turn one inconclusive whole-curve contrast into a verdict."""
+    target = max(abs(claim["diff"]), claim["margin"])
+    needed = units_needed(claim["sd"], alpha / claim["family_size"], target)
+    more = (
+        f"about {needed:.0f} {unit} (this design has {claim['units']})"
+        if needed == needed
+        else "more units than the power search allows"
+    )
     return (
-        f"{_level(claim)}: {fmt_signed(claim['diff'])} "
-        f"[{fmt(claim['ci_low'])}, {fmt(claim['ci_high'])}], Holm p {fmt_p(claim['p_holm'])}"
+        f"{claim['contrast']}: {verdict_text(claim)} over {claim['units']} {unit}; detecting "
+        f"a difference of {fmt(target)} at 80 % power would take {more}"
     )
 
 
 def reading(claims: dict[str, Any]) -> str:
-    """Markdown bullets: per regime and other model, where the focus is better, worse or neither."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    """Markdown: per question, its whole-curve verdicts and decisive levels; where a fusion
+    model ends below the unimodal floor; for an undecided question, the design it needs."""
+    by_question: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for claim in claims["claims"]:
-        groups[(claim["regime"], claim["other"])].append(claim)
+        by_question[claim["question"]][claim["contrast"]].append(claim)
     n = sorted({c["n"] for c in claims["claims"]})
     lines = [
-        f"Verdicts of `{claims['focus']}` against each fusion model ({claims['metric']}; "
-        f"n = {', '.join(map(str, n))} paired runs (same seed and fold) per comparison, "
-        f"{claims['method']}, Holm across the levels of the sweep, α = {claims['alpha']:g}; "
-        f"difference {claims['focus']} − other with its 95 % t-interval; MDD: the minimum "
-        "detectable difference at 80 % power):",
+        f"The protocol asks: {claims['description']} Answers of this run ({claims['metric']}; "
+        f"n = {', '.join(map(str, n))} paired runs (same seed and fold) per contrast, "
+        f"{claims['method']}; α = {claims['alpha']:g}; difference with its 95 % t-interval; "
+        f"equivalence within ±{fmt(claims['margin'])} by TOST; MDD: the minimum detectable "
+        "difference at 80 % power). The whole curve (normalised AUC over the sweep) is one "
+        "test per contrast, Holm across the question's contrasts; levels are Holm across the "
+        "sweep's levels, the clean condition standing for p = 0.",
         "",
     ]
-    for (regime, other), group in groups.items():
-        by_verdict: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for claim in group:
-            by_verdict[claim["verdict"]].append(claim)
-        parts = [
-            f"{verdict} at {'; '.join(_evidence(c) for c in by_verdict[verdict])}"
-            for verdict in ("better", "worse")
-            if by_verdict[verdict]
-        ]
-        none = by_verdict["no detectable difference"]
-        if none:
-            mdds = [c["mdd"] for c in none if c["mdd"] is not None]
-            where = "every level" if len(none) == len(group) else ", ".join(map(_level, none))
-            span = f"MDD {fmt(min(mdds))}–{fmt(max(mdds))}" if mdds else "MDD not computed"
-            parts.append(f"no detectable difference at {where} ({span})")
-        lines.append(f"- {regime} training, {claims['focus']} vs {other}: {'; '.join(parts)}.")
+    unit = "fold means" if "fold means" in claims["method"] else "runs"
+    undecided = []
+    for question, contrasts in by_question.items():
+        lines.append(f"- **{question}**:")
+        for name, rows in contrasts.items():
+            curves = [r for r in rows if r["scope"] == "curve"]
+            levels = [r for r in rows if r["scope"] != "curve"]
+            whole = "; ".join(f"whole curve {verdict_text(c)}" for c in curves)
+            lines.append(f"  - {name}: {'; '.join(p for p in (whole, _levels(levels)) if p)}.")
+        curves = [r for rows in contrasts.values() for r in rows if r["scope"] == "curve"]
+        if curves and not any(c["verdict"] in DECISIVE for c in curves):
+            closest = min(curves, key=lambda c: c["mdd"] - abs(c["diff"]))
+            undecided.append(
+                f"{question}: no decisive verdict; {_design(closest, claims['alpha'], unit)}"
+            )
+    floors = [
+        f"{f['model']} ({f['regime']} training) from {f['sweep'].rsplit('.', 1)[-1]} = "
+        f"{f['x']:g}: {fmt(f['mean'])} [{fmt(f['ci_low'])}, {fmt(f['ci_high'])}] against "
+        f"{fmt(f['floor'])}{'' if f['below'] else ' (the interval reaches it)'}"
+        for f in claims["below_floor"]
+    ]
+    if floors:
+        lines += ["", f"Below the unimodal floor (mean, 95 % CI): {'; '.join(floors)}."]
+    if undecided:
+        lines += ["", *(f"{line}." for line in undecided)]
     return "\n".join(lines) + "\n"
 
 
 def changed_claims(claims: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """Stated verdicts that the run's summary.json no longer supports (one line each)."""
     found = {
-        tuple(v[k] for k in CLAIM_KEYS[:4]): v["verdict"] for v in summary.get("verdicts") or []
+        tuple(c[k] for k in CLAIM_KEYS[:4]): c["verdict"] for c in summary.get("contrasts") or []
     }
     problems = []
     for claim in claims["claims"]:

@@ -34,3 +34,14 @@ def p_equals(p: object) -> str:
     """A p-value after its name: "p < 0.001" or "p = 0.012"."""
     text = fmt_p(p)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def verdict_text(row: dict) -> str:
+    """A contrast row's verdict with its evidence: "better by +0.204 [0.103, 0.305]",
+    "equivalent within ±0.030: +0.004 [-0.010, 0.018]", "inconclusive: +0.01 [...], MDD 0.08"."""
+    ci = f"{fmt_signed(row['diff'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+    if row["verdict"] in ("better", "worse"):
+        return f"{row['verdict']} by {ci}"
+    if row["verdict"] == "equivalent":
+        return f"equivalent within ±{fmt(row['margin'])}: {ci}"
+    return f"inconclusive: {ci}, MDD {fmt(row['mdd'])}"

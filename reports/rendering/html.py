@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-from collections import Counter
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
-from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
-from reports.rendering.summary import failed_cells, records, verdict_records
+from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals, verdict_text
+from reports.rendering.summary import contrast_records, failed_cells, records
 from reports.scoring.metrics import METRIC_LABELS, metric_label
 from reports.statistics.analysis import Analysis
 from reports.statistics.inference import N_SAMPLE_RESAMPLES
@@ -36,6 +35,7 @@ def _environment() -> jinja2.Environment:
     env.filters["fmt_p"] = fmt_p
     env.filters["p_equals"] = p_equals
     env.filters["signed"] = fmt_signed
+    env.filters["verdict_text"] = verdict_text
     return env
 
 
@@ -63,41 +63,41 @@ def machine_text(machine: dict | None) -> str:
     return "; ".join(f"{MACHINE_LABELS.get(k, k)}: {items[k]}" for k in order) or "not recorded"
 
 
-VERDICT_MARKS = {"better": "▲", "worse": "▼", "no detectable difference": "≈"}
+VERDICT_CLASSES = {"better": "v-better", "worse": "v-worse", "equivalent": "v-equal"}
 
 
-def verdict_rows(verdicts: list[dict]) -> list[dict]:
-    """summary.json verdicts as one row per (other, regime, metric); clean level first, then x."""
-    sweeps = {v["sweep"] for v in verdicts if v["x"] is not None}
-    groups: dict[tuple, list[dict]] = {}
-    for v in verdicts:
-        groups.setdefault((v["other"], v["regime"], v["metric"]), []).append(v)
-    rows = []
-    for (other, regime, metric), levels in groups.items():
-        levels = sorted(levels, key=lambda v: (v["x"] is not None, v["sweep"], v["x"] or 0.0))
-        counts = Counter(v["verdict"] for v in levels)
-        rows.append(
-            {
-                "other": other,
-                "regime": regime,
-                "metric": metric,
-                "levels": [
-                    {
-                        **v,
-                        "mark": VERDICT_MARKS.get(v["verdict"], "?"),
-                        "label": "clean"
-                        if v["x"] is None
-                        else (f"{v['sweep']} " if len(sweeps) > 1 else "") + fmt(v["x"], 2),
-                    }
-                    for v in levels
-                ],
-                "tally": " · ".join(
-                    f"{counts[verdict]} {mark}" for verdict, mark in VERDICT_MARKS.items()
-                )
-                + f" of {len(levels)}",
-            }
-        )
-    return rows
+def level_label(row: dict) -> str:
+    """Where a contrast row was tested: "whole curve (nAUC)", "clean", or the sweep's x."""
+    if row["scope"] == "curve":
+        return "whole curve (nAUC)"
+    if row["scope"] == "clean":
+        return "clean"
+    return f"{row['sweep'].rsplit('.', 1)[-1]} = {fmt(row['x'], 2)}"
+
+
+def answers(contrasts: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(headline rows: each contrast's whole-curve rows, or its clean row without a curve;
+    per question, its contrasts with their clean and level rows in level order)."""
+    order = {"curve": 0, "clean": 1, "level": 2}
+    rows = [
+        {**r, "label": level_label(r), "css": VERDICT_CLASSES.get(r["verdict"], "")}
+        for r in sorted(contrasts, key=lambda r: (order[r["scope"]], r["sweep"], r["x"] or 0.0))
+    ]
+    curves = {r["contrast"] for r in rows if r["scope"] == "curve"}
+    headline = [
+        r
+        for r in rows
+        if r["scope"] == "curve" or (r["scope"] == "clean" and r["contrast"] not in curves)
+    ]
+    questions: dict[str, dict[str, list[dict]]] = {}
+    for r in rows:
+        if r["scope"] != "curve":
+            questions.setdefault(r["question"], {}).setdefault(r["contrast"], []).append(r)
+    by_level = [
+        {"question": q, "contrasts": [{"name": n, "rows": v} for n, v in by.items()]}
+        for q, by in questions.items()
+    ]
+    return headline, by_level
 
 
 def shared(rows: list[dict], key: str) -> object:
@@ -158,8 +158,8 @@ def render_html(
 ) -> Path:
     """Write report.html from the analysis and the PNG figures (by section)."""
     record = analysis.run.record
-    comparisons = records(analysis.comparisons)
-    verdicts = verdict_records(analysis.comparisons)
+    contrasts = contrast_records(analysis.contrasts)
+    headline, by_level = answers(contrasts)
     measure_names, per_sweep = summary_rows(analysis.summary_means)
     all_names, across = summary_rows(analysis.summary_means, across_sweeps=True)
     f = analysis.friedman
@@ -167,11 +167,12 @@ def render_html(
         "record": record,
         "cells": analysis.run.cells,
         "protocol_line": protocol_line(record, analysis.run.cells),
-        "verdicts": verdicts,
-        "verdict_rows": verdict_rows(verdicts),
-        "verdict_sweeps": sorted({v["sweep"] for v in verdicts if v["x"] is not None}),
-        "verdict_n": shared(verdicts, "n"),
-        "verdict_min_p": shared(verdicts, "min_p"),
+        "answers": headline,
+        "by_level": by_level,
+        "contrast_n": shared(contrasts, "n"),
+        "contrast_method": shared(contrasts, "ci_method"),
+        "margin": analysis.margin,
+        "below_floor": records(analysis.below_floor),
         "model_names": [
             m if isinstance(m, str) else m["name"]
             for m in record.get("protocol", {}).get("models", [])
@@ -195,8 +196,6 @@ def render_html(
         "machine": machine_text(record.get("machine")),
         "measures": MEASURES,
         "floors": records(analysis.floors),
-        "comparisons": comparisons,
-        "p_method": shared(comparisons, "p_method"),
         "improvement": records(analysis.improvement),
         "friedman": f,
         "friedman_note": analysis.friedman_note,

@@ -6,11 +6,7 @@ Schema (version 1); NaN is written as null:
     protocol: {name, description, hash}
     ci_level: float                    focus: str     reference: str     metric: str
     alpha: float (1 - ci_level: the level of every test and verdict)
-    verdicts: [{focus, other, regime, sweep, condition, x, metric, n, diff, ci_low, ci_high,
-                p_holm, verdict, mdd, min_p}]
-              (verdict: "better" | "worse" | "no detectable difference"; from the paired t
-               test after Holm; mdd: minimum detectable difference at 80 % power; min_p:
-               smallest attainable p after Holm)
+    margin: float (the equivalence margin of every verdict: report.margin, default 0.03)
     palette: {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
     points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
                corruption2, modality2, param2, value2, unit2, stage, fill, metric,
@@ -20,11 +16,20 @@ Schema (version 1); NaN is written as null:
               error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
               relative_mce)
     floors:  [{regime, sweep, missing, floor, models}]
-    comparisons: [{model_a, model_b, regime, condition, sweep, value, metric, n (paired runs),
-                   units (runs, or folds when clustered), mean_diff, sd_diff, ci_low, ci_high,
-                   ci_method, p, p_method, p_holm, family_size, verdict, mdd, units_for_3pt,
-                   min_p, mcnemar_b, mcnemar_c, mcnemar_midp (conditional on these trained
-                   models; never a verdict)}]
+    contrasts: [{contrast, kind (model | regime | interaction), question, a, b, within,
+                 scope (clean | level | curve), sweep, condition ("nauc" for a whole curve), x,
+                 metric, family, family_size, n (paired runs), units (runs, or folds when
+                 clustered), diff, sd, ci_low, ci_high, ci_method, p, p_holm, margin,
+                 p_equivalence (TOST, Holm within the family), verdict, mdd, variance}]
+               (see reports.statistics.contrasts: one row per contrast at the clean condition,
+                at each non-identity level and over each whole 1-D curve (normalised AUC);
+                verdict: "better" | "worse" | "equivalent" (within ±margin) |
+                "inconclusive"; mdd: minimum detectable difference at 80 % power at the
+                family's first Holm step; variance: null, or the VarianceComponents of the
+                paired difference {seed, fold, seed_and_fold, test_sampling, method})
+    below_floor: [{model, regime, sweep, missing, floor, x, mean, ci_low, ci_high, below}]
+               (the first level from which a fusion model's mean stays below the unimodal
+                floor; below: whether the whole interval is under it)
     probability_of_improvement: [{model_a, model_b, probability, ci_low, ci_high, n, method}]
     friedman: null | {statistic, p, n_blocks, models, mean_ranks, nemenyi, method}
     friedman_note: str (why the Friedman test is not computed, when it is null)
@@ -34,6 +39,7 @@ Schema (version 1); NaN is written as null:
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +49,7 @@ from reports.statistics.analysis import Analysis
 from tacfn.core.store import write_json
 
 SCHEMA = "tacfn-robust/summary"
-VERSION = 1
+VERSION = 2
 
 
 def records(frame: pd.DataFrame | None) -> list[dict]:
@@ -59,32 +65,14 @@ def failed_cells(analysis: Analysis) -> pd.DataFrame:
     return failed.reindex(columns=["key", "model", "regime", "seed", "fold", "error"])
 
 
-VERDICT_KEYS = {
-    "focus": "model_a",
-    "other": "model_b",
-    "regime": "regime",
-    "sweep": "sweep",
-    "condition": "condition",
-    "x": "value",
-    "metric": "metric",
-    "n": "n",
-    "diff": "mean_diff",
-    "ci_low": "ci_low",
-    "ci_high": "ci_high",
-    "p_holm": "p_holm",
-    "verdict": "verdict",
-    "mdd": "mdd",
-    "min_p": "min_p",
-}
-
-
-def verdict_records(comparisons: pd.DataFrame | None) -> list[dict]:
-    """One verdict per comparison and condition, in summary.json's `verdicts` schema."""
-    if comparisons is None or comparisons.empty:
+def contrast_records(contrasts: pd.DataFrame | None) -> list[dict]:
+    """The contrast table in summary.json's `contrasts` schema (variance as a dict or null)."""
+    if contrasts is None or contrasts.empty:
         return []
-    frame = comparisons[list(VERDICT_KEYS.values())]
-    frame.columns = list(VERDICT_KEYS)
-    return records(frame.sort_values(["other", "regime", "sweep", "x", "condition"]))
+    out = records(contrasts.drop(columns="variance"))
+    for row, variance in zip(out, contrasts["variance"], strict=True):
+        row["variance"] = None if variance is None else asdict(variance)
+    return out
 
 
 def summary_dict(analysis: Analysis) -> dict:
@@ -100,12 +88,13 @@ def summary_dict(analysis: Analysis) -> dict:
         "reference": analysis.reference,
         "metric": analysis.metric,
         "alpha": round(1 - analysis.level, 10),
-        "verdicts": verdict_records(analysis.comparisons),
+        "margin": analysis.margin,
         "palette": model_styles(analysis.models),
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),
-        "comparisons": records(analysis.comparisons),
+        "contrasts": contrast_records(analysis.contrasts),
+        "below_floor": records(analysis.below_floor),
         "probability_of_improvement": records(analysis.improvement),
         "friedman": None
         if f is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +16,24 @@ from reports.statistics.comparisons import (
     Friedman,
     condition_means,
     friedman,
-    paired_comparisons,
     probability_of_improvement,
 )
-from reports.statistics.inference import mean_interval, percentile_interval, single_run_what
+from reports.statistics.contrasts import asked_contrasts, contrast_table, default_kinds
+from reports.statistics.inference import (
+    DETECT,
+    Interval,
+    mean_interval,
+    percentile_interval,
+    single_run_what,
+)
 from reports.statistics.resample import REFERENCE_MEASURES, single_run_measure_draws
-from reports.statistics.robustness import CURVE_KEYS, curve_points, curve_summaries, unimodal_floor
+from reports.statistics.robustness import (
+    CURVE_KEYS,
+    REFERENCE_IDENTITY,
+    curve_points,
+    curve_summaries,
+    unimodal_floor,
+)
 from tacfn.core.store import CLEAN, RUN_KEYS
 
 DEFAULT_FOCUS = "tacfn"
@@ -42,7 +55,9 @@ class Analysis:
     reference: str
     level: float
     metric: str = "accuracy"
-    comparisons: pd.DataFrame | None = None
+    margin: float = DETECT
+    contrasts: pd.DataFrame | None = None
+    below_floor: pd.DataFrame | None = None
     improvement: pd.DataFrame | None = None
     friedman: Friedman | None = None
     friedman_note: str = FRIEDMAN_NEEDS
@@ -50,6 +65,14 @@ class Analysis:
     @property
     def fusion_models(self) -> list[str]:
         return sorted(m for m, mods in self.run.modalities().items() if len(mods) > 1)
+
+    @property
+    def regimes(self) -> list[str]:
+        """The protocol's training regimes in its order, then any other of the results table."""
+        listed = list((self.run.protocol.get("train") or {}).get("regimes") or {})
+        return [r for r in listed if r in set(self.table["regime"])] + sorted(
+            set(self.table["regime"]) - set(listed)
+        )
 
     @property
     def models(self) -> list[str]:
@@ -64,11 +87,14 @@ def summarise_measures(
     level: float,
     single_run: dict[tuple, tuple[np.ndarray, int]] | None = None,
     sizes: pd.Series | None = None,
+    reference: str | None = None,
 ) -> pd.DataFrame:
     """Mean, std, CI and n over runs of every (model, regime, sweep, measure).
 
     Folds are clusters weighted by their test size (`sizes`, indexed by run keys);
-    `single_run` holds sample-bootstrap draws for model x regime pairs with one run.
+    `single_run` holds sample-bootstrap draws for model x regime pairs with one run. The
+    `reference` model's CE, relative CE, mCE and effective robustness against itself are their
+    defined values (1, or 0) with no interval.
     """
     rows = []
     single_run = single_run or {}
@@ -85,11 +111,17 @@ def summarise_measures(
             if key[3] in REFERENCE_MEASURES:
                 what += " (reference curve fixed at its mean)"
             ci = percentile_interval(draws, level, what)
+        defined = key[0] == reference and key[3] in REFERENCE_IDENTITY
+        if defined:
+            mean = REFERENCE_IDENTITY[key[3]]
+            ci = Interval(math.nan, math.nan, "by definition: the reference against itself")
         rows.append(
             {
                 **dict(zip(["model", "regime", "sweep", "measure"], key, strict=True)),
                 "mean": mean,
-                "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+                "std": float(values.std(ddof=1))
+                if values.size > 1 and not defined
+                else float("nan"),
                 "ci_low": ci.low,
                 "ci_high": ci.high,
                 "ci_method": ci.method,
@@ -119,8 +151,45 @@ def _floors(table: pd.DataFrame, points: pd.DataFrame, run: Run, metric: str) ->
     return pd.DataFrame(rows, columns=["regime", "sweep", "missing", "floor", "models"])
 
 
+BELOW_FLOOR_COLUMNS = [
+    "model", "regime", "sweep", "missing", "floor", "x", "mean", "ci_low", "ci_high", "below"
+]  # fmt: skip
+
+
+def below_floor(
+    means: pd.DataFrame, floors: pd.DataFrame, fusion: list[str], metric: str
+) -> pd.DataFrame:
+    """Per fusion model, regime and missing-modality sweep: the first level from which the
+    model's mean stays below the unimodal floor, its mean and CI there, and whether the whole
+    CI is below the floor. Curves that never end below the floor have no row."""
+    rows = []
+    m = means[(means["metric"] == metric) & means["model"].isin(fusion)]
+    for f in floors[floors["floor"].notna()].itertuples():
+        sel = m[(m["regime"] == f.regime) & (m["sweep"] == f.sweep)]
+        for model, curve in sel.sort_values("value").groupby("model", sort=True):
+            above = (curve["mean"] >= f.floor).to_numpy()
+            if above[-1]:
+                continue
+            first = curve.iloc[int(np.flatnonzero(above)[-1]) + 1 if above.any() else 0]
+            rows.append(
+                {
+                    "model": model,
+                    "regime": f.regime,
+                    "sweep": f.sweep,
+                    "missing": f.missing,
+                    "floor": f.floor,
+                    "x": float(first["value"]),
+                    "mean": float(first["mean"]),
+                    "ci_low": float(first["ci_low"]),
+                    "ci_high": float(first["ci_high"]),
+                    "below": bool(first["ci_high"] < f.floor),
+                }
+            )
+    return pd.DataFrame(rows, columns=BELOW_FLOOR_COLUMNS)
+
+
 def analyse(run: Run, with_tests: bool = True) -> Analysis:
-    """Score the run; `with_tests` adds paired comparisons, Friedman and P(improvement)."""
+    """Score the run; `with_tests` adds the contrasts, Friedman and P(improvement)."""
     options = run.report_options
     level = float(options.get("ci", 0.95))
     focus = str(options.get("focus", DEFAULT_FOCUS))
@@ -144,23 +213,33 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
         points=points,
         summaries=summaries,
         summary_means=summarise_measures(
-            summaries, level, single_run, sizes.set_index(RUN_KEYS)["n"]
+            summaries, level, single_run, sizes.set_index(RUN_KEYS)["n"], reference
         ),
         floors=_floors(table, points, run, metric),
         focus=focus,
         reference=reference,
         level=level,
         metric=metric,
+        margin=float(options.get("margin") or DETECT),
+    )
+    analysis.below_floor = below_floor(
+        analysis.means, analysis.floors, analysis.fusion_models, metric
     )
     if with_tests:
-        models = sorted(table["model"].unique())
-        others = [m for m in analysis.fusion_models if m != focus]
-        if focus in models:
-            analysis.comparisons = paired_comparisons(
-                table, run.predictions, focus, others, level, metric
-            )
+        present = set(table["model"])
+        fusion = [m for m in analysis.models if m in analysis.fusion_models and m in present]
+        every = [m for m in analysis.models if m in present]
+        kinds = options.get("contrasts")
+        if kinds is None:
+            kinds = default_kinds(fusion, analysis.regimes, focus, reference)
+        contrasts = asked_contrasts(kinds, fusion, every, analysis.regimes, focus, reference)
+        analysis.contrasts = contrast_table(
+            table, points, contrasts, level, analysis.margin, metric
+        )
+        others = [m for m in fusion if m != focus]
+        if focus in present:
             analysis.improvement = probability_of_improvement(table, focus, others, metric, level)
-        analysis.friedman = friedman(table, models, metric)
+        analysis.friedman = friedman(table, fusion, metric)
     return analysis
 
 

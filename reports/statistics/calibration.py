@@ -4,7 +4,9 @@ A run's score at a condition is Binomial(CLIPS, truth + run effect) / CLIPS: the
 effect is shared by every condition of that trained model, the sample noise is not. Every
 rate below comes from the functions the report uses (reports.statistics.inference); the
 Friedman blocks are built as reports.statistics.comparisons.friedman builds them (each run's
-score averaged over its conditions).
+score averaged over its conditions). The contrast verdicts are calibrated through the report's
+own path (reports.statistics.contrasts.contrast_table on simulated results tables with seed
+and fold effects).
 Reproduce the tables in docs/statistics.md with `python -m reports.statistics.calibration`.
 """
 
@@ -13,9 +15,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from reports.statistics.inference import holm, student, t_interval, t_test_p, verdict
+from reports.statistics.contrasts import Contrast, contrast_table
+from reports.statistics.inference import DETECT, holm, student, t_interval, t_test_p, verdict
+from reports.statistics.robustness import curve_points
 
 CLIPS = 240
 LEVEL = 0.95
@@ -80,7 +85,7 @@ def paired_rates(
     p = t_test_p(mean, se, df)
     low, high = t_interval(mean, se, df, LEVEL)
     p_holm = holm(p)
-    called = verdict(p_holm, low, high, ALPHA) != "no detectable difference"
+    called = np.isin(verdict(p_holm, low, high, ALPHA), ("better", "worse"))
     return float(np.mean(p < ALPHA)), float(np.mean(called))
 
 
@@ -101,7 +106,104 @@ def friedman_rejection(draws: int, seed: int = 0, sd: float = 0.02) -> tuple[flo
     return rates[0], rates[1]
 
 
-def calibration_table(draws: int = 2000) -> str:
+SIM_SEEDS, SIM_FOLDS = 2, 6
+SIM_LEVELS = {0.0: 0.75, 0.5: 0.6, 1.0: 0.45}  # x -> true accuracy of every cell
+SIM_CONTRASTS = (
+    Contrast.models("a", "b", "s", "model"),
+    Contrast.regimes("a", "s", "r", "regime"),
+    Contrast.interaction("a", "b", "s", "r", "interaction"),
+)
+
+
+def simulated_table(rng: np.random.Generator, effect: float) -> pd.DataFrame:
+    """A results table of models a, b x regimes r, s x 2 seeds x 6 folds at clean and p = 0,
+    0.5, 1 of a missing-audio sweep. Accuracy: truth + fold effect (SD 4 points, shared by
+    every cell of the fold) + model x regime x fold effect (SD 2) + seed effect of the trained
+    model (SD 2, shared by its conditions), binomial over CLIPS; `effect` is added to (a, s),
+    so every contrast of SIM_CONTRASTS has the true difference `effect`."""
+    cells = [(m, r) for m in "ab" for r in "rs"]
+    fold = rng.normal(0, 0.04, SIM_FOLDS)[None, None, :]
+    cell_fold = rng.normal(0, 0.02, (len(cells), 1, SIM_FOLDS))
+    seed = rng.normal(0, 0.02, (len(cells), SIM_SEEDS, SIM_FOLDS))
+    shift = np.array([effect if c == ("a", "s") else 0.0 for c in cells])[:, None, None]
+    run = fold + cell_fold + seed + shift
+    frames = []
+    for x, truth in [(None, SIM_LEVELS[0.0]), *SIM_LEVELS.items()]:
+        score = _scores(rng, truth, run)
+        index = pd.MultiIndex.from_product(
+            [range(len(cells)), range(SIM_SEEDS), range(SIM_FOLDS)], names=["cell", "seed", "fold"]
+        )
+        frame = pd.DataFrame({"score": score.ravel()}, index=index).reset_index()
+        frame["model"] = [cells[c][0] for c in frame["cell"]]
+        frame["regime"] = [cells[c][1] for c in frame["cell"]]
+        sweep = "clean" if x is None else "missing[audio].p"
+        frames.append(
+            frame.drop(columns="cell").assign(
+                condition="clean" if x is None else f"missing[audio].p={x:g}",
+                sweep=sweep,
+                value=np.nan if x is None else x,
+                identity=x == 0.0,
+                corruption=None if x is None else "missing",
+                modality=None if x is None else "audio",
+                param=None if x is None else "p",
+                unit=None,
+                corruption2=None,
+            )
+        )
+    return pd.concat(frames, ignore_index=True).assign(metric="accuracy", n=CLIPS)
+
+
+def contrast_rates(draws: int, seed: int = 0, margin: float = DETECT) -> pd.DataFrame:
+    """Per contrast kind and scope, from `draws` simulated runs at a true difference of 0 and
+    `draws` at the margin, through contrast_table: the false-claim rate (better / worse at
+    0), the false-equivalence rate (equivalent at the margin), the interval coverage (both)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for truth in (0.0, margin):
+        for _ in range(draws):
+            table = simulated_table(rng, truth)
+            points = curve_points(table, {})
+            out = contrast_table(table, points, list(SIM_CONTRASTS), LEVEL, margin)
+            kept = out[["kind", "scope", "verdict", "ci_low", "ci_high"]]
+            frames.append(kept.assign(truth=truth))
+    rows = pd.concat(frames, ignore_index=True)
+    rows["covered"] = (rows["ci_low"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high"])
+    rows["claim"] = rows["verdict"].isin(("better", "worse"))
+    rows["equivalent"] = rows["verdict"] == "equivalent"
+    null, at_margin = rows[rows["truth"] == 0.0], rows[rows["truth"] == margin]
+    keys = ["kind", "scope"]
+    rates = pd.DataFrame(
+        {
+            "false_claims": null.groupby(keys)["claim"].mean(),
+            "false_equivalence": at_margin.groupby(keys)["equivalent"].mean(),
+            "coverage": rows.groupby(keys)["covered"].mean(),
+        }
+    )
+    return rates.reset_index().assign(runs=draws)
+
+
+def contrast_lines(draws: int) -> list[str]:
+    """The contrast calibration as a Markdown table."""
+    rates = contrast_rates(draws)
+    lines = [
+        f"Contrast verdicts through contrast_table ({SIM_SEEDS} seeds x {SIM_FOLDS} folds, fold "
+        f"effect SD 4 points, model x regime x fold SD 2, seed SD 2, {CLIPS} clips; true "
+        f"difference 0 for false claims, the margin {DETECT:g} for false equivalence; "
+        "coverage over both; α = 0.05):",
+        "",
+        "| kind | scope | simulated runs (per truth) | false claims | false equivalence | "
+        "coverage |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rates.itertuples():
+        lines.append(
+            f"| {r.kind} | {r.scope} | {r.runs} | {r.false_claims:.3f} | "
+            f"{r.false_equivalence:.3f} | {r.coverage:.3f} |"
+        )
+    return lines
+
+
+def calibration_table(draws: int = 2000, contrast_draws: int = 1000) -> str:
     """Every measured rate as Markdown tables."""
     lines = ["Coverage of nominal 95 % t-intervals for a mean over runs (run effect SD 4 points):"]
     lines += ["", "| runs | normal | skewed (beta) |", "|---|---|---|"]
@@ -133,6 +235,7 @@ def calibration_table(draws: int = 2000) -> str:
     lines += ["", "Friedman, 4 identical models, 3 seeds x 6 conditions, run SD 2 points:", ""]
     lines += ["| blocks | rejects |", "|---|---|", f"| runs (the report) | {runs:.3f} |"]
     lines.append(f"| conditions of the sweep (not independent) | {conditions:.3f} |")
+    lines += ["", *contrast_lines(contrast_draws)]
     return "\n".join(lines)
 
 
@@ -140,7 +243,9 @@ def main() -> None:
     """Print the calibration tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=2000)
-    print(calibration_table(parser.parse_args().draws))
+    parser.add_argument("--contrast-draws", type=int, default=1000)
+    args = parser.parse_args()
+    print(calibration_table(args.draws, args.contrast_draws))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ its method string and its n.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ MAX_UNITS = 10_000
 NEEDS_PAIRS = "not computed: needs ≥ 2 paired runs"
 SEEDS_POPULATION = "new seeds on these test actors"
 ACTORS_POPULATION = "new actors"
-VERDICTS = ("better", "worse", "no detectable difference")
+VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,10 @@ def estimate(
             return Estimate(float("nan"), float("nan"), -1, 0, "runs")
         mean, se, df = student(values)
         return Estimate(float(mean), float(se), df, n, "runs")
-    frame = pd.DataFrame(
-        {"v": values, "fold": folds, "w": 1.0 if sizes is None else np.asarray(sizes, float)}
-    )
-    by_fold = frame.groupby("fold").agg(v=("v", "mean"), w=("w", "first"))
-    w = by_fold["w"].to_numpy() / by_fold["w"].sum()
-    m = by_fold["v"].to_numpy()
+    _, first, inverse = np.unique(np.asarray(folds), return_index=True, return_inverse=True)
+    m = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    w = np.ones(m.size) if sizes is None else np.asarray(sizes, dtype=float)[first]
+    w = w / w.sum()
     f = m.size
     mean = float(np.sum(w * m))
     se = math.sqrt(f / (f - 1) * np.sum(w**2 * (m - mean) ** 2))
@@ -177,14 +176,19 @@ def _power(effect: float, units: int, alpha: float) -> float:
     return float(stats.nct.sf(crit, df, nc) + np.nan_to_num(lower, nan=0.0))
 
 
+@functools.lru_cache(maxsize=4096)
+def _detectable_effect(units: int, alpha: float, power: float) -> float:
+    """The effect (in SDs of one unit) a two-sided paired t test detects with `power`."""
+    return float(optimize.brentq(lambda e: _power(e, units, alpha) - power, 1e-9, 1e4))
+
+
 def mdd(sd: float, units: int, alpha: float, power: float = POWER) -> float:
     """Minimum detectable difference of a two-sided paired t test at `alpha` with `power`."""
     if units < 2 or not math.isfinite(sd):
         return float("nan")
     if sd == 0:
         return 0.0
-    d = optimize.brentq(lambda e: _power(e, units, alpha) - power, 1e-9, 1e4)
-    return float(d) * sd
+    return _detectable_effect(int(units), float(alpha), float(power)) * sd
 
 
 def units_needed(sd: float, alpha: float, delta: float = DETECT, power: float = POWER) -> float:
@@ -236,14 +240,39 @@ def design_note(seeds: int, folds: int, family_sizes: list[int], level: float) -
     )
 
 
+def equivalence_p(mean: np.ndarray, se: np.ndarray, df: int, margin: float) -> np.ndarray:
+    """p of the two one-sided t tests (TOST) that the mean lies within ±margin (vectorised).
+
+    With no spread (SE 0) the mean is exact: p 0 when |mean| < margin, else 1.
+    """
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    if df < 1 or not margin > 0:
+        return np.full(mean.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = stats.t.sf((mean + margin) / se, df)
+        upper = stats.t.cdf((mean - margin) / se, df)
+    return np.where(se > 0, np.maximum(lower, upper), np.where(np.abs(mean) < margin, 0.0, 1.0))
+
+
 def verdict(
-    p_holm: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray, alpha: float
+    p_holm: np.ndarray,
+    ci_low: np.ndarray,
+    ci_high: np.ndarray,
+    alpha: float,
+    p_equivalence: np.ndarray | None = None,
 ) -> np.ndarray | str:
-    """Better / worse when Holm p < alpha and the CI excludes 0; else no detectable difference."""
+    """Better / worse when Holm p < alpha and the CI excludes 0; else equivalent when the
+    Holm-adjusted TOST p (`p_equivalence`) < alpha; else inconclusive."""
     p = np.asarray(p_holm, dtype=float)
     low, high = np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float)
     significant = np.nan_to_num(p, nan=1.0) < alpha
-    out = np.where(significant & (low > 0), VERDICTS[0], VERDICTS[2])
+    equivalent = (
+        np.nan_to_num(np.asarray(p_equivalence, dtype=float), nan=1.0) < alpha
+        if p_equivalence is not None
+        else np.zeros(p.shape, dtype=bool)
+    )
+    out = np.where(equivalent, VERDICTS[2], VERDICTS[3])
+    out = np.where(significant & (low > 0), VERDICTS[0], out)
     out = np.where(significant & (high < 0), VERDICTS[1], out)
     return out if out.ndim else str(out)
 

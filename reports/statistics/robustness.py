@@ -30,6 +30,15 @@ MEASURES = {
     "relative_mce": "mean relative CE over the sweeps of the model",
 }
 
+# The reference model's value of a measure against itself, by definition (no interval).
+REFERENCE_IDENTITY = {
+    "ce": 1.0,
+    "relative_ce": 1.0,
+    "mce": 1.0,
+    "relative_mce": 1.0,
+    "effective_robustness": 0.0,
+}
+
 
 def normalised_auc(x: np.ndarray, y: np.ndarray) -> float:
     """Trapezoid area over the actual x grid divided by its span (y itself for one point)."""
