@@ -46,3 +46,35 @@ def test_eta_is_the_mean_measured_cell_time_over_the_workers() -> None:
     assert epoch_label("tacfn/clean/seed0/fold0", row) == (
         "  tacfn/clean/seed0/fold0 fusion epoch 3 val_loss 1.235"
     )
+
+
+def _contrast(scope: str, verdict: str, sweep: str = "missing[audio].p") -> dict[str, Any]:
+    return {
+        "contrast": "tacfn − concat | clean",
+        "scope": scope,
+        "sweep": "clean" if scope == "clean" else sweep,
+        "metric": "accuracy",
+        "diff": 0.0226,
+        "ci_low": -0.0251,
+        "ci_high": 0.0702,
+        "verdict": verdict,
+        "mdd": 0.0651,
+        "margin": 0.03,
+    }
+
+
+def test_the_headline_gives_each_whole_curve_answer_first() -> None:
+    from reports.rendering.headline import headline
+
+    rows = [_contrast("clean", "better"), _contrast("level", "worse")]
+    rows += [_contrast("curve", "inconclusive"), _contrast("curve", "equivalent", "noise")]
+    assert headline({"contrasts": rows}) == [
+        "tacfn − concat | clean, whole curve of missing[audio].p: +0.023 [-0.025, +0.070] "
+        "nAUC accuracy: inconclusive (MDD 0.065)",
+        "tacfn − concat | clean, whole curve of noise: +0.023 [-0.025, +0.070] nAUC accuracy: "
+        "equivalent (within ±0.030)",
+    ]
+    assert headline({"contrasts": rows[:2]}) == [
+        "tacfn − concat | clean, clean: +0.023 [-0.025, +0.070] accuracy: better"
+    ]
+    assert headline({"contrasts": rows * 3}, limit=4)[-1] == "... 2 more answers in the report"

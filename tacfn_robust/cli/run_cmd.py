@@ -170,8 +170,14 @@ def _run_outcome(
 
 
 def _print_result(result: RunResult) -> None:
+    """The tally, the run's headline answers and the report's path."""
     typer.echo(f"{result.tally()}; results in {result.run_dir}")
     if result.report is not None:
+        from reports.rendering.headline import headline
+        from tacfn.core import store
+
+        for line in headline(store.read_json(result.run_dir / store.SUMMARY_FILE)):
+            typer.echo(line)
         typer.echo(f"report: {result.report}")
     if result.failed:
         raise typer.Exit(1)
