@@ -40,12 +40,13 @@ def _register_commands() -> None:
     from tacfn_robust.cli import (
         corruptions_cmd,
         data_cmd,
+        export_cmd,
         models_cmd,
         report_cmd,
         run_cmd,
     )
 
-    for module in (run_cmd, report_cmd, models_cmd, corruptions_cmd, data_cmd):
+    for module in (run_cmd, report_cmd, export_cmd, models_cmd, corruptions_cmd, data_cmd):
         module.register(app)
 
 
