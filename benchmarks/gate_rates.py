@@ -109,7 +109,7 @@ def simulate(
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-point margins and detection rates, whole-check false-alarm rate)."""
-    base = load_baseline(baseline)
+    base = load_baseline(baseline).model_dump()
     structure = _model(run_dir, base)
     n = int(base["points"][0]["n"])
     rng = np.random.default_rng(seed)

@@ -107,7 +107,7 @@ def _execute(
     directory.mkdir(parents=True, exist_ok=True)
     remove_temporaries(directory)
     started = time.perf_counter()
-    record: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "key": key,
         "model": cell.model,
         "builds": protocol.model_entries[cell.model].model,
@@ -120,19 +120,19 @@ def _execute(
         "threads": protocol.executor.threads,
     }
     try:
-        record.update(_train_and_evaluate(protocol, cell, directory, stored, progress, source))
-        record["artefacts"] = store.artefacts(directory)
-        record["status"] = "done"
-        record["error"] = None
+        fields.update(_train_and_evaluate(protocol, cell, directory, stored, progress, source))
+        fields.update(artefacts=store.artefacts(directory), status="done")
     except DiskFull:
         raise  # stops the run: every later cell would fail the same way
     except Exception as exc:  # recorded; the rest of the grid goes on
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        record["traceback"] = traceback.format_exc()
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    store.write_json(directory / store.CELL_FILE, record)
-    return record
+        fields.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+    record = store.CellRecord(**fields, seconds=round(time.perf_counter() - started, 3))
+    store.write_record(directory / store.CELL_FILE, record)
+    return record.model_dump()
 
 
 def _adopt(

@@ -20,7 +20,7 @@ from protocols.store import recorded
 from tacfn.core import store
 from tacfn.core.io import write_text
 
-VERSIONED = ("torch", "torchvision", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
+VERSIONED = ("torch", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
 
 
 def _versions() -> dict[str, str]:

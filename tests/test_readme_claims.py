@@ -74,7 +74,8 @@ def test_reading_answers_each_question_and_names_the_evidence() -> None:
     assert "inconclusive at the other levels (MDD 0.040–0.040)" in text
     assert "n = 6 paired runs" in text and "over 6 fold means (df 5; covers new actors)" in text
     # the question without a decisive answer says what design would give one
-    assert "m against n: no decisive verdict; m − n | c: inconclusive: +0.010" in text
+    assert "No decisive whole-curve verdict, and the design that would give one:" in text
+    assert "- **m against n**: m − n | c: inconclusive: +0.010" in text
     assert "would take about 7 fold means (this design has 6)" in text
 
 
@@ -105,4 +106,7 @@ def test_claims_are_of_the_shipped_default_protocol() -> None:
 def test_a_rerun_of_the_default_protocol_supports_every_stated_verdict(tmp_path: Path) -> None:
     run_protocol(load_protocol("missing_audio"), out=tmp_path / "missing_audio")
     summary = json.loads((tmp_path / "missing_audio" / store.SUMMARY_FILE).read_text())
-    assert changed_claims(json.loads(CLAIMS.read_text()), summary) == []
+    stated = json.loads(CLAIMS.read_text())
+    assert changed_claims(stated, summary) == []
+    # every number of the README's reading, not only the verdicts
+    assert reading(claims_from_summary(summary)) == reading(stated)

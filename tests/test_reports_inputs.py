@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from test_reports_sim import simulate_run
 
 from reports import check, save_baseline
-from reports.gate.baseline import baseline_dict
+from reports.gate.baseline import build_baseline
 from reports.gate.regression import chance_level
 from reports.reading.run_dir import load_run
 from reports.scoring.table import CONDITION_COLUMNS
@@ -90,18 +91,28 @@ def _mutations() -> list[tuple[str, object, str]]:
         return change
 
     return [
-        ("missing key", drop("mean"), "points[0]: missing key 'mean'"),
-        ("string mean", point("mean", "0.8"), "points[0].mean: expected a finite number"),
-        ("zero n", point("n", 0), "points[0].n: expected a positive integer, got 0"),
-        ("bool n", point("n", True), "points[0].n: expected a positive integer, got true"),
-        ("zero n_samples", point("n_samples", 0), "points[0].n_samples: expected a positive"),
-        ("bad std", point("std", [1]), "points[0].std: expected a finite number or null"),
-        ("empty points", top("points", []), "points: empty"),
-        ("points not a list", top("points", {}), "points: expected a list"),
-        ("no curves", top("curves", None), "curves: expected a list"),
-        ("curve n", curve("n", -1), "curves[0].n: expected a positive integer"),
-        ("family", top("families", [{"model": "x"}]), "families[0]: missing key 'regime'"),
-        ("versions", top("versions", []), "versions: expected an object"),
+        ("missing key", drop("mean"), "points[0].mean: missing"),
+        (
+            "string mean",
+            point("mean", "0.8"),
+            'points[0].mean: input should be a valid number, got "0.8"',
+        ),
+        (
+            "infinite mean",
+            point("mean", math.inf),
+            "points[0].mean: input should be a finite number",
+        ),
+        ("zero n", point("n", 0), "points[0].n: input should be greater than 0, got 0"),
+        ("bool n", point("n", True), "points[0].n: input should be a valid integer, got true"),
+        ("zero n_samples", point("n_samples", 0), "points[0].n_samples: input should be greater"),
+        ("bad std", point("std", [1]), "points[0].std: input should be a valid number, got [1]"),
+        ("unknown field", point("men", 0.5), "points[0].men: unknown field"),
+        ("empty points", top("points", []), "points: list should have at least 1 item"),
+        ("points not a list", top("points", {}), "points: input should be a valid list"),
+        ("no curves", top("curves", None), "curves: input should be a valid list, got null"),
+        ("curve n", curve("n", -1), "curves[0].n: input should be greater than 0"),
+        ("family", top("families", [{"model": "x"}]), "families[0].regime: missing"),
+        ("versions", top("versions", []), "versions: input should be a valid dictionary"),
         ("not a baseline", top("schema", "other"), "not a tacfn-robust baseline"),
     ]
 
@@ -129,11 +140,11 @@ def test_report_metric_drives_comparisons_and_baseline(
     analysis = analyse(run)
     assert analysis.metric == "macro_f1"
     assert set(analysis.contrasts["metric"]) == {"macro_f1"}
-    base = baseline_dict(analysis)
-    assert base["metric"] == "macro_f1"
+    base = build_baseline(analysis)
+    assert base.metric == "macro_f1"
     f1 = analysis.means[analysis.means["metric"] == "macro_f1"].set_index(["model", "condition"])
-    point = base["points"][0]
-    assert point["mean"] == pytest.approx(f1.loc[(point["model"], point["condition"]), "mean"])
+    point = base.points[0]
+    assert point.mean == pytest.approx(f1.loc[(point.model, point.condition), "mean"])
     run.record["protocol"]["report"]["metric"] = "bogus"
     with pytest.raises(Exception, match="unknown metric 'bogus'"):
         analyse(run)

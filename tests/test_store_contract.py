@@ -17,7 +17,10 @@ from protocols.predictions import predictions_frame
 from protocols.schema import Sweep
 from protocols.store import read_cell, recorded
 from reports.reading.run_dir import load_run
+from reports.rendering.claims import main as claims_main
+from reports.rendering.summary import write_summary
 from reports.scoring.table import CONDITION_COLUMNS, results_table
+from reports.statistics.analysis import analyse
 from reports.statistics.robustness import curve_points
 from tacfn.core import store
 from tacfn.core.errors import DataError
@@ -177,3 +180,43 @@ def test_predictions_have_the_contract_types(tmp_path: Path) -> None:
     assert predictions.loc[predictions["condition"] == store.CLEAN, "realised"].isna().all()
     realised = predictions[predictions["sweep"] != store.CLEAN].groupby("condition")["realised"]
     assert realised.first().to_dict() == {f"missing[audio].p={v:g}": v for v in VALUES}
+
+
+def test_a_cell_json_that_does_not_match_its_model_names_file_and_field(tmp_path: Path) -> None:
+    key, _ = _write_run(tmp_path)
+    path = store.cell_dir(tmp_path, key) / store.CELL_FILE
+    cell = store.read_json(path)
+    store.write_json(path, {**cell, "seed": "0"})
+    with pytest.raises(DataError) as caught:
+        load_run(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f'{path}: seed: input should be a valid integer, got "0"')
+    assert "\n" not in message and message.endswith("to recompute the cell")
+    store.write_json(path, {**cell, "stauts": "done"})
+    assert "stauts: unknown field" in str(pytest.raises(DataError, load_run, tmp_path).value)
+    assert read_cell(tmp_path, key) is None  # the runner's reading: the cell runs again
+
+
+def test_summary_json_is_written_and_read_through_its_model(tmp_path: Path) -> None:
+    _write_run(tmp_path)
+    path = tmp_path / store.SUMMARY_FILE
+    write_summary(analyse(load_run(tmp_path)), path)
+    summary = store.read_record(path, store.Summary)
+    assert summary.schema_id == store.SUMMARY_SCHEMA and summary.points[0].n == 1
+    data = store.read_json(path)
+    data["points"][0]["n"] = 1.5
+    store.write_json(path, data)
+    with pytest.raises(DataError) as caught:
+        claims_main([str(tmp_path), str(tmp_path / "claims.json")])
+    message = str(caught.value)
+    assert message.startswith(f"{path}: points[0].n: input should be a valid integer, got 1.5")
+    assert "\n" not in message and message.endswith(f"'tacfn-robust report {tmp_path}'")
+
+
+def test_json_writes_numpy_numbers_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "numbers.json"
+    value = {"f": np.float32(0.5), "i": np.int64(3), "b": np.bool_(True), "a": np.arange(2)}
+    store.write_json(path, value)
+    assert store.read_json(path) == {"f": 0.5, "i": 3, "b": True, "a": [0, 1]}
+    with pytest.raises(TypeError, match=r"JSON cannot hold \{1, 2\} \(type set\)"):
+        store.write_json(path, {"ids": {1, 2}})

@@ -1,14 +1,15 @@
-"""Baseline files of robustness curves: build from a run, save, load and validate.
+"""Baseline files of robustness curves: build from a run, save and load.
 
 A baseline holds, for the report metric, every point's (model x regime x condition) mean,
 run-to-run std, n and test size, every curve's nAUC, and per curve the std over runs of each
 run's mean (the run part of the pooled variance the check uses, see reports.gate.regression).
+Its schema is tacfn.core.store.Baseline; a file that does not match it is one DataError line
+naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -16,14 +17,19 @@ import pandas as pd
 from reports.reading.run_dir import load_run
 from reports.statistics.analysis import Analysis, analyse
 from tacfn.core.errors import DataError
-from tacfn.core.store import REPORT_ONLY_FIELDS, read_json, write_json
+from tacfn.core.store import (
+    BASELINE_SCHEMA,
+    REPORT_ONLY_FIELDS,
+    Baseline,
+    read_json,
+    read_record,
+    write_record,
+)
 
-SCHEMA = "tacfn-robust/baseline"
-VERSION = 1
 SAVE = "create it with 'tacfn-robust baseline save'"
 
 
-def baseline_dict(analysis: Analysis) -> dict:
+def build_baseline(analysis: Analysis) -> Baseline:
     """Per model x regime x condition and per curve nAUC: mean, run-to-run std, n."""
     record = analysis.run.record
     m = analysis.means[analysis.means["metric"] == analysis.metric]
@@ -54,19 +60,19 @@ def baseline_dict(analysis: Analysis) -> dict:
         }
         for r in nauc.itertuples()
     ]
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "metric": analysis.metric,
-        "families": curve_families(analysis.table, analysis.metric),
-        "protocol_name": record.get("name"),
-        "protocol_hash": record.get("hash"),
-        "protocol": record.get("protocol", {}),
-        "versions": record.get("versions", {}),
-        "git_commit": record.get("git_commit"),
-        "points": points,
-        "curves": curves,
-    }
+    return Baseline.model_validate(
+        {
+            "metric": analysis.metric,
+            "families": curve_families(analysis.table, analysis.metric),
+            "protocol_name": record.get("name"),
+            "protocol_hash": record.get("hash"),
+            "protocol": record.get("protocol", {}),
+            "versions": record.get("versions", {}),
+            "git_commit": record.get("git_commit"),
+            "points": points,
+            "curves": curves,
+        }
+    )
 
 
 def curve_families(table: pd.DataFrame, metric: str = "accuracy") -> list[dict]:
@@ -85,89 +91,18 @@ def curve_families(table: pd.DataFrame, metric: str = "accuracy") -> list[dict]:
 def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
     """Write the baseline JSON of a run directory's curves to `file`."""
     analysis = analyse(load_run(run_dir), with_tests=False)
-    return write_json(file, baseline_dict(analysis))
+    return write_record(file, build_baseline(analysis))
 
 
-def load_baseline(file: str | Path) -> dict:
+def load_baseline(file: str | Path) -> Baseline:
     path = Path(file)
     if not path.is_file():
         raise DataError(f"{path}: baseline file not found; {SAVE}")
-    data = read_json(path, SAVE)
-    if data.get("schema") != SCHEMA:
-        raise DataError(f"{path}: not a tacfn-robust baseline (expected schema {SCHEMA!r})")
-    problem = baseline_problem(data)
-    if problem is not None:
-        raise DataError(f"{path}: malformed baseline: {problem}")
-    return data
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_count(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-ENTRY_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "points": (
-        ("model", "str"),
-        ("regime", "str"),
-        ("sweep", "str"),
-        ("condition", "str"),
-        ("mean", "number"),
-        ("std", "number or null"),
-        ("n", "count"),
-        ("n_samples", "count"),
-    ),
-    "curves": (
-        ("model", "str"),
-        ("regime", "str"),
-        ("sweep", "str"),
-        ("mean", "number"),
-        ("std", "number or null"),
-        ("n", "count"),
-    ),
-    "families": (
-        ("model", "str"),
-        ("regime", "str"),
-        ("sweep", "str"),
-        ("n", "count"),
-        ("run_mean_std", "number or null"),
-    ),
-}
-CHECKS = {
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "number": (_is_number, "a finite number"),
-    "number or null": (lambda v: v is None or _is_number(v), "a finite number or null"),
-    "count": (_is_count, "a positive integer"),
-}
-
-
-def baseline_problem(data: dict) -> str | None:
-    """The first structural problem of a baseline dict (a one-line message), or None."""
-    if not isinstance(data.get("metric", "accuracy"), str):
-        return "metric: expected a string"
-    for key in ("protocol", "versions"):
-        if not isinstance(data.get(key, {}), dict):
-            return f"{key}: expected an object"
-    for section, fields in ENTRY_FIELDS.items():
-        entries = data.get(section, [] if section == "families" else None)
-        if not isinstance(entries, list):
-            return f"{section}: expected a list"
-        if section == "points" and not entries:
-            return "points: empty (nothing to check against)"
-        for i, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                return f"{section}[{i}]: expected an object"
-            for name, kind in fields:
-                if name not in entry:
-                    return f"{section}[{i}]: missing key {name!r}"
-                ok, expected = CHECKS[kind]
-                if not ok(entry[name]):
-                    value = json.dumps(entry[name])[:40]
-                    return f"{section}[{i}].{name}: expected {expected}, got {value}"
-    return None
+    if read_json(path, SAVE).get("schema") != BASELINE_SCHEMA:
+        raise DataError(
+            f"{path}: not a tacfn-robust baseline (expected schema {BASELINE_SCHEMA!r}); {SAVE}"
+        )
+    return read_record(path, Baseline, SAVE)
 
 
 def _flatten(d: object, prefix: str = "") -> dict[str, object]:

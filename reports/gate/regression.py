@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.gate.baseline import baseline_dict, load_baseline, protocol_diff
+from reports.gate.baseline import build_baseline, load_baseline, protocol_diff
 from reports.reading.run_dir import load_run
 from reports.scoring.metrics import custom_metrics, multiclass_scores, multilabel_scores
 from reports.statistics.analysis import Analysis, analyse
@@ -223,7 +223,11 @@ def _family(
 def compare(
     base: dict, new: dict, abs_tol: float = DEFAULT_ABS_TOL, alpha: float = DEFAULT_ALPHA
 ) -> list[CheckRow]:
-    """One-sided regression test of every baseline point and curve nAUC against `new`."""
+    """One-sided regression test of every baseline point and curve nAUC against `new`.
+
+    `base` and `new` hold `points`, `curves` and `families` entries as a baseline file does
+    (Baseline.model_dump()).
+    """
     new_points = {(p["model"], p["regime"], p["condition"]): p for p in new["points"]}
     curves: dict[tuple[str, str, str], list] = {}
     for p in base["points"]:
@@ -340,24 +344,24 @@ def check(
         raise ConfigError(f"--alpha {alpha}: expected a level between 0 and 1")
     base = load_baseline(baseline_file)
     analysis = analyse(load_run(run_dir), with_tests=False)
-    new = baseline_dict(analysis)
-    if base.get("protocol_hash") != new["protocol_hash"]:
-        changes = protocol_diff(base.get("protocol", {}), new["protocol"])
+    new = build_baseline(analysis)
+    if base.protocol_hash != new.protocol_hash:
+        changes = protocol_diff(base.protocol, new.protocol)
         raise ConfigError(
             f"{baseline_file}: protocol changed since the baseline (hash "
-            f"{base.get('protocol_hash')} -> {new['protocol_hash']}; "
+            f"{base.protocol_hash} -> {new.protocol_hash}; "
             f"{'; '.join(changes) or 'fields equal, hash recipe differs'}); "
             "save a new baseline with 'tacfn-robust baseline save'"
         )
-    if base.get("metric", "accuracy") != new["metric"]:
+    if base.metric != new.metric:
         raise ConfigError(
-            f"{baseline_file}: baseline metric {base.get('metric', 'accuracy')!r} differs from "
-            f"the run's report.metric {new['metric']!r}; save a new baseline"
+            f"{baseline_file}: baseline metric {base.metric!r} differs from "
+            f"the run's report.metric {new.metric!r}; save a new baseline"
         )
     notes = [
-        f"version of {k} changed: {base.get('versions', {}).get(k)} -> {new['versions'].get(k)}"
-        for k in sorted(set(base.get("versions", {})) | set(new["versions"]))
-        if base.get("versions", {}).get(k) != new["versions"].get(k)
+        f"version of {k} changed: {base.versions.get(k)} -> {new.versions.get(k)}"
+        for k in sorted(base.versions.keys() | new.versions.keys())
+        if base.versions.get(k) != new.versions.get(k)
     ]
-    rows = compare(base, new, abs_tol, alpha) + invariants(analysis)
+    rows = compare(base.model_dump(), new.model_dump(), abs_tol, alpha) + invariants(analysis)
     return CheckResult(rows=rows, notes=notes, abs_tol=abs_tol, alpha=alpha)

@@ -12,11 +12,12 @@ from tacfn.core.store import (
     CELL_FILE,
     PREDICTIONS_FILE,
     PROTOCOL_FILE,
-    RUN_KEYS,
+    CellRecord,
     artefact_problems,
     cell_dir,
     cells_root,
     read_json,
+    read_record,
 )
 
 RUN_AGAIN = "rerun 'tacfn-robust run'"
@@ -100,16 +101,13 @@ def check_run_dir(run_dir: str | Path) -> Path:
 
 
 def load_cells(root: Path) -> pd.DataFrame:
-    """One row per cell.json, with its key and status."""
-    rows = []
-    for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}")):
-        cell = read_json(path, f"{RUN_AGAIN} to recompute the cell")
-        missing = [k for k in (*RUN_KEYS, "status") if k not in cell]
-        if missing:
-            raise DataError(f"{path}: missing field(s) {', '.join(missing)}")
-        cell.setdefault("key", path.parent.name)
-        rows.append(cell)
-    return pd.DataFrame(rows)
+    """One row per cell.json, a column per CellRecord field (a file that does not match it is a
+    DataError naming the file and the field)."""
+    rows = [
+        read_record(path, CellRecord, f"{RUN_AGAIN} to recompute the cell").model_dump()
+        for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}"))
+    ]
+    return pd.DataFrame(rows, columns=list(CellRecord.model_fields))
 
 
 def current_cells(cells: pd.DataFrame, record: dict, root: Path) -> pd.DataFrame:

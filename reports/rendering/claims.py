@@ -19,7 +19,7 @@ from typing import Any
 from reports.rendering.formats import fmt, verdict_text
 from reports.statistics.inference import units_needed
 from tacfn.core.errors import DataError
-from tacfn.core.store import SUMMARY_FILE, read_json, write_json
+from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
 
 CLAIM_KEYS = ("contrast", "scope", "sweep", "condition", "verdict")
 EVIDENCE_KEYS = (
@@ -110,9 +110,7 @@ def reading(claims: dict[str, Any]) -> str:
         curves = [r for rows in contrasts.values() for r in rows if r["scope"] == "curve"]
         if curves and not any(c["verdict"] in DECISIVE for c in curves):
             closest = min(curves, key=lambda c: c["mdd"] - abs(c["diff"]))
-            undecided.append(
-                f"{question}: no decisive verdict; {_design(closest, claims['alpha'], unit)}"
-            )
+            undecided.append(f"- **{question}**: {_design(closest, claims['alpha'], unit)}.")
     floors = [
         f"{f['model']} ({f['regime']} training) from {f['sweep'].rsplit('.', 1)[-1]} = "
         f"{f['x']:g}: {fmt(f['mean'])} [{fmt(f['ci_low'])}, {fmt(f['ci_high'])}] against "
@@ -122,7 +120,8 @@ def reading(claims: dict[str, Any]) -> str:
     if floors:
         lines += ["", f"Below the unimodal floor (mean, 95 % CI): {'; '.join(floors)}."]
     if undecided:
-        lines += ["", *(f"{line}." for line in undecided)]
+        lead = "No decisive whole-curve verdict, and the design that would give one:"
+        lines += ["", lead, "", *undecided]
     return "\n".join(lines) + "\n"
 
 
@@ -147,8 +146,9 @@ def main(argv: list[str]) -> int:
         print("usage: python -m reports.rendering.claims RUN_DIR CLAIMS_JSON", file=sys.stderr)
         return 2
     run_dir, out = Path(argv[0]), Path(argv[1])
-    summary = read_json(run_dir / SUMMARY_FILE, f"build it with 'tacfn-robust report {run_dir}'")
-    claims = claims_from_summary(summary)
+    remedy = f"build it with 'tacfn-robust report {run_dir}'"
+    summary = read_record(run_dir / SUMMARY_FILE, Summary, remedy)
+    claims = claims_from_summary(summary.model_dump(mode="json", by_alias=True))
     write_json(out, claims)
     print(reading(claims), end="")
     return 0

@@ -1,54 +1,74 @@
-"""Figures: each is a function from a tidy table to a PNG path (seaborn on the Agg backend).
+"""Figures: each is a function from a tidy table to a PNG path (seaborn, Agg canvas).
 
 Every figure that draws models takes the run's palette ({model: {color, marker}}, see
 reports.rendering.palette) and records the styles it used in the PNG's text chunk under
 `palette.METADATA_KEY`, so a reader (or a test) can check that colours agree across figures.
+Figures are matplotlib `Figure` objects drawn without pyplot, each inside `themed` (the
+report's style as an rc context), so importing or calling this module leaves the global
+matplotlib state (rcParams, backend, style) as it was.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ParamSpec
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import scikit_posthocs as sp
+import seaborn as sns
+from matplotlib.figure import Figure
+from scipy import stats
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import scikit_posthocs as sp  # noqa: E402
-import seaborn as sns  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from reports.rendering.formats import fmt, p_equals  # noqa: E402
-from reports.rendering.palette import METADATA_KEY  # noqa: E402
-from reports.statistics.comparisons import Friedman  # noqa: E402
-from tacfn.core.io import atomic_write  # noqa: E402
-from tacfn.core.store import CLEAN  # noqa: E402
+from reports.rendering.formats import fmt, p_equals
+from reports.rendering.palette import METADATA_KEY
+from reports.statistics.comparisons import Friedman
+from tacfn.core.io import atomic_write
+from tacfn.core.store import CLEAN
 
 DPI = 110
 PAGE_WIDTH = 10.8  # inches: 1188 px at DPI, the report's column width
 CD_ALPHA = 0.05
-sns.set_theme(style="whitegrid", context="notebook")
-# Labels come from data (class names, condition ids, paths): `$` is text, never mathtext.
-matplotlib.rcParams["text.parse_math"] = False
+Params = ParamSpec("Params")
+
+
+def theme() -> dict[str, Any]:
+    """The report's rc settings: seaborn's whitegrid style, notebook context, deep palette;
+    labels come from data (class names, condition ids, paths), so `$` is text, never mathtext."""
+    return {
+        **sns.axes_style("whitegrid"),
+        **sns.plotting_context("notebook"),
+        "axes.prop_cycle": matplotlib.cycler(color=sns.color_palette("deep")),
+        "text.parse_math": False,
+    }
+
+
+def themed(draw: Callable[Params, Path]) -> Callable[Params, Path]:
+    """Draw a figure inside the report's rc context; global matplotlib state is left as it was."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Params.args, **kwargs: Params.kwargs) -> Path:
+        with matplotlib.rc_context(theme()):
+            return draw(*args, **kwargs)
+
+    return drawn
+
 
 Palette = dict[str, dict[str, str]]
 
 
-def _save(fig: plt.Figure, path: Path, palette: Palette | None = None) -> Path:
+def _save(fig: Figure, path: Path, palette: Palette | None = None) -> Path:
     metadata = {METADATA_KEY: json.dumps(palette)} if palette else None
-    try:
-        atomic_write(
-            path,
-            lambda f: fig.savefig(f, dpi=DPI, format="png", bbox_inches="tight", metadata=metadata),
-        )
-    finally:
-        plt.close(fig)
-    return path
+    return atomic_write(
+        path,
+        lambda f: fig.savefig(f, dpi=DPI, format="png", bbox_inches="tight", metadata=metadata),
+    )
 
 
 def _used(palette: Palette, models: object) -> Palette:
@@ -75,17 +95,19 @@ def _axis_label(rows: pd.DataFrame, suffix: str = "") -> str:
     return f"{first['param' + suffix]} [{first['unit' + suffix]}]"
 
 
-def _grid(n: int, columns: int, panel: tuple[float, float]) -> tuple[plt.Figure, list]:
+def _grid(n: int, columns: int, panel: tuple[float, float]) -> tuple[Figure, list]:
     """n panels wrapped into rows of at most `columns`; unused axes removed."""
     cols = min(n, columns)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False)
+    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n:]:
         fig.delaxes(ax)
     return fig, flat[:n]
 
 
+@themed
 def curve_plot(
     means: pd.DataFrame,
     sweep: str,
@@ -125,6 +147,7 @@ def curve_plot(
     return _save(fig, path, used)
 
 
+@themed
 def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
     """Clean minus condition accuracy (percentage points), rows model/regime, columns condition."""
     clean = means[means["condition"] == CLEAN].set_index(["model", "regime"])["mean"]
@@ -137,7 +160,8 @@ def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
     order = rows.sort_values(["sweep", "value", "value2"])["condition"].unique()
     grid = grid[list(order)]
     width = min(PAGE_WIDTH, 0.95 * grid.shape[1] + 4)
-    fig, ax = plt.subplots(figsize=(width, 0.42 * grid.shape[0] + 2.4))
+    fig = Figure(figsize=(width, 0.42 * grid.shape[0] + 2.4))
+    ax = fig.subplots()
     sns.heatmap(
         grid,
         annot=grid.map(lambda v: fmt(float(v), 1)).to_numpy(),
@@ -168,11 +192,13 @@ def critical_difference(n_models: int, n_blocks: int, alpha: float = CD_ALPHA) -
     return float(q * math.sqrt(n_models * (n_models + 1) / (6 * n_blocks)))
 
 
+@themed
 def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
     """Critical-difference diagram: mean ranks on a 1..k axis, the Nemenyi CD drawn as a bar."""
     k = len(result.models)
     used = _used(palette, result.models)
-    fig, ax = plt.subplots(figsize=(8, 0.45 * k + 2.0))
+    fig = Figure(figsize=(8, 0.45 * k + 2.0))
+    ax = fig.subplots()
     sp.critical_difference_diagram(
         result.mean_ranks,
         result.nemenyi,
@@ -192,6 +218,7 @@ def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
     return _save(fig, path, used)
 
 
+@themed
 def class_accuracy_plot(
     table: pd.DataFrame, condition: str, regime: str, path: Path, palette: Palette
 ) -> Path:
@@ -200,7 +227,8 @@ def class_accuracy_plot(
     rows = rows[rows["metric"].str.startswith(("recall[", "accuracy["))].copy()
     rows["class"] = rows["metric"].str.extract(r"\[(.*)\]", expand=False)
     used = _used(palette, rows["model"])
-    fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH, 0.9 * rows["class"].nunique() + 3.5), 3.8))
+    fig = Figure(figsize=(min(PAGE_WIDTH, 0.9 * rows["class"].nunique() + 3.5), 3.8))
+    ax = fig.subplots()
     sns.barplot(
         rows,
         x="class",
@@ -227,6 +255,7 @@ def informative_columns(logs: pd.DataFrame) -> list[str]:
     return [c for c in numeric.columns if numeric[c].dropna().nunique() > 1]
 
 
+@themed
 def training_curves(logs: pd.DataFrame, path: Path, palette: Palette) -> Path:
     """Informative train_log.csv columns against epoch, mean over runs; panels wrap in rows of 3."""
     columns = informative_columns(logs)
@@ -262,6 +291,7 @@ def training_curves(logs: pd.DataFrame, path: Path, palette: Palette) -> Path:
     return _save(fig, path, used)
 
 
+@themed
 def joint_heatmap(means: pd.DataFrame, sweep: str, path: Path) -> Path:
     """Mean accuracy over the 2-D grid of a joint sweep, one panel per model/regime."""
     rows = means[means["sweep"] == sweep].copy()

@@ -1,55 +1,37 @@
 """summary.json: every curve point with its CI and n, in a stable machine-readable schema.
 
-Schema (version 1); NaN is written as null:
+The schema is tacfn.core.store.Summary (one pydantic model per section, NaN written as null);
+this module fills it from a run's Analysis. Its sections:
 
-    schema: "tacfn-robust/summary"     version: 1
+    schema: "tacfn-robust/summary"     version: 2
     protocol: {name, description, hash}
-    ci_level: float                    focus: str     reference: str     metric: str
-    alpha: float (1 - ci_level: the level of every test and verdict)
-    margin: float (the equivalence margin of every verdict: report.margin, default 0.03)
-    palette: {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
-    points:  [{model, regime, sweep, condition, corruption, modality, param, value, unit,
-               corruption2, modality2, param2, value2, unit2, stage, fill, metric,
-               mean, std, ci_low, ci_high, ci_method, n (runs), n_samples}]
-    curves:  [{model, regime, sweep, measure, mean, std, ci_low, ci_high, ci_method, n}]
-             (measure: clean, nauc, relative_robustness, mean_corrupted, drop,
-              error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
-              relative_mce)
-    floors:  [{regime, sweep, missing, floor, models}]
-    contrasts: [{contrast, kind (model | regime | interaction), question, a, b, within,
-                 scope (clean | level | curve), sweep, condition ("nauc" for a whole curve), x,
-                 metric, family, family_size, n (paired runs), units (runs, or folds when
-                 clustered), diff, sd, ci_low, ci_high, ci_method, p, p_holm, margin,
-                 p_equivalence (TOST, Holm within the family), verdict, mdd, variance}]
-               (see reports.statistics.contrasts: one row per contrast at the clean condition,
-                at each non-identity level and over each whole 1-D curve (normalised AUC);
-                verdict: "better" | "worse" | "equivalent" (within ±margin) |
-                "inconclusive"; mdd: minimum detectable difference at 80 % power at the
-                family's first Holm step; variance: null, or the VarianceComponents of the
-                paired difference {seed, fold, seed_and_fold, test_sampling, method})
-    below_floor: [{model, regime, sweep, missing, floor, x, mean, ci_low, ci_high, below}]
-               (the first level from which a fusion model's mean stays below the unimodal
-                floor; below: whether the whole interval is under it)
-    probability_of_improvement: [{model_a, model_b, probability, ci_low, ci_high, n, method}]
-    friedman: null | {statistic, p, n_blocks, models, mean_ranks, nemenyi, method}
-    friedman_note: str (why the Friedman test is not computed, when it is null)
-    failed_cells: [{key, model, regime, seed, fold, error}]
+    ci_level, focus, reference, metric, alpha (1 - ci_level: the level of every test),
+    margin (the equivalence margin of every verdict: report.margin, default 0.03)
+    contrasts    every contrast (model, regime, interaction) at clean, at each non-identity
+                 level and over each whole curve: difference, CI, Holm family and p, TOST p,
+                 verdict ("better" | "worse" | "equivalent" | "inconclusive"), MDD and the
+                 variance components (null until the variance accounting fills them)
+    below_floor  the first level from which a fusion model's mean stays below the unimodal
+                 floor, with its CI
+    palette      {model: {color: "#rrggbb", marker}}   (the colour and marker of every figure)
+    points       curve points: mean over runs per model x regime x condition x metric, CI, n
+    curves       curve measures (clean, nauc, relative_robustness, mean_corrupted, drop,
+                 error_corrupted, ce, relative_ce, effective_robustness; sweep "all": mce,
+                 relative_mce)
+    floors       the unimodal floor of each missing-modality sweep
+    probability_of_improvement, friedman (null with friedman_note saying why), failed_cells
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from reports.rendering.palette import model_styles
 from reports.statistics.analysis import Analysis
-from tacfn.core.store import write_json
-
-SCHEMA = "tacfn-robust/summary"
-VERSION = 2
+from tacfn.core.store import Summary, write_record
 
 
 def records(frame: pd.DataFrame | None) -> list[dict]:
@@ -71,17 +53,16 @@ def contrast_records(contrasts: pd.DataFrame | None) -> list[dict]:
         return []
     out = records(contrasts.drop(columns="variance"))
     for row, variance in zip(out, contrasts["variance"], strict=True):
-        row["variance"] = None if variance is None else asdict(variance)
+        row["variance"] = None if variance is None else variance.model_dump()
     return out
 
 
-def summary_dict(analysis: Analysis) -> dict:
-    """The summary.json content."""
+def summary_record(analysis: Analysis) -> Summary:
+    """The summary.json content (numbers of pandas' float columns, such as 3.0 for a count,
+    become the model's types)."""
     record = analysis.run.record
     f = analysis.friedman
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
+    content = {
         "protocol": {k: record.get(k) for k in ("name", "description", "hash")},
         "ci_level": analysis.level,
         "focus": analysis.focus,
@@ -89,11 +70,11 @@ def summary_dict(analysis: Analysis) -> dict:
         "metric": analysis.metric,
         "alpha": round(1 - analysis.level, 10),
         "margin": analysis.margin,
+        "contrasts": contrast_records(analysis.contrasts),
         "palette": model_styles(analysis.models),
         "points": records(analysis.means),
         "curves": records(analysis.summary_means),
         "floors": records(analysis.floors),
-        "contrasts": contrast_records(analysis.contrasts),
         "below_floor": records(analysis.below_floor),
         "probability_of_improvement": records(analysis.improvement),
         "friedman": None
@@ -110,7 +91,8 @@ def summary_dict(analysis: Analysis) -> dict:
         "friedman_note": None if f is not None else analysis.friedman_note,
         "failed_cells": records(failed_cells(analysis)),
     }
+    return Summary.model_validate(content, strict=False)
 
 
 def write_summary(analysis: Analysis, path: Path) -> Path:
-    return write_json(path, summary_dict(analysis))
+    return write_record(path, summary_record(analysis))

@@ -108,44 +108,55 @@ def friedman_rejection(draws: int, seed: int = 0, sd: float = 0.02) -> tuple[flo
 
 SIM_SEEDS, SIM_FOLDS = 2, 6
 SIM_LEVELS = {0.0: 0.75, 0.5: 0.6, 1.0: 0.45}  # x -> true accuracy of every cell
-SIM_CONTRASTS = (
-    Contrast.models("a", "b", "s", "model"),
-    Contrast.regimes("a", "s", "r", "regime"),
-    Contrast.interaction("a", "b", "s", "r", "interaction"),
-)
+SIM_BATCH = 50  # simulated runs per results table (each with its own models)
 
 
-def simulated_table(rng: np.random.Generator, effect: float) -> pd.DataFrame:
-    """A results table of models a, b x regimes r, s x 2 seeds x 6 folds at clean and p = 0,
-    0.5, 1 of a missing-audio sweep. Accuracy: truth + fold effect (SD 4 points, shared by
-    every cell of the fold) + model x regime x fold effect (SD 2) + seed effect of the trained
-    model (SD 2, shared by its conditions), binomial over CLIPS; `effect` is added to (a, s),
-    so every contrast of SIM_CONTRASTS has the true difference `effect`."""
-    cells = [(m, r) for m in "ab" for r in "rs"]
-    fold = rng.normal(0, 0.04, SIM_FOLDS)[None, None, :]
-    cell_fold = rng.normal(0, 0.02, (len(cells), 1, SIM_FOLDS))
-    seed = rng.normal(0, 0.02, (len(cells), SIM_SEEDS, SIM_FOLDS))
-    shift = np.array([effect if c == ("a", "s") else 0.0 for c in cells])[:, None, None]
-    run = fold + cell_fold + seed + shift
+def simulated_contrasts(run: int) -> list[Contrast]:
+    """One contrast of each kind on the models of simulated run `run` (its own question, so
+    its own Holm families)."""
+    a, b = f"a{run}", f"b{run}"
+    return [
+        Contrast.models(a, b, "s", f"model #{run}"),
+        Contrast.regimes(a, "s", "r", f"regime #{run}"),
+        Contrast.interaction(a, b, "s", "r", f"interaction #{run}"),
+    ]
+
+
+def simulated_table(rng: np.random.Generator, effect: float, runs: int) -> pd.DataFrame:
+    """A results table of `runs` independent simulated runs, run k with models ak, bk x
+    regimes r, s x 2 seeds x 6 folds at clean and p = 0, 0.5, 1 of a missing-audio sweep.
+    Accuracy: truth + fold effect (SD 4 points, shared by every cell of the run's fold) +
+    model x regime x fold effect (SD 2) + seed effect of the trained model (SD 2, shared by
+    its conditions), binomial over CLIPS; `effect` is added to (ak, s), so every contrast of
+    simulated_contrasts(k) has the true difference `effect`."""
+    cells = [(f"{m}{k}", r) for k in range(runs) for m in "ab" for r in "rs"]
+    shape = (runs, 4, SIM_SEEDS, SIM_FOLDS)
+    fold = rng.normal(0, 0.04, (runs, 1, 1, SIM_FOLDS))
+    cell_fold = rng.normal(0, 0.02, (runs, 4, 1, SIM_FOLDS))
+    seed = rng.normal(0, 0.02, shape)
+    shift = np.zeros((1, 4, 1, 1))
+    shift[0, 1] = effect  # (a, s): cells are (a, r), (a, s), (b, r), (b, s)
+    effects = (fold + cell_fold + seed + shift).reshape(len(cells), SIM_SEEDS, SIM_FOLDS)
+    index = pd.MultiIndex.from_product(
+        [range(len(cells)), range(SIM_SEEDS), range(SIM_FOLDS)], names=["cell", "seed", "fold"]
+    )
+    base = index.to_frame(index=False)
+    base["model"] = [cells[c][0] for c in base["cell"]]
+    base["regime"] = [cells[c][1] for c in base["cell"]]
+    base = base.drop(columns="cell")
     frames = []
     for x, truth in [(None, SIM_LEVELS[0.0]), *SIM_LEVELS.items()]:
-        score = _scores(rng, truth, run)
-        index = pd.MultiIndex.from_product(
-            [range(len(cells)), range(SIM_SEEDS), range(SIM_FOLDS)], names=["cell", "seed", "fold"]
-        )
-        frame = pd.DataFrame({"score": score.ravel()}, index=index).reset_index()
-        frame["model"] = [cells[c][0] for c in frame["cell"]]
-        frame["regime"] = [cells[c][1] for c in frame["cell"]]
-        sweep = "clean" if x is None else "missing[audio].p"
+        stored = x is not None
         frames.append(
-            frame.drop(columns="cell").assign(
-                condition="clean" if x is None else f"missing[audio].p={x:g}",
-                sweep=sweep,
-                value=np.nan if x is None else x,
+            base.assign(
+                score=_scores(rng, truth, effects).ravel(),
+                condition=f"missing[audio].p={x:g}" if stored else "clean",
+                sweep="missing[audio].p" if stored else "clean",
+                value=x if stored else np.nan,
                 identity=x == 0.0,
-                corruption=None if x is None else "missing",
-                modality=None if x is None else "audio",
-                param=None if x is None else "p",
+                corruption="missing" if stored else None,
+                modality="audio" if stored else None,
+                param="p" if stored else None,
                 unit=None,
                 corruption2=None,
             )
@@ -160,10 +171,11 @@ def contrast_rates(draws: int, seed: int = 0, margin: float = DETECT) -> pd.Data
     rng = np.random.default_rng(seed)
     frames = []
     for truth in (0.0, margin):
-        for _ in range(draws):
-            table = simulated_table(rng, truth)
-            points = curve_points(table, {})
-            out = contrast_table(table, points, list(SIM_CONTRASTS), LEVEL, margin)
+        for start in range(0, draws, SIM_BATCH):
+            runs = min(SIM_BATCH, draws - start)
+            table = simulated_table(rng, truth, runs)
+            contrasts = [c for k in range(runs) for c in simulated_contrasts(k)]
+            out = contrast_table(table, curve_points(table, {}), contrasts, LEVEL, margin)
             kept = out[["kind", "scope", "verdict", "ci_low", "ci_high"]]
             frames.append(kept.assign(truth=truth))
     rows = pd.concat(frames, ignore_index=True)

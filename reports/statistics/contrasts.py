@@ -46,22 +46,6 @@ COLUMNS = [
 
 
 @dataclass(frozen=True)
-class VarianceComponents:
-    """Where the variance of one unit's paired difference comes from (score units squared).
-
-    `seed` and `fold` need two or more seeds per fold; with one seed per fold only their sum
-    `seed_and_fold` is identified. `test_sampling` is estimated within the label strata.
-    Filled by the variance accounting of a contrast; a contrast record holds None until then.
-    """
-
-    seed: float | None
-    fold: float | None
-    seed_and_fold: float
-    test_sampling: float
-    method: str
-
-
-@dataclass(frozen=True)
 class Contrast:
     """One question: a name, its kind, its multiplicity family and its weighted terms."""
 
@@ -220,7 +204,7 @@ def _test_row(values: pd.DataFrame, level: float) -> dict:
         "df": est.df,
         "ci_low": ci.low,
         "ci_high": ci.high,
-        "ci_method": ci.method if est.units >= 2 else f"{ci.method}; {inference.NEEDS_PAIRS}",
+        "ci_method": ci.method if est.units >= 2 else inference.NEEDS_PAIRS,
         "p": p,
     }
 
@@ -283,7 +267,8 @@ def contrast_table(
     Per row: the paired t test and t-interval over the units (fold means with several folds),
     Holm within the row's family at alpha = 1 - level, TOST against ±margin with the same
     family adjustment, the verdict, and the MDD at 80 % power at the family's first Holm step.
-    `variance` is None until the variance accounting fills it.
+    `variance` (tacfn.core.store.VarianceComponents) is None until the variance accounting
+    fills it.
     """
     alpha = 1 - level
     scores = table[table["metric"] == metric]
@@ -304,17 +289,14 @@ def contrast_table(
     out = pd.DataFrame(rows)
     out["metric"], out["margin"], out["variance"] = metric, margin, None
     out["family"] = out.apply(family_of, axis=1)
-    equivalence = [
+    out["p_equivalence"] = [
         float(inference.equivalence_p(m, s, d, margin)) if u >= 2 else math.nan
         for m, s, d, u in zip(out["diff"], out["se"], out["df"], out["units"], strict=True)
     ]
-    out["p_equivalence"] = np.nan
     out["p_holm"] = np.nan
     for _, idx in out.groupby("family", sort=False).groups.items():
         out.loc[idx, "p_holm"] = inference.holm(out.loc[idx, "p"].to_numpy())
-        out.loc[idx, "p_equivalence"] = inference.holm(
-            np.asarray(equivalence)[out.index.get_indexer(idx)]
-        )
+        out.loc[idx, "p_equivalence"] = inference.holm(out.loc[idx, "p_equivalence"].to_numpy())
     out["family_size"] = out.groupby("family")["p"].transform(lambda p: int(p.notna().sum()))
     out["verdict"] = inference.verdict(
         out["p_holm"], out["ci_low"], out["ci_high"], alpha, out["p_equivalence"]

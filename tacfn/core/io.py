@@ -4,24 +4,34 @@ Every file the toolkit writes goes through `atomic_write`: a temporary sibling n
 `.<name>.<random>.tmp`, fsync, then os.replace onto the target, so a reader never sees a torn
 file and a kill leaves at most a temporary that `remove_temporaries` deletes on the next run.
 A full disk raises DiskFull (a UserError: one line with the path and "no space left").
+JSON is written with numbers as numbers (numpy scalars and arrays converted); any other
+object that JSON cannot hold is a TypeError naming it.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tacfn.core.errors import UserError
+import numpy as np
+
+from tacfn.core.errors import UserError, excerpt
+
+try:  # POSIX: flock; on Windows the lock falls back to msvcrt (see _acquire)
+    import fcntl
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
 
 TEMP_SUFFIX = ".tmp"
+WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks a byte far past the holder's pid, which stays readable
 
 
 class DiskFull(UserError):
@@ -58,7 +68,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -80,8 +90,16 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def json_value(value: object) -> Any:
+    """A numpy scalar or array as the Python number or list JSON holds; anything else that
+    JSON cannot hold is a TypeError naming its type (json.dumps' `default`)."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"JSON cannot hold {excerpt(value)} (type {type(value).__name__})")
+
+
 def write_json(path: str | os.PathLike[str], value: Any) -> Path:
-    return write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+    return write_text(path, json.dumps(value, indent=2, sort_keys=True, default=json_value) + "\n")
 
 
 def remove_temporaries(directory: str | os.PathLike[str], names: tuple[str, ...] = ("*",)) -> int:
@@ -127,11 +145,33 @@ def file_problem(path: str | os.PathLike[str], expected: dict[str, Any]) -> str 
     return None
 
 
+def _acquire(fd: int, wait: bool) -> bool:
+    """Lock `fd` exclusively (flock; msvcrt on Windows); False when another process holds it
+    and `wait` is False."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    import msvcrt  # Windows
+
+    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    while True:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            if not wait:
+                return False
+            time.sleep(0.1)
+
+
 @contextmanager
 def directory_lock(
     directory: str | os.PathLike[str], name: str, wait: bool, what: str
 ) -> Iterator[Path]:
-    """Hold an exclusive flock on `directory/name` for the block.
+    """Hold an exclusive lock on `directory/name` for the block (flock; msvcrt on Windows).
 
     wait=False raises Locked at once when another process holds it (naming the holder's pid
     and `what` it does); wait=True blocks until the holder is done. The lock is released when
@@ -141,17 +181,16 @@ def directory_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.flock(fd, flags)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        if not _acquire(fd, wait):
+            os.lseek(fd, 0, os.SEEK_SET)
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
             raise Locked(
                 f"{Path(directory)}: another process (pid {holder}) is {what} in this directory "
                 f"(lock {path}); wait for it to finish or choose another directory"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
         yield path
     finally:
         os.close(fd)

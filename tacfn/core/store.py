@@ -2,9 +2,11 @@
 
 The protocol runner writes a run directory and the reports read it, both through this module:
 the layout and file names, the lock names, the condition and sweep id formats, the columns of
-predictions.parquet and records.parquet, the artefact checksums of cell.json, and one JSON
-reader. A missing or damaged file read here is a DataError naming the path and what was
-expected; a caller that tolerates absence checks for the file first. Every write goes through
+predictions.parquet and records.parquet, the artefact checksums of cell.json, one JSON reader,
+and the typed content (pydantic models) of cell.json, summary.json and baseline files with
+their reader and writer. A missing or damaged file read here is a DataError naming the path and
+what was expected, a file that does not match its model one naming the path and the field; a
+caller that tolerates absence checks for the file first. Every write goes through
 tacfn.core.io's atomic writer.
 """
 
@@ -14,9 +16,18 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+)
 
 from tacfn.core.errors import DataError
 from tacfn.core.io import atomic_write, describe_file, file_problem
@@ -220,3 +231,342 @@ def artefact_problems(directory: Path, record: Mapping[str, Any]) -> list[str]:
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+# ---- typed run files -------------------------------------------------------------------------
+
+SUMMARY_SCHEMA = "tacfn-robust/summary"
+BASELINE_SCHEMA = "tacfn-robust/baseline"
+FiniteFloat = Annotated[float, AllowInfNan(False)]
+
+
+class RunFile(BaseModel):
+    """The typed content of a run file or one of its entries: strict types, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
+
+
+File = TypeVar("File", bound=RunFile)
+
+
+def field_problem(error: ValidationError) -> str:
+    """The first problem of a validation as one line: `points[0].n: <what>, got <value>`."""
+    first = error.errors()[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+    where = where.lstrip(".") or "content"
+    if first["type"] == "missing":
+        return f"{where}: missing"
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    got = json.dumps(first["input"], default=repr)
+    got = got if len(got) <= 40 else f"{got[:35]}...{got[-2:]}"
+    return f"{where}: {first['msg'][0].lower()}{first['msg'][1:]}, got {got}"
+
+
+def read_record(path: str | os.PathLike[str], kind: type[File], remedy: str = "") -> File:
+    """The typed content of a run file, or a DataError naming the file, its first wrong field
+    and, when given, the `remedy`."""
+    data = read_json(path, remedy)
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        problem = f"{path}: {field_problem(exc)}"
+        raise DataError(f"{problem}; {remedy}" if remedy else problem) from None
+
+
+def write_record(path: str | os.PathLike[str], record: RunFile) -> Path:
+    """Write a run file from its typed content (NaN as null, aliases as the file's names)."""
+    return write_json(path, record.model_dump(mode="json", by_alias=True))
+
+
+class Artefact(RunFile):
+    """An artefact's size and checksum as cell.json records it."""
+
+    bytes: NonNegativeInt
+    sha256: str
+
+
+class CellRecord(RunFile):
+    """cell.json: one train cell, what it trained and evaluated, its timings and artefacts.
+
+    The run keys and status are always there; the rest is null where the cell did not get
+    that far (a failed cell) or the field does not apply (`traceback` unless failed,
+    `checkpoint_source` unless evaluated from a given checkpoint).
+    """
+
+    key: str
+    model: str
+    regime: str
+    seed: int
+    fold: int
+    status: Literal["done", "failed"]
+    error: str | None = None
+    traceback: str | None = None
+    builds: str | None = None  # the model class name; `model` is the protocol entry's name
+    options: dict[str, Any] | None = None
+    protocol: str | None = None
+    conditions_hash: str | None = None
+    conditions: list[str] | None = None
+    threads: int | None = None
+    best_epoch: int | None = None
+    legacy_max_test_acc: float | None = None
+    train_seconds: float | None = None
+    checkpoint_source: str | None = None
+    modalities: list[str] | None = None
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    task: str | None = None
+    parameters: int | None = None
+    eval_seconds: float | None = None
+    seconds: float | None = None
+    device: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    artefacts: dict[str, Artefact] | None = None
+
+
+# summary.json: one model per section. A new section is one model here and one field of
+# Summary; its writer (reports.rendering.summary) fills it.
+
+
+class SummaryProtocol(RunFile):
+    """The protocol a summary is of."""
+
+    name: str | None
+    description: str | None
+    hash: str | None
+
+
+class VarianceComponents(RunFile):
+    """Where the variance of a contrast's per-unit paired difference comes from (score units
+    squared). `seed` and `fold` need two or more seeds per fold; with one seed per fold only
+    their sum `seed_and_fold` is identified (the others null). `test_sampling` is estimated
+    within the label strata. Filled by the variance accounting of a contrast."""
+
+    seed: float | None
+    fold: float | None
+    seed_and_fold: float | None
+    test_sampling: float | None
+    method: str
+
+
+class SummaryContrast(RunFile):
+    """One contrast (reports.statistics.contrasts) at clean, at one level or over a whole
+    curve: the paired difference, its test within a stated Holm family, and the verdict."""
+
+    contrast: str
+    kind: Literal["model", "regime", "interaction"]
+    question: str  # the question the contrast answers; names its Holm families
+    a: str
+    b: str
+    within: str  # the regime (model contrasts), the model (regime contrasts), or r − s
+    scope: Literal["clean", "level", "curve"]
+    sweep: str
+    condition: str  # "nauc" for a whole curve
+    x: float | None
+    metric: str
+    family: str
+    family_size: int
+    n: int  # paired runs
+    units: int  # runs, or fold means when clustered
+    diff: float | None
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str
+    p: float | None
+    p_holm: float | None
+    margin: float
+    p_equivalence: float | None  # TOST against ±margin, Holm within the same family
+    verdict: Literal["better", "worse", "equivalent", "inconclusive"]
+    mdd: float | None  # minimum detectable difference at 80 % power, first Holm step
+    variance: VarianceComponents | None  # null until the variance accounting fills it
+
+
+class SummaryBelowFloor(RunFile):
+    """The first level from which a fusion model's mean stays below the unimodal floor."""
+
+    model: str
+    regime: str
+    sweep: str
+    missing: str
+    floor: float
+    x: float
+    mean: float
+    ci_low: float | None
+    ci_high: float | None
+    below: bool  # the whole interval is under the floor
+
+
+class PaletteStyle(RunFile):
+    """The colour and marker of a model in every figure."""
+
+    color: str
+    marker: str
+
+
+class SummaryPoint(RunFile):
+    """One curve point: a model x regime x condition mean over runs of one metric, with its CI."""
+
+    model: str
+    regime: str
+    sweep: str
+    condition: str
+    corruption: str | None
+    modality: str | None
+    param: str | None
+    value: float | None
+    unit: str | None
+    corruption2: str | None
+    modality2: str | None
+    param2: str | None
+    value2: float | None
+    unit2: str | None
+    stage: str | None
+    fill: str | None
+    identity: bool | None
+    metric: str
+    realised: float | None
+    mean: float | None
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str
+    n: int  # runs
+    n_samples: int  # test size summed over folds
+
+
+class SummaryCurve(RunFile):
+    """One curve measure (clean, nauc, ce, ...) of a model x regime x sweep, with its CI."""
+
+    model: str
+    regime: str
+    sweep: str
+    measure: str
+    mean: float | None
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str
+    n: int
+
+
+class SummaryFloor(RunFile):
+    """The unimodal floor of a sweep: the best model that never reads the missing modality."""
+
+    regime: str
+    sweep: str
+    missing: str
+    floor: float | None
+    models: list[str]
+
+
+class SummaryImprovement(RunFile):
+    """The probability that model a scores above model b, with its CI."""
+
+    model_a: str
+    model_b: str
+    probability: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    method: str
+
+
+class SummaryFriedman(RunFile):
+    """The Friedman test over independent blocks and its Nemenyi post-hoc p-values."""
+
+    statistic: float | None
+    p: float | None
+    n_blocks: int
+    models: list[str]
+    mean_ranks: dict[str, float]
+    nemenyi: dict[str, dict[str, float | None]]
+    method: str
+
+
+class SummaryFailedCell(RunFile):
+    """A cell of the grid without predictions, and why."""
+
+    key: str
+    model: str
+    regime: str
+    seed: int | None
+    fold: int | None
+    error: str | None
+
+
+class Summary(RunFile):
+    """summary.json: a run's curve points, measures, contrasts and verdicts."""
+
+    schema_id: Literal["tacfn-robust/summary"] = Field(SUMMARY_SCHEMA, alias="schema")
+    version: Literal[2] = 2
+    protocol: SummaryProtocol
+    ci_level: float
+    focus: str
+    reference: str
+    metric: str
+    alpha: float  # 1 - ci_level: the level of every test and verdict
+    margin: float  # the equivalence margin of every verdict
+    contrasts: list[SummaryContrast]
+    palette: dict[str, PaletteStyle]
+    points: list[SummaryPoint]
+    curves: list[SummaryCurve]
+    floors: list[SummaryFloor]
+    below_floor: list[SummaryBelowFloor]
+    probability_of_improvement: list[SummaryImprovement]
+    friedman: SummaryFriedman | None
+    friedman_note: str | None  # why `friedman` is null
+    failed_cells: list[SummaryFailedCell]
+
+
+class BaselinePoint(RunFile):
+    """A baseline's curve point: mean of the report metric over runs, run-to-run std, n."""
+
+    model: str
+    regime: str
+    sweep: str
+    condition: str
+    value: FiniteFloat | None = None
+    mean: FiniteFloat
+    std: FiniteFloat | None
+    n: PositiveInt
+    n_samples: PositiveInt
+
+
+class BaselineCurve(RunFile):
+    """A baseline's curve nAUC: mean over runs, run-to-run std, n."""
+
+    model: str
+    regime: str
+    sweep: str
+    mean: FiniteFloat
+    std: FiniteFloat | None
+    n: PositiveInt
+
+
+class BaselineFamily(RunFile):
+    """Per curve, the std over runs of each run's mean over the curve's points."""
+
+    model: str
+    regime: str
+    sweep: str
+    n: PositiveInt
+    run_mean_std: FiniteFloat | None
+
+
+class Baseline(RunFile):
+    """A baseline file: a run's curve points, nAUCs and run spread, with its protocol."""
+
+    schema_id: Literal["tacfn-robust/baseline"] = Field(BASELINE_SCHEMA, alias="schema")
+    version: Literal[1] = 1
+    metric: str = "accuracy"
+    protocol_name: str | None = None
+    protocol_hash: str | None = None
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    git_commit: str | None = None
+    points: list[BaselinePoint] = Field(min_length=1)
+    curves: list[BaselineCurve]
+    families: list[BaselineFamily] = Field(default_factory=list)
