@@ -38,6 +38,7 @@ def _root(
 
 def _register_commands() -> None:
     from tacfn_robust.cli import (
+        compare_cmd,
         corruptions_cmd,
         data_cmd,
         export_cmd,
@@ -46,7 +47,8 @@ def _register_commands() -> None:
         run_cmd,
     )
 
-    for module in (run_cmd, report_cmd, export_cmd, models_cmd, corruptions_cmd, data_cmd):
+    commands = (run_cmd, report_cmd, compare_cmd, export_cmd, models_cmd, corruptions_cmd, data_cmd)
+    for module in commands:
         module.register(app)
 
 
