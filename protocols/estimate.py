@@ -59,12 +59,14 @@ def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -
     protocol = p.protocol
     split = fold_split(dataset, protocol.dataset, cell.fold)
     model = build_cell_model(protocol, cell, dataset.info).to(device)
-    batch = dataset.batch(split.train[: protocol.train.batch_size]).to(device)
+    indices = split.train[: protocol.train.batch_size]
     regime = train_regime(protocol, cell, TrainMeans(dataset, split.train))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    optimizer_class = torch.optim.AdamW if protocol.train.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_class(model.parameters(), lr=protocol.train.lr)
 
-    def step() -> None:
+    def step() -> None:  # as the trainer's: build the batch, corrupt, forward, backward, step
         model.train()
+        batch = dataset.batch(indices).to(device)
         logits = model(regime(batch, 0) if regime else batch)
         logits.float().sum().backward()
         optimizer.step()
