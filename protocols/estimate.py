@@ -6,8 +6,8 @@ validation forwards over every epoch plus a forward of every test sample under e
 condition; cells spread over the lanes the run would use (workers, at most the cores allow).
 Start-up is measured too: the wall time this process took so far (imports, protocol, plan)
 plus the data set's build, once for the run and once more for pool workers, which start in
-parallel; the report is the time its imports take (`reports.build`, timed) and as much again
-for its statistics and figures.
+parallel; the report is the time a fresh interpreter takes to import its modules
+(`reports.build`, timed) and as much again for its statistics and figures.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +94,14 @@ def _seconds_since_start() -> float:
     return max(time.process_time(), uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def _report_seconds() -> float:
+    """The report: a fresh interpreter importing its modules (`reports.build`), timed, and its
+    statistics and figures taken as much again."""
+    clock = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import reports.build"], capture_output=True)
+    return 2 * (time.perf_counter() - clock)
+
+
 def lanes(p: Plan, workers: int | None = None, kind: str | None = None) -> int:
     """How many cells a local run would train at once: its workers (`workers` over the
     protocol's; in process when a registration lives in `__main__`), at most the cores allow
@@ -113,10 +123,7 @@ def estimate_seconds(p: Plan, workers: int | None = None, kind: str | None = Non
     clock = time.perf_counter()
     dataset = load_dataset(protocol.dataset)
     start_up = started_up + time.perf_counter() - clock
-    clock = time.perf_counter()
-    import reports.build  # noqa: F401  (the report's imports, timed)
-
-    report = 2 * (time.perf_counter() - clock)  # its imports, and its work as much again
+    report = _report_seconds()
     device = resolve_device(protocol.device)
     times: dict[str, ModelTimes] = {}
     cells: list[float] = []
