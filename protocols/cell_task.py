@@ -25,8 +25,8 @@ from protocols.fills import TrainMeans
 from protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
 from protocols.loading import validate
 from protocols.predictions import predictions_frame, records_frame
+from protocols.rerun_policy import read_cell
 from protocols.schema import Protocol
-from protocols.store import read_cell
 from protocols.training import build_cell_model, train_cell
 from tacfn.core import store
 from tacfn.core.device import resolve_device

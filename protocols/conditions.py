@@ -62,7 +62,7 @@ def resolve_point(sweep: Sweep, point: float, is_level: bool) -> tuple[Axis, boo
     param = sweep.param or info["param"]
     if param != info["param"]:
         raise ConfigError(
-            f"test.sweeps: corruption {sweep.corruption!r} is swept over {info['param']!r}, "
+            f"corruption {sweep.corruption!r} is swept over {info['param']!r}, "
             f"not {param!r}; expected param: {info['param']}"
         )
     level = int(point)

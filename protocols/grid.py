@@ -8,7 +8,7 @@ from typing import Any
 
 import corruptions
 from protocols.fills import STAND_IN_MEAN, needs_mean
-from protocols.schema import JointSweep, Protocol, Sweep
+from protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
 from tacfn.core.hashing import digest
 from tacfn.core.store import (
     AXIS_FIELDS,
@@ -126,41 +126,41 @@ def train_cells(protocol: Protocol, num_folds: int) -> list[TrainCell]:
 
 
 def cell_key(protocol: Protocol, cell: TrainCell) -> str:
-    """Content hash of everything that determines a trained model (not the test conditions)."""
-    train = protocol.train.model_dump(mode="json", exclude={"regimes"})
-    regime = [c.as_spec() for c in protocol.train.regimes[cell.regime]]
-    return digest(
-        {
-            "dataset": protocol.dataset.model_dump(mode="json"),
-            "preset": protocol.preset,
-            "train": train,
-            "regime": cell.regime,
-            "regime_specs": regime,
-            "model": cell.model,
-            **_model_key(protocol, cell.model),
-            "seed": cell.seed,
-            "fold": cell.fold,
-        },
-        length=24,
-    )
+    """Content hash of a trained model: every field declared to affect training, the grid-axis
+    fields by the cell's own entry (model, regime, seed, fold)."""
+    content = declared_dump(protocol, {"training"}, axes=False)
+    for axis in grid_axes():
+        content.update(_AXIS_KEYS[axis](protocol, cell))
+    return digest(content, length=24)
 
 
-def _model_key(protocol: Protocol, name: str) -> dict[str, Any]:
-    """The built model and its options, for an entry whose name is not the plain model."""
-    entry = protocol.model_entries[name]
-    if entry.model == name and not entry.options:
-        return {}
-    return {"builds": entry.model, "options": entry.options}
+def _model_key(protocol: Protocol, cell: TrainCell) -> dict[str, Any]:
+    """The cell's model name, plus the built model and its options for an entry whose name is
+    not the plain model."""
+    entry = protocol.model_entries[cell.model]
+    if entry.model == cell.model and not entry.options:
+        return {"model": cell.model}
+    return {"model": cell.model, "builds": entry.model, "options": entry.options}
+
+
+def _regime_key(protocol: Protocol, cell: TrainCell) -> dict[str, Any]:
+    specs = [c.as_spec() for c in protocol.train.regimes[cell.regime]]
+    return {"regime": cell.regime, "regime_specs": specs}
+
+
+# What a cell's key holds of each grid axis (protocols.schema.grid_axes names the fields).
+_AXIS_KEYS = {
+    "model": _model_key,
+    "regime": _regime_key,
+    "seed": lambda _, cell: {"seed": cell.seed},
+    "fold": lambda _, cell: {"fold": cell.fold},
+}
 
 
 def conditions_hash(protocol: Protocol) -> str:
-    """Hash of what determines a trained model's predictions: test seed and sweeps."""
-    return digest(
-        {
-            "seed": protocol.test.seed,
-            "sweeps": [s.model_dump(mode="json") for s in protocol.test.sweeps],
-        }
-    )
+    """Hash of what determines a trained model's predictions: every field declared to affect
+    predictions."""
+    return digest(declared_dump(protocol, {"predictions"}))
 
 
 def _points(sweep: Sweep, resolve: Any) -> list[tuple[Axis, bool]]:

@@ -11,13 +11,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from protocols.schema import Protocol
+from protocols.checks import CheckFailed, check_protocol, static_description
+from protocols.schema import Protocol, declared_dump
 from tacfn.core.errors import ConfigError, excerpt, suggest
 from tacfn.core.hashing import digest
-from tacfn.core.store import REPORT_ONLY_FIELDS
-
-# Fields that change how or where a protocol runs, not what it computes.
-COSMETIC_FIELDS = ("description", "output", "executor", "device")
 
 
 def shipped_protocols() -> dict[str, str]:
@@ -229,13 +226,19 @@ def _one_line(error: dict[str, Any]) -> str:
 
 
 def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
-    """(protocol, "", "") when valid, else (None, yaml path, one-line problem)."""
+    """(protocol, "", "") when valid (schema and every check that needs no loaded data), else
+    (None, yaml path, one-line problem)."""
     try:
-        return Protocol.model_validate(data), "", ""
+        protocol = Protocol.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return None, _yaml_path(tuple(errors[0]["loc"])), _one_line(errors[0]) + more
+    try:
+        check_protocol(protocol, static_description(protocol))
+    except CheckFailed as exc:
+        return None, exc.path, str(exc)
+    return protocol, "", ""
 
 
 def validate(data: dict[str, Any], origin: str = "<dict>") -> Protocol:
@@ -318,9 +321,5 @@ def load_protocol(source: str | Path, overrides: list[str] | tuple[str, ...] = (
 
 
 def protocol_hash(protocol: Protocol) -> str:
-    """Stable hash of what a protocol computes (cosmetic, execution and report-only fields
-    excluded)."""
-    exclude = {name: True for name in COSMETIC_FIELDS} | {
-        section: set(fields) for section, fields in REPORT_ONLY_FIELDS.items()
-    }
-    return digest(protocol.model_dump(mode="json", exclude=exclude), length=64)
+    """Stable hash of every field declared to affect anything (protocols.schema.Affects)."""
+    return digest(declared_dump(protocol, {"training", "predictions", "protocol"}), length=64)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protocols.cell_task import is_stored
+from protocols.checks import CheckFailed, check_protocol, static_description
 from protocols.conditions import resolve_point
-from protocols.datasets import fold_split, load_dataset
+from protocols.datasets import load_dataset
 from protocols.grid import (
     Condition,
     TrainCell,
@@ -16,11 +17,10 @@ from protocols.grid import (
     expand_conditions,
     train_cells,
 )
+from protocols.rerun_policy import read_cell
 from protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
-from protocols.store import read_cell
 from tacfn.core import store
-from tacfn.core.errors import DataError
-from tacfn.data import dataset_modalities
+from tacfn.core.errors import ConfigError, DataError
 
 
 @dataclass
@@ -53,24 +53,27 @@ def _check_data_path(protocol: Protocol) -> None:
 
 
 def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True) -> Plan:
-    """Expand the grid (train cells and test conditions) and find the stored cells.
+    """Check the protocol against the data set, expand the grid (train cells and test
+    conditions) and find the stored cells; nothing is written.
 
-    unpickle=False plans a pickled data set (one given split, fixed modalities) without
-    loading it, as --dry-run does: unpickling runs code.
+    unpickle=False plans a pickled data set (one given split, fixed modalities) from its
+    description without loading it, as --dry-run does: unpickling runs code.
     """
     _check_data_path(protocol)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(protocol)
     if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
-        modalities = dataset_modalities(protocol.dataset.name)
-        assert modalities is not None
-        cells = train_cells(protocol, 1)
+        data = static_description(protocol)
     else:
-        dataset = load_dataset(protocol.dataset)
-        cells = train_cells(protocol, len(dataset.splits(protocol.dataset.folds)))
-        for fold in sorted({c.fold for c in cells}):
-            fold_split(dataset, protocol.dataset, fold)
-        modalities = dataset.info.modalities
-    conditions = expand_conditions(protocol, modalities, resolve_point)
+        data = load_dataset(protocol.dataset).description
+    assert data is not None
+    try:
+        check_protocol(protocol, data)
+    except CheckFailed as exc:
+        raise ConfigError(f"protocol {protocol.name!r}: {exc}") from None
+    folds = data.fold_count(protocol.dataset.folds)
+    assert folds is not None
+    cells = train_cells(protocol, folds)
+    conditions = expand_conditions(protocol, data.modalities, resolve_point)
     keys = {c: cell_key(protocol, c) for c in cells}
     p = Plan(protocol, run_dir, cells, keys, conditions, set())
     p.done = stored_cells(p)

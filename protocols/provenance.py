@@ -16,7 +16,7 @@ import yaml
 from protocols.datasets import load_dataset
 from protocols.loading import protocol_hash
 from protocols.planning import Plan
-from protocols.store import recorded
+from protocols.rerun_policy import recorded
 from tacfn.core import store
 from tacfn.core.io import write_text
 

@@ -27,8 +27,8 @@ from protocols.executors import (
 from protocols.grid import TrainCell
 from protocols.planning import Plan, plan, stored_cells
 from protocols.provenance import write_protocol_files
+from protocols.rerun_policy import read_cell
 from protocols.schema import Protocol
-from protocols.store import read_cell
 from protocols.training import build_cell_model
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
@@ -176,13 +176,14 @@ def evaluate_checkpoints(
     one-line ConfigError names the checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
+    p = plan(protocol, Path(out) if out is not None else None)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
     named = [(name, read_checkpoint(Path(path))) for name, path in pairs]
-    if run_dir is None:
-        protocol = checkpoint_grid(protocol, named)
-    else:
+    if run_dir is not None:
         named += [(None, read_checkpoint(path)) for path in _run_checkpoints(Path(run_dir))]
-    p = plan(protocol, Path(out) if out is not None else None)
+    elif (narrowed := checkpoint_grid(protocol, named)) is not protocol:
+        protocol = narrowed
+        p = plan(protocol, Path(out) if out is not None else None)
     info = load_dataset(protocol.dataset).info
     files = match_checkpoints(
         protocol, info, p.cells, named, lambda cell: build_cell_model(protocol, cell, info)

@@ -1,42 +1,68 @@
-"""The protocol schema: pydantic models that are the only thing the runner accepts."""
+"""The protocol schema: pydantic models of the data and its per-field constraints, nothing more.
+
+Names (models, corruptions, data sets, metrics) and everything that needs the toolkit or the
+data set are checked in protocols.checks. Every field declares what a change of it affects
+(`Affects`, below); the cell key, the conditions hash and the protocol hash are derived from
+those declarations (`declared_dump`).
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from tacfn.core.errors import UserError, excerpt, suggest, unknown_message
-from tacfn.core.registry import Registry
-
-if TYPE_CHECKING:
-    from tacfn.train import TrainConfig
+from tacfn.core.errors import excerpt, suggest
 
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 
-
-def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ValueError:
-    """A validator error for an unknown registry name, with the valid names and a suggestion."""
-    return ValueError(unknown_message(kind, name, valid))
+Effect = Literal["training", "predictions", "protocol", "report", "nothing"]
 
 
-def resolved(registry: Registry[Any], name: str) -> str:
-    """`name` when `registry` resolves it (registered, "module:attr" or an entry point), else
-    a validator error with the registry's one-line message."""
-    try:
-        registry.get(name)
-    except UserError as exc:
-        raise ValueError(str(exc)) from None
-    return name
+@dataclass(frozen=True)
+class Affects:
+    """What a change of a field affects, declared on the field (`Annotated[type, TRAINING]`).
+
+    training     the trained models: the cell key (and the protocol hash) changes, cells train
+                 again
+    predictions  what a trained model predicts under the test conditions: the conditions hash
+                 (and the protocol hash) changes, stored models are evaluated again
+    protocol     neither: only the protocol hash changes (stored cells are reused; a baseline
+                 saved under another value is refused)
+    report       only what the report says of the same predictions: no hash changes (a
+                 saved baseline still applies)
+    nothing      how or where the protocol runs, or its prose: no hash changes
+
+    `axis` names a grid axis (a field of protocols.grid.TrainCell): each train cell takes one
+    entry of the field, and its key holds that entry only.
+    """
+
+    effect: Effect
+    axis: str | None = None
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        """The field's JSON Schema with its declaration (`protocols schema` shows it)."""
+        schema = dict(handler(core))
+        schema["affects"] = self.effect
+        return schema
+
+
+TRAINING = Affects("training")
+PREDICTIONS = Affects("predictions")
+PROTOCOL = Affects("protocol")
+REPORT = Affects("report")
+NOTHING = Affects("nothing")
 
 
 class Strict(BaseModel):
     """Base of every protocol section: unknown keys are errors; types are strict (no `true`
-    for an integer, no "5" for a number)."""
+    for an integer, no "5" for a number). Every field declares an `Affects`, except a field
+    that holds a section."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
@@ -48,13 +74,6 @@ class CorruptionParams(BaseModel):
 
     corruption: str
     modality: str
-
-    @field_validator("corruption")
-    @classmethod
-    def _known_corruption(cls, name: str) -> str:
-        from corruptions import CORRUPTIONS
-
-        return name if name == "subsets" else resolved(CORRUPTIONS, name)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -69,10 +88,11 @@ class TrainCorruption(CorruptionParams):
         return {"corruption": self.corruption, "modality": self.modality, **self.params}
 
 
-class Sweep(Strict):
+class Sweep(BaseModel):
     """One test-time axis: a corruption swept over parameter values or severity levels.
 
     `kind: subsets` instead evaluates every non-empty subset of the data set's modalities.
+    Extra keys are the corruption's fixed parameters.
     """
 
     model_config = ConfigDict(extra="allow", validate_default=True, strict=True)
@@ -106,7 +126,6 @@ class Sweep(Strict):
             raise ValueError(f"levels {excerpt(self.levels)} out of range; expected integers 0..5")
         if self.values is not None and any(not math.isfinite(v) for v in self.values):
             raise ValueError(f"values {excerpt(self.values)} must be finite numbers")
-        CorruptionParams(corruption=self.corruption, modality=self.modality)
         return self
 
     @property
@@ -115,8 +134,10 @@ class Sweep(Strict):
         return dict(self.model_extra or {})
 
 
-class JointSweep(Strict):
+class JointSweep(BaseModel):
     """A product grid of two sweeps, e.g. audio SNR x video occlusion."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
     joint: list[Sweep] = Field(min_length=2, max_length=2)
 
@@ -127,26 +148,30 @@ class JointSweep(Strict):
         return self
 
 
+def sweep_parts(sweeps: list[Sweep | JointSweep]) -> list[tuple[str, Sweep]]:
+    """(YAML path, sweep) of every one-dimensional sweep, the parts of joint sweeps included."""
+    found = []
+    for i, sweep in enumerate(sweeps):
+        if isinstance(sweep, JointSweep):
+            found += [(f"test.sweeps[{i}].joint[{j}]", s) for j, s in enumerate(sweep.joint)]
+        else:
+            found.append((f"test.sweeps[{i}]", sweep))
+    return found
+
+
 class DatasetSpec(Strict):
     """Which data set and how to build it; set fields are passed to build_dataset."""
 
-    name: str = "synthetic"
-    path: str | None = None
-    folds: PositiveInt | None = None
-    actors: PositiveInt | None = None
-    seed: int | None = None
-    frames: PositiveInt | None = None
-    size: PositiveInt | None = None
-    duration: float | None = None
-    sample_rate: PositiveInt | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _known_dataset(cls, name: str) -> str:
-        from tacfn.data import DATASETS
-
-        return resolved(DATASETS, name)
+    name: Annotated[str, TRAINING] = "synthetic"
+    path: Annotated[str | None, TRAINING] = None
+    folds: Annotated[PositiveInt | None, TRAINING] = None
+    actors: Annotated[PositiveInt | None, TRAINING] = None
+    seed: Annotated[int | None, TRAINING] = None
+    frames: Annotated[PositiveInt | None, TRAINING] = None
+    size: Annotated[PositiveInt | None, TRAINING] = None
+    duration: Annotated[float | None, TRAINING] = None
+    sample_rate: Annotated[PositiveInt | None, TRAINING] = None
+    options: Annotated[dict[str, Any], TRAINING] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> DatasetSpec:
@@ -170,48 +195,41 @@ class DatasetSpec(Strict):
 
 
 class TrainSpec(Strict):
-    """Training settings shared by every train cell, and the train-time corruption regimes."""
+    """Training settings shared by every train cell, and the train-time corruption regimes.
 
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 32
-    lr: float = Field(1e-3, gt=0)
-    optimizer: Literal["adam", "adamw"] = "adam"
-    weight_decay: float = Field(0.0, ge=0)
-    schedule: Literal["none", "cosine", "plateau"] = "none"
-    plateau_patience: PositiveInt = 20
-    grad_clip: float | None = Field(None, gt=0)
-    select: Literal["val_loss", "val_acc", "last"] = "val_loss"
-    pretrain_epochs: int = Field(0, ge=0)
-    amp: bool = False
-    legacy_test_eval: bool = False
-    regimes: dict[str, list[TrainCorruption]] = Field(default_factory=lambda: {"clean": []})
+    The settings' values are checked once, by the trainer's TrainConfig (protocols.checks
+    builds it); here they have their types and defaults.
+    """
+
+    epochs: Annotated[int, TRAINING] = 10
+    batch_size: Annotated[int, TRAINING] = 32
+    lr: Annotated[float, TRAINING] = 1e-3
+    optimizer: Annotated[str, TRAINING] = "adam"
+    weight_decay: Annotated[float, TRAINING] = 0.0
+    schedule: Annotated[str, TRAINING] = "none"
+    plateau_patience: Annotated[int, TRAINING] = 20
+    grad_clip: Annotated[float | None, TRAINING] = None
+    select: Annotated[str, TRAINING] = "val_loss"
+    pretrain_epochs: Annotated[int, TRAINING] = 0
+    amp: Annotated[bool, TRAINING] = False
+    legacy_test_eval: Annotated[bool, TRAINING] = False
+    regimes: Annotated[dict[str, list[TrainCorruption]], Affects("training", axis="regime")] = (
+        Field(default_factory=lambda: {"clean": []})
+    )
 
     @field_validator("regimes")
     @classmethod
-    def _valid_regimes(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
-        from corruptions import TrainRegime
-        from protocols.fills import with_mean
-
+    def _regime_names(cls, regimes: dict[str, list[TrainCorruption]]) -> dict:
         if not regimes:
             raise ValueError("no regimes; expected at least one, e.g. {clean: []}")
-        for name, specs in regimes.items():
+        for name in regimes:
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"regime name {name!r}; expected letters, digits and _")
-            try:
-                TrainRegime(
-                    [with_mean(s.corruption, s.modality, s.as_spec(), None) for s in specs], seed=0
-                )
-            except UserError as exc:
-                raise ValueError(f"regime {name!r}: {exc}") from None
         return regimes
 
-    def config(self, seed: int, device: str, eval_batch_size: int) -> TrainConfig:
-        """The trainer's TrainConfig of one cell: these settings (all but the regimes) plus the
-        cell's seed, the protocol's device and its test batch size."""
-        from tacfn.train import TrainConfig
-
-        settings = self.model_dump(exclude={"regimes"})
-        return TrainConfig(**settings, seed=seed, device=device, eval_batch_size=eval_batch_size)
+    def settings(self) -> dict[str, Any]:
+        """The trainer's settings: every field but the regimes."""
+        return self.model_dump(exclude={"regimes"})
 
 
 class TestSpec(Strict):
@@ -219,13 +237,14 @@ class TestSpec(Strict):
 
     `seed` keys every test-time corruption, (seed, condition, sample id); it is the same for
     every train cell, so models and training seeds are compared on identical corruptions.
+    A sample's outputs do not depend on its batch, so `batch_size` changes no prediction.
     """
 
     __test__ = False  # not a pytest test class
 
-    batch_size: PositiveInt = 64
-    seed: int = 0
-    sweeps: list[Sweep | JointSweep] = Field(default_factory=list)
+    batch_size: Annotated[PositiveInt, PROTOCOL] = 64
+    seed: Annotated[int, PREDICTIONS] = 0
+    sweeps: Annotated[list[Sweep | JointSweep], PREDICTIONS] = Field(default_factory=list)
 
 
 class ReportSpec(Strict):
@@ -237,28 +256,23 @@ class ReportSpec(Strict):
     (model: the focus against each fusion model; regime: each regime against the first;
     interaction: focus − reference across regimes); unset, the grid decides
     (reports.statistics.contrasts.default_kinds). `margin`: the equivalence margin of every
-    verdict (unset: 0.03). Both change the report only (REPORT_ONLY_FIELDS).
+    verdict (unset: 0.03). Both change the report only (no hash changes).
     """
 
-    metric: str = "accuracy"
-    reference: str | None = None
-    focus: str | None = None
-    ci: float = Field(0.95, gt=0, lt=1)
-    contrasts: list[Literal["model", "regime", "interaction"]] | None = None
-    margin: float | None = Field(None, gt=0, lt=1)
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, name: str) -> str:
-        from reports.scoring.metrics import METRICS
-
-        return resolved(METRICS, name)
+    metric: Annotated[str, PROTOCOL] = "accuracy"
+    reference: Annotated[str | None, PROTOCOL] = None
+    focus: Annotated[str | None, PROTOCOL] = None
+    ci: Annotated[float, PROTOCOL] = Field(0.95, gt=0, lt=1)
+    contrasts: Annotated[list[Literal["model", "regime", "interaction"]] | None, REPORT] = None
+    margin: Annotated[float | None, REPORT] = Field(None, gt=0, lt=1)
 
 
-class ModelEntry(Strict):
+class ModelEntry(BaseModel):
     """A model built with options under its own name, e.g. {name: tacfn_gain_size, model:
     tacfn, options: {gain: size}} or {name: mine, model: "my_pkg.fusion:MyFusion"}; reports
     show `name`."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model: str
@@ -273,28 +287,32 @@ class ExecutorSpec(Strict):
     workers as the machine's cores allow at `threads` each (never more than pending cells).
     """
 
-    kind: Literal["local", "dask"] = "local"
-    workers: PositiveInt | Literal["auto"] = "auto"
-    address: str | None = None
-    threads: PositiveInt = 1
+    kind: Annotated[Literal["local", "dask"], NOTHING] = "local"
+    workers: Annotated[PositiveInt | Literal["auto"], NOTHING] = "auto"
+    address: Annotated[str | None, NOTHING] = None
+    threads: Annotated[PositiveInt, NOTHING] = 1
 
 
 class Protocol(Strict):
     """A validated protocol with defaults filled."""
 
-    name: str
-    description: str = ""
+    name: Annotated[str, PROTOCOL]
+    description: Annotated[str, NOTHING] = ""
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
-    preset: str = "cpu"
-    models: list[str | ModelEntry] = Field(min_length=1)
+    preset: Annotated[str, TRAINING] = "cpu"
+    models: Annotated[list[str | ModelEntry], Affects("training", axis="model")] = Field(
+        min_length=1
+    )
     train: TrainSpec = Field(default_factory=TrainSpec)
     test: TestSpec = Field(default_factory=TestSpec)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
-    folds: list[int] | None = None
+    seeds: Annotated[list[int], Affects("training", axis="seed")] = Field(
+        default_factory=lambda: [0], min_length=1, max_length=10_000
+    )
+    folds: Annotated[list[int] | None, Affects("training", axis="fold")] = None
     report: ReportSpec = Field(default_factory=ReportSpec)
-    output: str | None = None
+    output: Annotated[str | None, NOTHING] = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Annotated[Literal["auto", "cpu", "cuda"], NOTHING] = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -308,25 +326,7 @@ class Protocol(Strict):
 
     @field_validator("models")
     @classmethod
-    def _known_models(cls, models: list[str | ModelEntry]) -> list[str | ModelEntry]:
-        from tacfn.models.registry import accepts_any_option, model_class, model_options
-
-        for index, entry in enumerate(models):
-            model = entry if isinstance(entry, str) else entry.model
-            try:
-                model_class(model)
-            except UserError as exc:
-                where = "" if isinstance(entry, str) else f"models[{index}].model: "
-                raise ValueError(f"{where}{exc}") from None
-            if isinstance(entry, ModelEntry) and not accepts_any_option(model):
-                allowed = list(model_options(model))
-                for key in entry.options:
-                    if key not in allowed:
-                        raise ValueError(
-                            f"models[{index}].options: unknown option {key!r} of model "
-                            f"{model!r}; expected one of: {', '.join(allowed)}"
-                            f"{suggest(key, allowed)}"
-                        )
+    def _distinct_model_names(cls, models: list[str | ModelEntry]) -> list[str | ModelEntry]:
         names = [m if isinstance(m, str) else m.name for m in models]
         if len(set(names)) != len(names):
             raise ValueError(
@@ -343,16 +343,6 @@ class Protocol(Strict):
     @property
     def model_names(self) -> list[str]:
         return list(self.model_entries)
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, preset: str) -> str:
-        from tacfn.models import list_presets
-
-        valid = list_presets()
-        if preset not in valid:
-            raise unknown("preset", preset, valid)
-        return preset
 
     @field_validator("name")
     @classmethod
@@ -384,7 +374,7 @@ class Protocol(Strict):
         return folds
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Protocol:
+    def _cross_fields(self) -> Protocol:
         if self.dataset.folds is not None and self.folds is not None:
             bad = [f for f in self.folds if f >= self.dataset.folds]
             if bad:
@@ -403,115 +393,60 @@ class Protocol(Strict):
                     f"report.{field} {name!r} is not among models; expected one of: "
                     f"{', '.join(names)}{suggest(name, names)}"
                 )
-        self._check_modalities()
-        self._check_sweep_points()
-        self._check_model_options()
-        self._check_learned_fill()
-        self._check_regime_rates()
         return self
 
-    def _check_model_options(self) -> None:
-        """Build every built-in model with options on the meta device: option values are
-        checked (a plug-in model is built for its data set only, when the cell runs)."""
-        import torch
 
-        from tacfn.models import FusionModel, build_model, get_preset
-        from tacfn.models.registry import model_class
-
-        info = get_preset(self.preset).reference
-        for index, entry in enumerate(self.models):
-            if isinstance(entry, str) or not entry.options:
-                continue
-            factory = model_class(entry.model)
-            if not (isinstance(factory, type) and issubclass(factory, FusionModel)):
-                continue
-            try:
-                with torch.device("meta"):
-                    build_model(entry.model, info, self.preset, **entry.options)
-            except UserError as exc:
-                raise ValueError(f"models[{index}].options ({entry.name}): {exc}") from None
-
-    def _check_learned_fill(self) -> None:
-        """fill: learned (test sweeps, train regimes) needs every model built with learned_fill."""
-        where = [
-            f"test.sweeps[{i}]"
-            for i, sweep in enumerate(self.test.sweeps)
-            for part in (sweep.joint if isinstance(sweep, JointSweep) else [sweep])
-            if part.fill == "learned"
-        ]
-        where += [
-            f"train.regimes.{name}[{i}]"
-            for name, specs in self.train.regimes.items()
-            for i, spec in enumerate(specs)
-            if spec.params.get("fill") == "learned"
-        ]
-        if not where:
-            return
-        lacking = [n for n, e in self.model_entries.items() if not e.options.get("learned_fill")]
-        if lacking:
-            raise ValueError(
-                f"{where[0]}: fill: learned needs models built with learned fill, but "
-                f"{', '.join(lacking)} lack it; expected each model as {{name: ..., model: ..., "
-                "options: {learned_fill: true}}"
+def declared(section: type[BaseModel]) -> dict[str, Affects | type[Strict]]:
+    """Field name -> its declared Affects, or the section model it holds; a TypeError names a
+    field that declares neither."""
+    found: dict[str, Affects | type[Strict]] = {}
+    for name, info in section.model_fields.items():
+        marks = [m for m in info.metadata if isinstance(m, Affects)]
+        if marks:
+            found[name] = marks[0]
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, Strict):
+            found[name] = info.annotation
+        else:
+            raise TypeError(
+                f"{section.__name__}.{name} declares no effect; expected e.g. "
+                f"Annotated[..., TRAINING] (protocols.schema.Affects)"
             )
+    return found
 
-    def _check_regime_rates(self) -> None:
-        """Missing rates of every regime are feasible for the data set's modalities."""
-        from corruptions import TrainRegime
-        from protocols.fills import with_mean
-        from tacfn.data import dataset_modalities
 
-        modalities = dataset_modalities(self.dataset.name)
-        if modalities is None:
-            return
-        for name, specs in self.train.regimes.items():
-            try:
-                TrainRegime(
-                    [with_mean(s.corruption, s.modality, s.as_spec(), None) for s in specs],
-                    seed=0,
-                    modalities=modalities,
-                )
-            except UserError as exc:
-                raise ValueError(f"train.regimes.{name}: {exc}") from None
+def _include(section: type[BaseModel], effects: set[str], axes: bool) -> dict[str, Any]:
+    """pydantic `include` of the fields declared with one of `effects` (grid axes only when
+    `axes`), through nested sections."""
+    include: dict[str, Any] = {}
+    for name, mark in declared(section).items():
+        if isinstance(mark, Affects):
+            if mark.effect in effects and (axes or mark.axis is None):
+                include[name] = True
+        else:
+            inner = _include(mark, effects, axes)
+            if inner:
+                include[name] = inner
+    return include
 
-    def _check_modalities(self) -> None:
-        """Every corruption names a modality of the data set (when the set's are fixed)."""
-        from tacfn.data import dataset_modalities
 
-        valid = dataset_modalities(self.dataset.name)
-        if valid is None:
-            return
-        named = [
-            (f"train.regimes.{regime}[{i}].modality", c.modality)
-            for regime, specs in self.train.regimes.items()
-            for i, c in enumerate(specs)
-        ]
-        for i, sweep in enumerate(self.test.sweeps):
-            parts = sweep.joint if isinstance(sweep, JointSweep) else [sweep]
-            for j, part in enumerate(parts):
-                where = f"test.sweeps[{i}]" + (f".joint[{j}]" if len(parts) > 1 else "")
-                if part.modality is not None:
-                    named.append((f"{where}.modality", part.modality))
-        for where, modality in named:
-            if modality not in valid:
-                raise ValueError(
-                    f"{where}: {excerpt(modality)} is not a modality of data set "
-                    f"{self.dataset.name!r}; expected one of: {', '.join(valid)}"
-                    f"{suggest(modality, valid)}"
-                )
+def declared_dump(protocol: Protocol, effects: set[str], axes: bool = True) -> dict[str, Any]:
+    """The JSON values of the fields declared with one of `effects`, nested by section (the
+    content of a hash); axes=False leaves the grid-axis fields out."""
+    include = _include(Protocol, effects, axes)
+    return protocol.model_dump(mode="json", include=include) if include else {}
 
-    def _check_sweep_points(self) -> None:
-        """Every sweep point builds its corruption (e.g. p within 0..1), as the run will."""
-        from protocols.conditions import resolve_point
-        from protocols.grid import expand_conditions
-        from tacfn.data import dataset_modalities
 
-        modalities = dataset_modalities(self.dataset.name)
-        if modalities is None:
-            return
-        try:
-            expand_conditions(self, modalities, resolve_point)
-        except UserError as exc:
-            message = str(exc)
-            where = "" if message.startswith("test.sweeps") else "test.sweeps: "
-            raise ValueError(f"{where}{message}") from None
+def grid_axes() -> dict[str, str]:
+    """Grid axis (a TrainCell field) -> the Protocol field path that declares it."""
+
+    def walk(section: type[BaseModel], prefix: str) -> dict[str, str]:
+        found = {}
+        for name, mark in declared(section).items():
+            if isinstance(mark, Affects):
+                if mark.axis is not None:
+                    found[mark.axis] = prefix + name
+            else:
+                found.update(walk(mark, f"{prefix}{name}."))
+        return found
+
+    return walk(Protocol, "")

@@ -15,6 +15,19 @@ from protocols.grid import TrainCell
 from protocols.schema import Protocol
 
 
+def train_config(protocol: Protocol, seed: int) -> Any:
+    """The trainer's TrainConfig of a cell: the train settings, the cell's seed, the
+    protocol's device and its test batch size (TrainConfig checks the values: one place)."""
+    from tacfn.train import TrainConfig
+
+    return TrainConfig(
+        **protocol.train.settings(),
+        seed=seed,
+        device=protocol.device,
+        eval_batch_size=protocol.test.batch_size,
+    )
+
+
 def build_cell_model(protocol: Protocol, cell: TrainCell, info: Any) -> torch.nn.Module:
     """The untrained model of a cell with its entry's options, initialised from the cell seed
     (global RNG untouched)."""
@@ -54,9 +67,7 @@ def train_cell(
     from tacfn.train import fit
 
     started = time.perf_counter()
-    config = protocol.train.config(
-        seed=cell.seed, device=protocol.device, eval_batch_size=protocol.test.batch_size
-    )
+    config = train_config(protocol, cell.seed)
     result = fit(
         model,
         dataset,

@@ -1,4 +1,5 @@
-"""Import direction: no module imports from a higher layer (docs/architecture.md, "Layers").
+"""Import direction: no module imports from a higher layer (docs/architecture.md, "Layers"),
+and a reports stage imports only its own stage and earlier ones ("The reports pipeline").
 
 Every module of the five packages is parsed with ast; imports at any depth count, including
 those inside functions and under TYPE_CHECKING.
@@ -30,6 +31,18 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "tacfn_robust": FIRST_PARTY,
 }
 FORBIDDEN_THIRD_PARTY = {"reports": ("torch", "torchvision", "torchaudio")}
+
+# reports/ is a pipeline: each stage's position; rendering and the gate both consume
+# statistics and never each other. reports/__init__.py and reports/build.py run the stages
+# and may import them all.
+STAGES = {
+    "reports.reading": 1,
+    "reports.scoring": 2,
+    "reports.statistics": 3,
+    "reports.rendering": 4,
+    "reports.gate": 4,
+}
+PIPELINE = ("reports", "reports.build")
 
 
 def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:
@@ -80,6 +93,27 @@ def _check(path: Path, module: str) -> list[str]:
     return problems
 
 
+def _stage_check(path: Path, module: str) -> list[str]:
+    """Every import of a reports module that the stage order forbids."""
+    stage = _part(module, STAGES)
+    if module in PIPELINE or not module.startswith("reports."):
+        return []
+    if stage is None:
+        return [f"{path.name}: {module} is in no stage (expected reports/<stage>/)"]
+    problems = []
+    for line, name in _imports(path, module):
+        if not (name == "reports" or name.startswith("reports.")):
+            continue
+        target = _part(name, STAGES)
+        if target == stage or (target is not None and STAGES[target] < STAGES[stage]):
+            continue
+        problems.append(
+            f"{path.name}:{line}: {module} imports {name} "
+            f"(stage {stage} may import only its own stage and earlier ones)"
+        )
+    return problems
+
+
 def test_no_module_imports_a_higher_layer() -> None:
     problems = [
         problem
@@ -88,6 +122,44 @@ def test_no_module_imports_a_higher_layer() -> None:
         for problem in _check(path, _module_name(path))
     ]
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_reports_stages_import_only_earlier_stages() -> None:
+    problems = [
+        problem
+        for path in sorted((ROOT / "reports").rglob("*.py"))
+        for problem in _stage_check(path, _module_name(path))
+    ]
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "expected"),
+    [
+        (
+            "from reports.rendering import plots\n",
+            "reports.statistics.x",
+            "imports reports.rendering",
+        ),
+        (
+            "from reports.rendering.formats import fmt\n",
+            "reports.gate.x",
+            "imports reports.rendering",
+        ),
+        ("def f():\n    from reports.build import check\n", "reports.gate.x", "reports.build"),
+        ("from ..statistics import analysis\n", "reports.scoring.x", "reports.statistics"),
+        ("import reports\n", "reports.reading.x", "imports reports "),
+        ("from reports.gate import baseline\n", "reports.rendering.x", "imports reports.gate"),
+    ],
+)
+def test_a_planted_stage_violation_is_named(
+    tmp_path: Path, source: str, module: str, expected: str
+) -> None:
+    path = tmp_path / "x.py"
+    path.write_text(source)
+    assert any(expected in problem for problem in _stage_check(path, module)), _stage_check(
+        path, module
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ LOCAL = {
     *(p.stem for p in (ROOT / "tests").glob("*.py")),
     "replay_things_mod",
     "newcomer_plugin",
+    "reversed_concat_fusion",
 }
 DISTRIBUTION = {  # import name -> the distribution that provides it
     "albumentations": "albumentations",

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from protocols import load_protocol
+from protocols.training import train_config
 from tacfn.core.device import resolve_device
 from tacfn.core.errors import ConfigError
 from tacfn.train import TrainConfig
@@ -32,8 +33,10 @@ def test_unknown_device_is_one_line() -> None:
 
 
 def test_train_config_is_built_from_the_protocol_train_section() -> None:
-    protocol = load_protocol("smoke", ["train.grad_clip=1.5", "train.schedule=cosine"])
-    config = protocol.train.config(seed=3, device="cpu", eval_batch_size=64)
+    protocol = load_protocol(
+        "smoke", ["train.grad_clip=1.5", "train.schedule=cosine", "device=cpu"]
+    )
+    config = train_config(protocol, seed=3)
     assert config == TrainConfig(
         epochs=8,
         batch_size=32,

@@ -117,7 +117,11 @@ def test_every_fill_and_stage_equal_on_reuse_and_full_paths(fills_setup, model_n
     for condition in conditions:
         a, b = reused[condition.id].stacked()[0], full[condition.id].stacked()[0]
         assert torch.equal(a, b), condition.id
-        assert torch.equal(a, again[condition.id].stacked()[0]), condition.id
+        # another batch size may take another BLAS kernel: equal to float rounding, as in
+        # test_runner_eval's batch-size test (bit-equality held on one CPU and not on another)
+        torch.testing.assert_close(
+            a, again[condition.id].stacked()[0], rtol=1e-4, atol=1e-5, msg=condition.id
+        )
     # feature noise is keyed by (test seed, condition, sample id), not by the id alone
     noise = "missing[audio;fill=noise;stage=feature].p=1"
     other_seed = evaluate(*args, seed=8, batch_size=6, means=means)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
 from tacfn.data.info import DatasetInfo
-from tacfn.models import build_model
+from tacfn.models import build_model, list_models
 from tacfn.models.mfcc import MFCC
 
 INFO = DatasetInfo(
@@ -22,7 +22,7 @@ INFO = DatasetInfo(
     tuple("abcdefgh"),
     sample_rate=8000,
 )
-MODELS = ("tacfn", "concat", "cross_attention", "late_average", "audio_only", "video_only")
+MODELS = list_models(INFO)  # every registered model and each modality's unimodal reference
 
 
 def _batch(n: int = 4, seed: int = 0) -> Batch:

@@ -19,7 +19,7 @@ import torch
 from test_reports_sim import simulate_run
 
 from protocols.cell_task import is_stored
-from protocols.store import recorded
+from protocols.rerun_policy import recorded
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 
@@ -214,7 +214,7 @@ def test_dollar_signs_in_names_and_classes_do_not_break_figures(tmp_path: Path) 
         cell["class_names"] = [f"$\\frac{{{name}" for name in cell["class_names"]]
         path.write_text(json.dumps(cell))
     html = build_report(root).read_text()
-    assert "class_accuracy_worst" in html and list((store.report_dir(root)).glob("*.png"))
+    assert "class_scores_worst" in html and list((store.report_dir(root)).glob("*.png"))
 
 
 def test_no_sweeps_reports_clean_results(tmp_path: Path, capsys) -> None:

@@ -151,7 +151,7 @@ def test_every_png_decodes(run_dir: Path) -> None:
     assert {
         "cd_diagram.png",
         "drop_heatmap.png",
-        "class_accuracy_worst_clean.png",
+        "class_scores_worst_clean.png",
         "training_curves.png",
     } <= names
     assert any(n.startswith("curve_missing") for n in names)
@@ -343,7 +343,7 @@ def test_every_model_has_one_colour_in_every_figure(run_dir: Path) -> None:
         for alt, image in figures.items()
         if alt.startswith(("curve_", "cd_", "class_", "training"))
     }
-    assert {"cd_diagram", "training_curves", "class_accuracy_worst_clean"} <= set(with_models)
+    assert {"cd_diagram", "training_curves", "class_scores_worst_clean"} <= set(with_models)
     for alt, image in with_models.items():
         used = json.loads(image.text[METADATA_KEY])
         assert used and all(palette[m] == style for m, style in used.items()), alt

@@ -13,9 +13,8 @@ from test_reports_sim import simulate_run
 
 from reports import check, save_baseline
 from reports.gate.baseline import build_baseline
-from reports.gate.regression import chance_level
 from reports.reading.run_dir import load_run
-from reports.scoring.table import CONDITION_COLUMNS
+from reports.scoring.table import CONDITION_COLUMNS, chance_level, score_run
 from reports.statistics.analysis import analyse
 from reports.statistics.comparisons import condition_means
 from tacfn_robust.cli import main
@@ -137,7 +136,7 @@ def test_report_metric_drives_comparisons_and_baseline(
 ) -> None:
     run = load_run(runs["base"])
     run.record["protocol"]["report"]["metric"] = "macro_f1"
-    analysis = analyse(run)
+    analysis = analyse(score_run(run))
     assert analysis.metric == "macro_f1"
     assert set(analysis.contrasts["metric"]) == {"macro_f1"}
     base = build_baseline(analysis)
@@ -147,7 +146,7 @@ def test_report_metric_drives_comparisons_and_baseline(
     assert point.mean == pytest.approx(f1.loc[(point.model, point.condition), "mean"])
     run.record["protocol"]["report"]["metric"] = "bogus"
     with pytest.raises(Exception, match="unknown metric 'bogus'"):
-        analyse(run)
+        score_run(run)
 
 
 def test_chance_is_the_majority_share() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.store import recorded
+from protocols.rerun_policy import recorded
 from tacfn.core import io, store
 
 

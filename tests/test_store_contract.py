@@ -14,12 +14,12 @@ from protocols.evaluate import ConditionOutput
 from protocols.grid import TrainCell, cell_key, expand_conditions
 from protocols.loading import load_protocol
 from protocols.predictions import predictions_frame
+from protocols.rerun_policy import read_cell, recorded
 from protocols.schema import Sweep
-from protocols.store import read_cell, recorded
 from reports.reading.run_dir import load_run
 from reports.rendering.claims import main as claims_main
 from reports.rendering.summary import write_summary
-from reports.scoring.table import CONDITION_COLUMNS, results_table
+from reports.scoring.table import CONDITION_COLUMNS, results_table, score_run
 from reports.statistics.analysis import analyse
 from reports.statistics.robustness import curve_points
 from tacfn.core import store
@@ -200,7 +200,7 @@ def test_a_cell_json_that_does_not_match_its_model_names_file_and_field(tmp_path
 def test_summary_json_is_written_and_read_through_its_model(tmp_path: Path) -> None:
     _write_run(tmp_path)
     path = tmp_path / store.SUMMARY_FILE
-    write_summary(analyse(load_run(tmp_path)), path)
+    write_summary(analyse(score_run(load_run(tmp_path))), path)
     summary = store.read_record(path, store.Summary)
     assert summary.schema_id == store.SUMMARY_SCHEMA and summary.points[0].n == 1
     data = store.read_json(path)

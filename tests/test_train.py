@@ -13,7 +13,7 @@ from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError
 from tacfn.data.base import EmotionDataset
 from tacfn.data.info import DatasetInfo, Split
-from tacfn.models import build_model
+from tacfn.models import build_model, list_models
 from tacfn.train import TrainConfig, TrainingDiverged, classification_loss, fit, predict
 
 CLASSES = 4
@@ -157,9 +157,7 @@ def test_tacfn_learns_the_tiny_set_well_above_chance(data, split) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name", ["tacfn", "concat", "cross_attention", "late_average", "audio_only", "video_only"]
-)
+@pytest.mark.parametrize("name", list_models())
 def test_every_model_beats_chance_clearly_on_the_synthetic_set(name: str) -> None:
     from tacfn.data import build_dataset
 

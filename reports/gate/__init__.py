@@ -1,1 +1,2 @@
-"""Stage 5, the CI gate: baselines of robustness curves and the regression check."""
+"""Stage 4, the CI gate, beside rendering. Consumes an `Analysis`; produces a baseline file of
+its robustness curves, or a `CheckResult` against one (with its table and JUnit XML)."""

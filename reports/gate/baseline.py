@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.reading.run_dir import load_run
-from reports.statistics.analysis import Analysis, analyse
+from reports.statistics.analysis import Analysis
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
     BASELINE_SCHEMA,
-    REPORT_ONLY_FIELDS,
     Baseline,
     read_json,
     read_record,
@@ -88,9 +86,8 @@ def curve_families(table: pd.DataFrame, metric: str = "accuracy") -> list[dict]:
     return out
 
 
-def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
-    """Write the baseline JSON of a run directory's curves to `file`."""
-    analysis = analyse(load_run(run_dir), with_tests=False)
+def write_baseline(analysis: Analysis, file: str | Path) -> Path:
+    """Write the baseline JSON of an analysed run's curves to `file`."""
     return write_record(file, build_baseline(analysis))
 
 
@@ -115,12 +112,10 @@ def _flatten(d: object, prefix: str = "") -> dict[str, object]:
 
 
 def protocol_diff(old: dict, new: dict) -> list[str]:
-    """Dotted protocol fields that differ, as 'field: old -> new' (report-only fields left
-    out: they do not change the protocol's hash)."""
+    """Dotted protocol fields that differ, as 'field: old -> new'."""
     a, b = _flatten(old), _flatten(new)
-    report_only = {f"{s}.{f}" for s, fields in REPORT_ONLY_FIELDS.items() for f in fields}
     return [
         f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
         for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k) and k not in report_only
+        if a.get(k) != b.get(k)
     ]

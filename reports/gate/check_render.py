@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from reports.gate.regression import CheckResult
+from reports.scoring.metrics import metric_label
 from tacfn.core.io import write_bytes
 
 
@@ -18,7 +19,10 @@ def _num(v: float | None, digits: int = 4) -> str:
 
 def render_table(result: CheckResult) -> Table:
     """A rich table of every checked row: baseline, new, diff, margin, Holm p, verdict."""
-    table = Table(title=f"tacfn-robust check (abs_tol {result.abs_tol}, alpha {result.alpha})")
+    table = Table(
+        title=f"tacfn-robust check of {metric_label(result.metric)} "
+        f"(abs_tol {result.abs_tol}, alpha {result.alpha})"
+    )
     for column in ("kind", "what", "baseline", "new", "diff", "margin", "Holm p", "verdict"):
         table.add_column(column, justify="left" if column in ("kind", "what") else "right")
     for r in result.rows:
@@ -40,7 +44,7 @@ def write_junit(result: CheckResult, path: str | Path) -> Path:
     """JUnit XML: one testcase per point, nAUC and invariant; a failure element when it fails."""
     suite = ET.Element(
         "testsuite",
-        name="tacfn-robust check",
+        name=f"tacfn-robust check of {metric_label(result.metric)}",
         tests=str(len(result.rows)),
         failures=str(len(result.failures)),
         errors="0",

@@ -31,13 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.gate.baseline import build_baseline, load_baseline, protocol_diff
-from reports.reading.run_dir import load_run
-from reports.scoring.metrics import custom_metrics, multiclass_scores, multilabel_scores
-from reports.statistics.analysis import Analysis, analyse
+from reports.gate.baseline import build_baseline, protocol_diff
+from reports.statistics.analysis import Analysis
 from reports.statistics.inference import holm
 from tacfn.core.errors import ConfigError
-from tacfn.core.store import CLEAN
+from tacfn.core.store import CLEAN, Baseline
 
 DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05
@@ -69,6 +67,7 @@ class CheckResult:
     """Every row of a check, plus notes (e.g. library version changes)."""
 
     rows: list[CheckRow]
+    metric: str
     notes: list[str] = field(default_factory=list)
     abs_tol: float = DEFAULT_ABS_TOL
     alpha: float = DEFAULT_ALPHA
@@ -263,20 +262,6 @@ def compare(
     return rows
 
 
-def chance_level(predictions: pd.DataFrame, class_names: list[str], metric: str) -> float:
-    """Score of always predicting the test split's majority class (per label when multilabel)."""
-    if "target" in predictions.columns:
-        rows = predictions.drop_duplicates(["fold", "sample_id", "target"])
-        targets, labels = rows["target"].to_numpy(), rows["label"].to_numpy()
-        shares = rows.groupby("target")["label"].mean()
-        majority = (shares.reindex(targets).to_numpy() >= 0.5).astype(np.int64)
-        return multilabel_scores(targets, labels, majority, class_names)[metric]
-    rows = predictions.drop_duplicates(["fold", "sample_id"])
-    labels = rows["label"].to_numpy()
-    majority = np.full(labels.shape, np.bincount(labels).argmax())
-    return multiclass_scores(labels, majority, class_names, custom_metrics([metric]))[metric]
-
-
 def invariants(analysis: Analysis) -> list[CheckRow]:
     """Identity condition equals clean; full missingness not below chance beyond its CI."""
     rows: list[CheckRow] = []
@@ -302,8 +287,7 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
                 f"largest per-run gap {gap:.4g}",
             )
         )
-    preds = analysis.run.predictions
-    clean_preds = preds[preds["condition"] == CLEAN]
+    chance_of = analysis.chance.set_index(["model", "regime"])["chance"]
     m = analysis.means
     full = m[
         (m["metric"] == metric)
@@ -312,8 +296,7 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
         & np.isclose(m["value"].fillna(-1), 1.0)
     ]
     for r in full.itertuples():
-        own = clean_preds[(clean_preds["model"] == r.model) & (clean_preds["regime"] == r.regime)]
-        chance = chance_level(own, analysis.run.class_names(), metric)
+        chance = float(chance_of[(r.model, r.regime)])
         ok = not (r.ci_high < chance)
         rows.append(
             CheckRow(
@@ -331,19 +314,23 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
     return rows
 
 
-def check(
-    run_dir: str | Path,
-    baseline_file: str | Path,
-    abs_tol: float = DEFAULT_ABS_TOL,
-    alpha: float = DEFAULT_ALPHA,
-) -> CheckResult:
-    """Compare a run directory with a stored baseline; bad input raises a one-line UserError."""
+def check_settings(abs_tol: float, alpha: float) -> None:
+    """Refuse a negative tolerance or a level outside (0, 1) with a one-line ConfigError."""
     if abs_tol < 0:
         raise ConfigError(f"--abs-tol {abs_tol}: expected a non-negative score difference")
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha {alpha}: expected a level between 0 and 1")
-    base = load_baseline(baseline_file)
-    analysis = analyse(load_run(run_dir), with_tests=False)
+
+
+def check_analysis(
+    analysis: Analysis,
+    base: Baseline,
+    baseline_file: str | Path,
+    abs_tol: float = DEFAULT_ABS_TOL,
+    alpha: float = DEFAULT_ALPHA,
+) -> CheckResult:
+    """Compare an analysed run with the baseline `base` read from `baseline_file`."""
+    check_settings(abs_tol, alpha)
     new = build_baseline(analysis)
     if base.protocol_hash != new.protocol_hash:
         changes = protocol_diff(base.protocol, new.protocol)
@@ -364,4 +351,4 @@ def check(
         if base.versions.get(k) != new.versions.get(k)
     ]
     rows = compare(base.model_dump(), new.model_dump(), abs_tol, alpha) + invariants(analysis)
-    return CheckResult(rows=rows, notes=notes, abs_tol=abs_tol, alpha=alpha)
+    return CheckResult(rows, analysis.metric, notes, abs_tol, alpha)

@@ -10,8 +10,10 @@ import pandas as pd
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
     CELL_FILE,
+    LOG_FILE,
     PREDICTIONS_FILE,
     PROTOCOL_FILE,
+    RUN_KEYS,
     CellRecord,
     artefact_problems,
     cell_dir,
@@ -62,6 +64,16 @@ class Run:
 
     def cell_dir(self, key: str) -> Path:
         return cell_dir(self.root, key)
+
+    def training_logs(self) -> pd.DataFrame:
+        """train_log.csv of every done cell, tagged with its run keys."""
+        frames = []
+        for cell in self.cells[self.cells["status"] == "done"].itertuples():
+            path = self.cell_dir(cell.key) / LOG_FILE
+            if path.is_file():
+                log = pd.read_csv(path)
+                frames.append(log.assign(**{k: getattr(cell, k) for k in RUN_KEYS}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _artefact_problem(directory: Path, cell: dict) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.rendering.formats import fmt, verdict_text
+from reports.scoring.metrics import metric_label
 from reports.statistics.inference import units_needed
 from tacfn.core.errors import DataError
 from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
@@ -89,7 +90,8 @@ def reading(claims: dict[str, Any]) -> str:
         by_question[claim["question"]][claim["contrast"]].append(claim)
     n = sorted({c["n"] for c in claims["claims"]})
     lines = [
-        f"The protocol asks: {claims['description']} Answers of this run ({claims['metric']}; "
+        f"The protocol asks: {claims['description']} Answers of this run "
+        f"({metric_label(claims['metric'])}; "
         f"n = {', '.join(map(str, n))} paired runs (same seed and fold) per contrast, "
         f"{claims['method']}; α = {claims['alpha']:g}; difference with its 95 % t-interval; "
         f"equivalence within ±{fmt(claims['margin'])} by TOST; MDD: the minimum detectable "

@@ -10,7 +10,7 @@ import pandas as pd
 
 from reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals, verdict_text
 from reports.rendering.summary import contrast_records, failed_cells, records
-from reports.scoring.metrics import METRIC_LABELS, metric_label
+from reports.scoring.metrics import CONFUSION_METRICS, custom_metrics, metric_info, metric_label
 from reports.statistics.analysis import Analysis
 from reports.statistics.inference import N_SAMPLE_RESAMPLES
 from reports.statistics.robustness import MEASURES
@@ -36,12 +36,18 @@ def _environment() -> jinja2.Environment:
     env.filters["p_equals"] = p_equals
     env.filters["signed"] = fmt_signed
     env.filters["verdict_text"] = verdict_text
+    env.filters["metric_label"] = metric_label
     return env
+
+
+def _shown_metrics(analysis: Analysis) -> list[str]:
+    """The metrics the report tabulates: the built-in ones and the report metric."""
+    return [*CONFUSION_METRICS, *custom_metrics([analysis.metric])]
 
 
 def _clean_table(analysis: Analysis) -> list[dict]:
     m = analysis.means
-    clean = m[(m["condition"] == CLEAN) & m["metric"].isin(list(METRIC_LABELS))]
+    clean = m[(m["condition"] == CLEAN) & m["metric"].isin(_shown_metrics(analysis))]
     return records(clean.sort_values(["regime", "model", "metric"]))
 
 
@@ -182,7 +188,7 @@ def render_html(
         "focus": analysis.focus,
         "reference": analysis.reference,
         "clean": _clean_table(analysis),
-        "metric_labels": {**METRIC_LABELS, analysis.metric: metric_label(analysis.metric)},
+        "metric_infos": [metric_info(name) for name in _shown_metrics(analysis)],
         "points": records(
             analysis.means[
                 (analysis.means["metric"] == analysis.metric)

@@ -28,6 +28,7 @@ from scipy import stats
 
 from reports.rendering.formats import fmt, p_equals
 from reports.rendering.palette import METADATA_KEY
+from reports.scoring.metrics import metric_label
 from reports.statistics.comparisons import Friedman
 from tacfn.core.io import atomic_write
 from tacfn.core.store import CLEAN
@@ -115,7 +116,7 @@ def curve_plot(
     palette: Palette,
     floors: dict[str, float] | None = None,
 ) -> Path:
-    """Mean accuracy vs x per model with CI bands, one panel per regime; floor lines dashed.
+    """Mean report metric vs x per model with CI bands, one panel per regime; floor lines dashed.
 
     `means` is condition_means() output restricted to one metric; `floors` maps regime to
     the unimodal floor.
@@ -138,7 +139,7 @@ def curve_plot(
             ax.axhline(floor, color="black", linestyle="--", linewidth=1, label="unimodal floor")
         ax.set_title(f"regime: {regime}", fontsize=11)
         ax.set_xlabel(_axis_label(rows))
-        ax.set_ylabel(f"{rows.iloc[0]['metric']} (mean, CI band)")
+        ax.set_ylabel(f"{metric_label(rows.iloc[0]['metric'])} (mean, CI band)")
         ax.set_ylim(0, 1)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
@@ -149,7 +150,8 @@ def curve_plot(
 
 @themed
 def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
-    """Clean minus condition accuracy (percentage points), rows model/regime, columns condition."""
+    """Clean minus condition mean of the report metric (percentage points), rows model/regime,
+    columns condition."""
     clean = means[means["condition"] == CLEAN].set_index(["model", "regime"])["mean"]
     rows = means[(means["condition"] != CLEAN)].copy()
     rows["drop"] = 100 * (
@@ -181,7 +183,7 @@ def drop_heatmap(means: pd.DataFrame, path: Path) -> Path:
     )
     ax.set_xlabel("condition")
     ax.set_ylabel("model / regime")
-    ax.set_title("Accuracy drop from clean (percentage points)")
+    ax.set_title(f"{metric_label(means['metric'].iloc[0])} drop from clean (percentage points)")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -219,12 +221,14 @@ def cd_diagram(result: Friedman, path: Path, palette: Palette) -> Path:
 
 
 @themed
-def class_accuracy_plot(
+def class_scores_plot(
     table: pd.DataFrame, condition: str, regime: str, path: Path, palette: Palette
 ) -> Path:
-    """Per-class accuracy of every model under one condition in one regime (mean over runs)."""
+    """Per-class recall (per-emotion binary accuracy when multilabel) of every model under one
+    condition in one regime (mean over runs)."""
     rows = table[(table["condition"] == condition) & (table["regime"] == regime)]
     rows = rows[rows["metric"].str.startswith(("recall[", "accuracy["))].copy()
+    per_class = "recall" if rows["metric"].str.startswith("recall[").any() else "binary accuracy"
     rows["class"] = rows["metric"].str.extract(r"\[(.*)\]", expand=False)
     used = _used(palette, rows["model"])
     fig = Figure(figsize=(min(PAGE_WIDTH, 0.9 * rows["class"].nunique() + 3.5), 3.8))
@@ -241,7 +245,7 @@ def class_accuracy_plot(
         ax=ax,
     )
     ax.set_ylim(0, 1)
-    ax.set_ylabel("per-class accuracy\n(mean over runs)")
+    ax.set_ylabel(f"per-class {per_class}\n(mean over runs)")
     ax.set_title(f"Regime {regime}, worst condition {condition}", fontsize=11)
     ax.tick_params(axis="x", rotation=30)
     sns.move_legend(ax, "center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, title="model")
@@ -293,7 +297,7 @@ def training_curves(logs: pd.DataFrame, path: Path, palette: Palette) -> Path:
 
 @themed
 def joint_heatmap(means: pd.DataFrame, sweep: str, path: Path) -> Path:
-    """Mean accuracy over the 2-D grid of a joint sweep, one panel per model/regime."""
+    """Mean report metric over the 2-D grid of a joint sweep, one panel per model/regime."""
     rows = means[means["sweep"] == sweep].copy()
     rows["run"] = rows["model"] + " / " + rows["regime"]
     runs = sorted(rows["run"].unique())
@@ -304,6 +308,6 @@ def joint_heatmap(means: pd.DataFrame, sweep: str, path: Path) -> Path:
         ax.set_title(_wrap(run, 36), fontsize=10)
         ax.set_xlabel(_axis_label(rows))
         ax.set_ylabel(_axis_label(rows, "2"))
-    fig.suptitle(f"Joint sweep {sweep}: mean accuracy")
+    fig.suptitle(f"Joint sweep {sweep}: mean {metric_label(rows['metric'].iloc[0])}")
     fig.tight_layout()
     return _save(fig, path)

@@ -1,6 +1,8 @@
 """Classification metrics from integer labels and predictions (sklearn's conventions).
 
-A metric is a function `(labels, preds) -> float` in METRICS. The built-in ones
+A metric is a function `(labels, preds) -> float` in METRICS; its `label` and
+`higher_is_better` attributes (set with `shown_as`; defaults: the name with spaces, True) are
+how every table, figure, note and check names it and which way is better. The built-in ones
 (CONFUSION_METRICS) are also computed from confusion matrices, vectorised over resamples;
 any other registered metric (`register_metric`) is called on the labels and predictions of
 each run x condition (and of each bootstrap resample), on single-label (multiclass) sets.
@@ -9,9 +11,12 @@ each run x condition (and of each bootstrap resample), on single-label (multicla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
+from tacfn.core.errors import ConfigError
 from tacfn.core.registry import Registry
 
 
@@ -69,29 +74,76 @@ register_metric = METRICS.register
 CONFUSION_METRICS = ("accuracy", "macro_f1", "uar", "weighted_f1")
 
 
+DEFAULT_METRIC = "accuracy"
+F = TypeVar("F", bound=Callable)
+
+
+def shown_as(label: str, higher_is_better: bool = True) -> Callable[[F], F]:
+    """Decorator: how reports name a metric function and whether higher scores are better."""
+
+    def mark(metric: F) -> F:
+        metric.label = label  # type: ignore[attr-defined]
+        metric.higher_is_better = higher_is_better  # type: ignore[attr-defined]
+        return metric
+
+    return mark
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A registered metric as reports show it."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+    description: str  # the first line of the function's docstring
+
+
+def metric_info(name: str) -> MetricInfo:
+    """Label, direction and description of the metric registered under `name`."""
+    metric = get_metric(name)
+    label = getattr(metric, "label", None)
+    doc = (getattr(metric, "__doc__", None) or "").strip().splitlines()
+    return MetricInfo(
+        name=name,
+        label=label if isinstance(label, str) and label else name.replace("_", " "),
+        higher_is_better=bool(getattr(metric, "higher_is_better", True)),
+        description=doc[0].rstrip(".") if doc else "",
+    )
+
+
+def metric_label(name: str) -> str:
+    """How reports name metric `name` (its registered label)."""
+    return metric_info(name).label
+
+
 def _score(name: str, labels: np.ndarray, preds: np.ndarray) -> float:
     return float(confusion_scores(confusion(labels, preds, _size(labels, preds)))[name])
 
 
 @register_metric
+@shown_as("accuracy")
 def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
     """Fraction of samples predicted correctly."""
     return float(np.mean(np.asarray(labels) == np.asarray(preds)))
 
 
 @register_metric
+@shown_as("macro F1")
 def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted mean F1 over classes present in labels or predictions."""
     return _score("macro_f1", labels, preds)
 
 
 @register_metric
+@shown_as("UAR")
 def uar(labels: np.ndarray, preds: np.ndarray) -> float:
     """Unweighted average recall over classes present in labels (balanced accuracy)."""
     return _score("uar", labels, preds)
 
 
 @register_metric
+@shown_as("weighted F1")
 def weighted_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """F1 per class averaged with weights proportional to class support."""
     return _score("weighted_f1", labels, preds)
@@ -102,29 +154,25 @@ def class_recall(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.
     return confusion_scores(confusion(labels, preds, num_classes))["recall"]
 
 
-METRIC_LABELS = {
-    "accuracy": "accuracy",
-    "macro_f1": "macro F1",
-    "uar": "unweighted average recall",
-    "weighted_f1": "weighted F1",
-}
-
-
 def get_metric(name: str) -> Metric:
     """The metric function registered under `name`."""
     return METRICS.get(name)
 
 
+def check_report_metric(name: str) -> str:
+    """`name` if it can be the report metric: registered, and higher-is-better (verdicts,
+    floors, worst conditions and the check read a higher score as better)."""
+    if not metric_info(name).higher_is_better:
+        raise ConfigError(
+            f"report.metric {name!r}: registered as lower-is-better; expected a metric where "
+            "higher is better (register its complement, e.g. 1 - error)"
+        )
+    return name
+
+
 def report_metric(protocol: dict) -> str:
-    """The protocol's report metric (`report.metric`, default accuracy), checked by name."""
-    metric = str((protocol.get("report") or {}).get("metric", "accuracy"))
-    get_metric(metric)
-    return metric
-
-
-def metric_label(name: str) -> str:
-    """How reports name metric `name` (a registered metric is shown by its name)."""
-    return METRIC_LABELS.get(name, name)
+    """The protocol's report metric (`report.metric`, default accuracy), checked."""
+    return check_report_metric(str((protocol.get("report") or {}).get("metric", DEFAULT_METRIC)))
 
 
 def custom_metrics(names: Sequence[str]) -> list[str]:
@@ -180,6 +228,10 @@ def multilabel_scores(
     return {name: float(v) for name, v in multilabel_from_confusion(cms).items()}
 
 
+# The metrics of a multilabel set (means over its labels); nothing else is computed for one.
+MULTILABEL_METRICS = ("accuracy", "weighted_f1")
+
+
 def multilabel_from_confusion(cms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """multilabel_scores of per-emotion binary confusion matrices (..., 2, 2)."""
     scores: dict[str, np.ndarray] = {}
@@ -187,7 +239,7 @@ def multilabel_from_confusion(cms: dict[str, np.ndarray]) -> dict[str, np.ndarra
         binary = confusion_scores(cm)
         scores[f"accuracy[{name}]"] = binary["accuracy"]
         scores[f"weighted_f1[{name}]"] = binary["weighted_f1"]
-    for metric in ("accuracy", "weighted_f1"):
+    for metric in MULTILABEL_METRICS:
         parts = [v for k, v in scores.items() if k.startswith(f"{metric}[")]
         scores[metric] = np.mean(parts, axis=0)
     return scores

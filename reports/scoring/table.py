@@ -1,7 +1,8 @@
-"""The tidy results table: one row per run x test condition x metric."""
+"""The tidy results table: one row per run x test condition x metric, and chance levels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from reports.scoring.metrics import (
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import write_text
-from tacfn.core.store import RUN_KEYS
+from tacfn.core.store import CLEAN, RUN_KEYS
 
 # the columns of predictions.parquet that say which condition a row is, as the table keeps them
 CONDITION_COLUMNS = [*store.CONDITION_COLUMNS, "identity", "realised"]
@@ -63,6 +64,46 @@ def results_table(run: Run) -> pd.DataFrame:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["n"] = table["n"].astype(np.int64)
     return table
+
+
+def chance_level(predictions: pd.DataFrame, class_names: list[str], metric: str) -> float:
+    """Score of always predicting the test split's majority class (per label when multilabel)."""
+    if "target" in predictions.columns:
+        rows = predictions.drop_duplicates(["fold", "sample_id", "target"])
+        targets, labels = rows["target"].to_numpy(), rows["label"].to_numpy()
+        shares = rows.groupby("target")["label"].mean()
+        majority = (shares.reindex(targets).to_numpy() >= 0.5).astype(np.int64)
+        return multilabel_scores(targets, labels, majority, class_names)[metric]
+    rows = predictions.drop_duplicates(["fold", "sample_id"])
+    labels = rows["label"].to_numpy()
+    majority = np.full(labels.shape, np.bincount(labels).argmax())
+    return multiclass_scores(labels, majority, class_names, custom_metrics([metric]))[metric]
+
+
+def chance_table(run: Run, metric: str) -> pd.DataFrame:
+    """Per model x regime: the chance level of its clean test predictions (report metric)."""
+    clean = run.predictions[run.predictions["condition"] == CLEAN]
+    rows = [
+        {"model": model, "regime": regime, "chance": chance_level(g, run.class_names(), metric)}
+        for (model, regime), g in clean.groupby(["model", "regime"], sort=True)
+    ]
+    return pd.DataFrame(rows, columns=["model", "regime", "chance"])
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What scoring hands to statistics: the run, its report metric, its scores and chance."""
+
+    run: Run
+    metric: str
+    table: pd.DataFrame
+    chance: pd.DataFrame
+
+
+def score_run(run: Run) -> Scores:
+    """Score a loaded run once: the results table and each model x regime's chance level."""
+    metric = report_metric(run.protocol)
+    return Scores(run, metric, results_table(run), chance_table(run, metric))
 
 
 def write_table(table: pd.DataFrame, root: Path) -> tuple[Path, Path]:

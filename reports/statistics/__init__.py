@@ -1,1 +1,3 @@
-"""Stage 3, statistics: intervals, tests, comparisons, curve summaries, computed once per run."""
+"""Stage 3, statistics. Consumes `Scores`; produces an `Analysis` (statistics.analysis.analyse):
+condition means with intervals, curve summaries, paired comparisons, verdicts and Friedman,
+computed once per run."""

@@ -1,4 +1,4 @@
-"""Everything the report, summary.json and the baseline need, computed once from a run."""
+"""Everything the report, summary.json and the gate need, computed once from a run's scores."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from reports.reading.run_dir import Run
-from reports.scoring.metrics import custom_metrics, report_metric
-from reports.scoring.table import results_table
+from reports.scoring.metrics import custom_metrics
+from reports.scoring.table import Scores
 from reports.statistics.comparisons import (
     FRIEDMAN_NEEDS,
     Friedman,
@@ -28,7 +28,6 @@ from reports.statistics.inference import (
 )
 from reports.statistics.resample import REFERENCE_MEASURES, single_run_measure_draws
 from reports.statistics.robustness import (
-    CURVE_KEYS,
     REFERENCE_IDENTITY,
     curve_points,
     curve_summaries,
@@ -51,6 +50,7 @@ class Analysis:
     summaries: pd.DataFrame
     summary_means: pd.DataFrame
     floors: pd.DataFrame
+    chance: pd.DataFrame
     focus: str
     reference: str
     level: float
@@ -188,14 +188,14 @@ def below_floor(
     return pd.DataFrame(rows, columns=BELOW_FLOOR_COLUMNS)
 
 
-def analyse(run: Run, with_tests: bool = True) -> Analysis:
-    """Score the run; `with_tests` adds the contrasts, Friedman and P(improvement)."""
+def analyse(scores: Scores, with_tests: bool = True) -> Analysis:
+    """Statistics of a scored run; `with_tests` adds the contrasts, Friedman and
+    P(improvement)."""
+    run, table, metric = scores.run, scores.table, scores.metric
     options = run.report_options
     level = float(options.get("ci", 0.95))
     focus = str(options.get("focus", DEFAULT_FOCUS))
     reference = str(options.get("reference", DEFAULT_REFERENCE))
-    metric = report_metric(run.protocol)
-    table = results_table(run)
     points = curve_points(table, run.protocol, metric)
     summaries = curve_summaries(points, table, reference, metric)
     single_run = (
@@ -216,6 +216,7 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
             summaries, level, single_run, sizes.set_index(RUN_KEYS)["n"], reference
         ),
         floors=_floors(table, points, run, metric),
+        chance=scores.chance,
         focus=focus,
         reference=reference,
         level=level,
@@ -243,10 +244,17 @@ def analyse(run: Run, with_tests: bool = True) -> Analysis:
     return analysis
 
 
-def per_run_nauc(analysis: Analysis) -> pd.DataFrame:
-    """nAUC of every run's curve (the unit the baseline's curve check compares)."""
-    s = analysis.summaries
-    return s[s["measure"] == "nauc"][[*CURVE_KEYS, "score"]]
+def curve_means(analysis: Analysis) -> pd.DataFrame:
+    """Condition means (report metric) of every 1-D curve point, clean-sourced identity included."""
+    m = analysis.means[analysis.means["metric"] == analysis.metric]
+    stored = m[(m["sweep"] != CLEAN) & m["corruption2"].isna()]
+    from_clean = analysis.points[analysis.points["source"] == "clean"]
+    if from_clean.empty:  # no sweeps (test.sweeps: []): clean results only
+        return stored.reset_index(drop=True)
+    keys = ["model", "regime", "sweep", "value"]
+    filled = from_clean[[*keys, "param", "unit"]].drop_duplicates(keys)
+    clean = m[m["condition"] == CLEAN].drop(columns=["sweep", "value", "param", "unit"])
+    return pd.concat([stored, filled.merge(clean, on=["model", "regime"])], ignore_index=True)
 
 
 def worst_condition(analysis: Analysis) -> str | None:

@@ -16,14 +16,15 @@ import pandas as pd
 from tacfn.core.store import CLEAN, RUN_KEYS, SUBSETS, declares_sweep
 
 CURVE_KEYS = [*RUN_KEYS, "sweep"]
+# what each curve measure is, with {metric} standing for the report metric's label
 MEASURES = {
-    "clean": "accuracy at the identity (clean) condition",
+    "clean": "{metric} at the identity (clean) condition",
     "nauc": "trapezoid area over the declared x values / (x_max - x_min)",
     "relative_robustness": "nAUC / clean",
-    "mean_corrupted": "mean accuracy over the non-identity points",
+    "mean_corrupted": "mean {metric} over the non-identity points",
     "drop": "clean - mean corrupted",
-    "error_corrupted": "raw error: mean of (1 - accuracy) over the non-identity points",
-    "ce": "corruption error: sum_s E_s(model) / sum_s E_s(reference), E = 1 - accuracy",
+    "error_corrupted": "raw error: mean of (1 - {metric}) over the non-identity points",
+    "ce": "corruption error: sum_s E_s(model) / sum_s E_s(reference), E = 1 - {metric}",
     "relative_ce": "sum_s (E_s - E_clean)(model) / sum_s (E_s - E_clean)(reference)",
     "effective_robustness": "sum_s (f_s - (r_s + f_0 - r_0)) against the reference r",
     "mce": "mean CE over the sweeps of the model",

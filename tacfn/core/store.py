@@ -44,9 +44,6 @@ REPORT_DIR = "report"  # report.html and the PNG figures
 REPORT_FILE = "report.html"
 RUN_LOCK = ".run.lock"  # one run at a time in a run directory
 REPORT_LOCK = ".report.lock"  # report builds of a run directory serialise
-# protocol.json fields that change only what the report says of the same predictions: left
-# out of the protocol hash (protocols.loading) and of the gate's protocol diff.
-REPORT_ONLY_FIELDS = {"report": frozenset({"contrasts", "margin"})}
 ROOT_FILES = (PROTOCOL_FILE, PROTOCOL_YAML)  # what the runner writes at the top
 REPORT_FILES = (RESULTS_PARQUET, RESULTS_CSV, SUMMARY_FILE)  # what a report build writes there
 

@@ -10,14 +10,17 @@ import pydantic
 from tacfn.core.errors import ConfigError, excerpt
 from tacfn.core.registry import Registry
 from tacfn.data.base import EmotionDataset
-from tacfn.data.info import DatasetInfo, Split
+from tacfn.data.info import DatasetDescription, DatasetInfo, Split, described_by
 
 __all__ = [
     "DATASETS",
+    "DatasetDescription",
     "DatasetInfo",
     "EmotionDataset",
     "Split",
     "build_dataset",
+    "described_by",
+    "describe_dataset",
     "list_datasets",
     "register_dataset",
 ]
@@ -30,21 +33,16 @@ register_dataset("ravdess", "tacfn.data.ravdess:load_ravdess")
 register_dataset("mult_pickle", "tacfn.data.mult:load_mult_pickle")
 register_dataset("npz", "tacfn.data.npz:load_npz")
 
-# The modalities of the data sets whose modalities do not depend on their files (npz's do).
-_MODALITIES: dict[str, tuple[str, ...]] = {
-    "synthetic": ("audio", "video"),
-    "ravdess": ("audio", "video"),
-    "mult_pickle": ("text", "audio", "vision"),
-}
-
 
 def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
-def dataset_modalities(name: str) -> tuple[str, ...] | None:
-    """The modalities of data set `name` known without reading its files, else None."""
-    return _MODALITIES.get(name)
+def describe_dataset(name: str, params: dict[str, object]) -> DatasetDescription | None:
+    """The description of data set `name` built with `params`, when its loader gives one
+    without reading files (`described_by`); else None (known once the set is loaded)."""
+    describe = getattr(DATASETS.get(name), "describe", None)
+    return None if describe is None else describe(**params)
 
 
 def build_dataset(name: str, /, **params: object) -> EmotionDataset:

@@ -10,7 +10,7 @@ import torch
 
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
-from tacfn.data.info import DatasetInfo, Split
+from tacfn.data.info import DatasetDescription, DatasetInfo, Split
 
 IndexLike = Sequence[int] | np.ndarray | torch.Tensor
 
@@ -116,6 +116,18 @@ class EmotionDataset:
         mean = total / idx.size
         return (mean / 255.0 if x.dtype == torch.uint8 else mean).float()
 
+    @property
+    def description(self) -> DatasetDescription:
+        """The modalities and groups a protocol is checked against."""
+        groups = 0 if self.groups is None else len(np.unique(self.groups))
+        return DatasetDescription(
+            self.info.name,
+            self.info.modalities,
+            groups,
+            self.given_split is not None,
+            self.info.task,
+        )
+
     def splits(self, folds: int | None = None) -> list[Split]:
         """Folds by group: test = one fold's groups; val = half a fold's worth of the other
         groups (the first groups of the next fold, cyclically); train = the rest.
@@ -123,22 +135,11 @@ class EmotionDataset:
         A data set with fixed parts returns its one given split (folds must be None or 1).
         Without `folds`, groups are split into folds of 4 (RAVDESS: 6 folds of 4 actors).
         """
+        k = self.description.fold_count(folds)
         if self.given_split is not None:
-            if folds not in (None, 1):
-                raise ConfigError(
-                    f"data set {self.info.name!r} has fixed train/valid/test parts; "
-                    f"folds={folds} expected to be omitted or 1"
-                )
             return [self.given_split]
-        if self.groups is None:
-            raise ConfigError(f"data set {self.info.name!r} has no groups to build folds from")
+        assert self.groups is not None and k is not None
         unique = np.unique(self.groups)
-        k = max(2, len(unique) // 4) if folds is None else folds
-        if not 2 <= k <= len(unique) // 2:
-            raise ConfigError(
-                f"folds={k}; expected 2..{len(unique) // 2} for {len(unique)} groups "
-                "(each fold needs test groups, validation groups and training groups)"
-            )
         parts = np.array_split(unique, k)
         out = []
         for i, test_groups in enumerate(parts):

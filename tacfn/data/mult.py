@@ -21,7 +21,7 @@ import torch
 
 from tacfn.core.errors import ConfigError, DataError
 from tacfn.data.base import EmotionDataset, check_finite
-from tacfn.data.info import DatasetInfo, Split
+from tacfn.data.info import DatasetDescription, DatasetInfo, Split, described_by
 
 PARTS = ("train", "valid", "test")
 MODALITIES = ("text", "audio", "vision")
@@ -58,6 +58,12 @@ def _part_ids(part: dict, name: str, split: str, n: int) -> list[str]:
     return [f"{name}/{split}/{i:05d}_{k}" for i, k in enumerate(keys)]
 
 
+def describe_mult_pickle(**_: object) -> DatasetDescription:
+    """A MulT pickle holds text, audio and vision in one given train/valid/test split."""
+    return DatasetDescription("mult_pickle", MODALITIES, fixed_split=True)
+
+
+@described_by(describe_mult_pickle)
 def load_mult_pickle(
     path: str,
     label_mode: str = "binary",

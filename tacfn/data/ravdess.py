@@ -25,7 +25,7 @@ from tacfn.core.errors import ConfigError, DataError
 from tacfn.core.io import file_digest
 from tacfn.data.base import EmotionDataset, check_finite
 from tacfn.data.cache import atomic_save, cache_dir, load_cached, params_key
-from tacfn.data.info import DatasetInfo
+from tacfn.data.info import DatasetDescription, DatasetInfo, described_by
 from tacfn.data.names import (
     CHANNEL_SPEECH,
     EMOTIONS,
@@ -181,6 +181,13 @@ def _decode_clip(
     return stored, "landmarks" if csv else "centre"
 
 
+def describe_ravdess(**_: object) -> DatasetDescription:
+    """RAVDESS holds audio and video, one emotion per clip; its actors are known once the
+    folder is read."""
+    return DatasetDescription("ravdess", ("audio", "video"), task="multiclass")
+
+
+@described_by(describe_ravdess)
 def load_ravdess(
     path: str,
     frames: int = 30,

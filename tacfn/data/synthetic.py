@@ -20,7 +20,7 @@ import torch
 from tacfn.core.errors import ConfigError
 from tacfn.data.base import EmotionDataset
 from tacfn.data.cache import atomic_save, cache_dir, load_cached, params_key
-from tacfn.data.info import DatasetInfo
+from tacfn.data.info import DatasetDescription, DatasetInfo, described_by
 from tacfn.data.names import EMOTIONS, INTENSITIES, STATEMENTS
 from tacfn.data.synth_audio import render_audio
 from tacfn.data.synth_style import draw_actor
@@ -109,6 +109,21 @@ def generate(config: SynthConfig) -> dict[str, object]:
     }
 
 
+def describe_synthetic(
+    actors: int = 12,
+    duration: float = 2.0,
+    frames: int = 16,
+    size: int = 64,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    **_: object,
+) -> DatasetDescription:
+    """The synthetic set's description from its parameters (checked as the loader does)."""
+    SynthConfig(actors, duration, frames, size, sample_rate, seed).validate()
+    return DatasetDescription("synthetic", ("audio", "video"), groups=actors, task="multiclass")
+
+
+@described_by(describe_synthetic)
 def load_synthetic(
     actors: int = 12,
     duration: float = 2.0,

@@ -7,8 +7,10 @@ import torch
 from tacfn.data.info import DatasetInfo
 from tacfn.models.base import FusionModel
 from tacfn.models.presets import Preset
+from tacfn.models.registry import register_model
 
 
+@register_model("concat")
 class Concat(FusionModel):
     """logits = head([summary_m(X_m) for m]) with no interaction between modalities."""
 

@@ -11,6 +11,7 @@ from tacfn.data.info import DatasetInfo
 from tacfn.models.base import FusionModel
 from tacfn.models.blocks import channels_first, channels_last, resolve_blocks
 from tacfn.models.presets import Preset
+from tacfn.models.registry import register_model
 from tacfn.models.transformer import CrossAttentionEncoder
 
 
@@ -52,6 +53,7 @@ class CrossModalBlock(nn.Module):
         return out.view_as(x_cl)
 
 
+@register_model("cross_attention")
 class CrossAttention(FusionModel):
     """Each (source -> target) block replaces the TACFN block; same encoders and head."""
 

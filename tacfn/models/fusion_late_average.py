@@ -8,8 +8,10 @@ from torch import nn
 from tacfn.data.info import DatasetInfo
 from tacfn.models.base import FusionModel
 from tacfn.models.presets import Preset
+from tacfn.models.registry import register_model
 
 
+@register_model("late_average")
 class LateAverage(FusionModel):
     """logits = mean_m head_m(summary_m(X_m))."""
 

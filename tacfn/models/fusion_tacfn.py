@@ -15,6 +15,7 @@ from tacfn.models.base import FusionModel
 from tacfn.models.blocks import channels_first, channels_last, resolve_blocks
 from tacfn.models.encoders import TransformerSummary, select_step
 from tacfn.models.presets import Preset
+from tacfn.models.registry import register_model
 
 SOFTMAX_AXES = ("spatial", "spatiotemporal", "channels")
 
@@ -90,6 +91,7 @@ class AdaptiveBlock(nn.Module):
         return (x_g * weight).view_as(x_cl), alpha
 
 
+@register_model("tacfn")
 class TACFN(FusionModel):
     """TACFN over any list of (source -> target) blocks (paper: audio -> video; IEMOCAP:
     vision -> text, audio -> text). Sources are selected by a self-attention encoder

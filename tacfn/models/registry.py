@@ -2,13 +2,17 @@
 
 A model is any callable `model(info: DatasetInfo, **options) -> nn.Module` whose forward
 maps a Batch to logits; one that takes a `preset` parameter also receives the protocol's
-Preset. The built-in fusion models are FusionModel classes (`info, preset, **options`).
+Preset. The built-in fusion models are FusionModel classes (`info, preset, **options`), each
+registered where it is defined, in a `tacfn/models/fusion_<name>.py` module that this module
+imports (every such module, found by its file name).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,19 +21,11 @@ from torch import nn
 from tacfn.core.errors import ConfigError, unknown_name
 from tacfn.core.registry import Registry
 from tacfn.data.info import DatasetInfo
-from tacfn.models.fusion_concat import Concat
-from tacfn.models.fusion_cross_attention import CrossAttention
-from tacfn.models.fusion_late_average import LateAverage
-from tacfn.models.fusion_tacfn import TACFN
 from tacfn.models.fusion_unimodal import Unimodal
 from tacfn.models.presets import get_preset
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model", "tacfn_robust.models")
 register_model = MODELS.register
-register_model("tacfn", TACFN)
-register_model("concat", Concat)
-register_model("cross_attention", CrossAttention)
-register_model("late_average", LateAverage)
 
 UNIMODAL_SUFFIX = "_only"
 FIXED_PARAMETERS = ("info", "preset", "modality")  # given by build_model, not by options
@@ -110,3 +106,12 @@ def build_model(
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (each shared tensor counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _import_builtin_models() -> None:
+    """Import every tacfn/models/fusion_*.py; each built-in model registers itself there."""
+    for path in sorted(Path(__file__).parent.glob("fusion_*.py")):
+        importlib.import_module(f"{__package__}.{path.stem}")
+
+
+_import_builtin_models()

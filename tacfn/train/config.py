@@ -17,7 +17,8 @@ CHOICES = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one cell is trained (a protocol builds it from its train section: TrainSpec.config).
+    """How one cell is trained; the one place that checks training settings (a protocol builds
+    it from its train section: protocols.training.train_config).
 
     select: which epoch's weights are kept, chosen on split.val (the clean protocol).
     legacy_test_eval: also score split.test every epoch to report the reference code's

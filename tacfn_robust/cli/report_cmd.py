@@ -20,7 +20,7 @@ def baseline_save(
     file: Path = typer.Argument(..., help="Baseline JSON file to write."),
 ) -> None:
     """Store a baseline of DIR's curves: per model x condition mean, std, n; nAUC per curve."""
-    from reports.gate.baseline import save_baseline
+    from reports.build import save_baseline
 
     typer.echo(f"baseline: {save_baseline(run_dir, file)}")
 
@@ -42,8 +42,8 @@ def check(
     """Compare DIR with a baseline: exit 0 pass, 1 regression, 2 bad input."""
     from rich.console import Console
 
+    from reports.build import check as run_check
     from reports.gate.check_render import render_table, write_junit
-    from reports.gate.regression import check as run_check
 
     tolerance = {} if abs_tol is None else {"abs_tol": abs_tol}
     result = run_check(run_dir, baseline, alpha=alpha, **tolerance)
