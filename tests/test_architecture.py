@@ -33,8 +33,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 FORBIDDEN_THIRD_PARTY = {"reports": ("torch", "torchvision", "torchaudio")}
 
 # reports/ is a pipeline: each stage's position; rendering and the gate both consume
-# statistics and never each other. reports/__init__.py and reports/build.py run the stages
-# and may import them all.
+# statistics and never each other. reports/__init__.py, reports/build.py (one run) and
+# reports/compare.py (two runs) run the stages and may import them all.
 STAGES = {
     "reports.reading": 1,
     "reports.scoring": 2,
@@ -42,7 +42,7 @@ STAGES = {
     "reports.rendering": 4,
     "reports.gate": 4,
 }
-PIPELINE = ("reports", "reports.build")
+PIPELINE = ("reports", "reports.build", "reports.compare")
 
 
 def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:
