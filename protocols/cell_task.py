@@ -6,6 +6,7 @@ can run it; it never raises for a failing cell but records it (cell.json status 
 
 from __future__ import annotations
 
+import io
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import torch
-from tacfn_robust.protocols.checkpoints import load_checkpoint
+from tacfn_robust.protocols.checkpoints import checkpoint_metadata, load_checkpoint, read_checkpoint
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
 from tacfn_robust.protocols.evaluate import evaluate
@@ -134,13 +135,24 @@ def _execute(
     return record.model_dump()
 
 
-def _adopt(source: Path, model: torch.nn.Module, directory: Path) -> dict[str, Any]:
-    """Copy a trained checkpoint into the cell and load it; the training fields of cell.json."""
-    write_bytes(directory / store.CHECKPOINT_FILE, source.read_bytes())
-    payload = load_checkpoint(directory / store.CHECKPOINT_FILE)
-    model.load_state_dict(payload["state_dict"])
+def _adopt(
+    source: Path, model: torch.nn.Module, directory: Path, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """Store a trained checkpoint in the cell and load it; the training fields of cell.json.
+
+    The runner's checkpoint.pt is copied as it is; a plain state_dict or saved module is
+    stored as a checkpoint.pt with the cell's `metadata` (best epoch unknown)."""
+    checkpoint = read_checkpoint(source)
+    if checkpoint.foreign:
+        buffer = io.BytesIO()
+        payload = {"state_dict": checkpoint.state_dict, "best_epoch": None, "metadata": metadata}
+        torch.save(payload, buffer)
+        write_bytes(directory / store.CHECKPOINT_FILE, buffer.getvalue())
+    else:
+        write_bytes(directory / store.CHECKPOINT_FILE, source.read_bytes())
+    model.load_state_dict(checkpoint.state_dict)
     return {
-        "best_epoch": int(payload["best_epoch"]),
+        "best_epoch": checkpoint.best_epoch,
         "legacy_max_test_acc": None,
         "train_seconds": None,
         "checkpoint_source": str(source),
@@ -168,7 +180,8 @@ def _train_and_evaluate(
         model.load_state_dict(payload["state_dict"])
         training = {k: stored[k] for k in TRAINING_FIELDS if k in stored}
     elif source is not None:
-        training = _adopt(Path(source), model, directory)
+        metadata = checkpoint_metadata(protocol, cell, dataset.info)
+        training = _adopt(Path(source), model, directory, metadata)
     else:
         training = train_cell(protocol, cell, model, dataset, split, means, directory, progress)
     model.to(device)

@@ -7,7 +7,9 @@ was built differently, trained on another data set or is not a cell of the proto
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import pickle
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,30 +67,97 @@ def checkpoint_metadata(protocol: Protocol, cell: TrainCell, info: Any) -> dict[
     }
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The payload of a checkpoint file (weights only), or a one-line ConfigError."""
+def _unpickle(path: Path) -> Any:
+    """A checkpoint file's object: weights only first; a saved module (torch.save(model)) is
+    unpickled in full, which runs code named in the file (evaluate files you trust)."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ConfigError(f"checkpoint {path}: no such file") from None
+    except pickle.UnpicklingError:
+        pass
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"checkpoint {path}: not a readable checkpoint ({reason})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise ConfigError(f"checkpoint {path}: holds no state_dict; expected a checkpoint.pt")
-    return payload
+        raise _unreadable(path, exc) from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise _unreadable(path, exc) from None
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The metadata a checkpoint records, or a one-line ConfigError for one written without."""
-    metadata = load_checkpoint(path).get("metadata")
-    if not isinstance(metadata, dict) or any(f not in metadata for f in METADATA_FIELDS):
-        raise ConfigError(
-            f"checkpoint {path}: records no model metadata (written before tacfn-robust "
-            "recorded model, preset, options and data set); expected a checkpoint.pt written "
-            f"by tacfn-robust {__version__}: retrain it with `tacfn-robust run`"
+def _unreadable(path: Path, exc: Exception) -> ConfigError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"checkpoint {path}: not a readable checkpoint ({reason})")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file's weights, with the runner's metadata when the runner wrote it."""
+
+    path: Path
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, Any] | None = None
+    best_epoch: int | None = None
+
+    @property
+    def foreign(self) -> bool:
+        """Written outside the runner (a plain state_dict, a saved module, no metadata)."""
+        return self.metadata is None
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """A checkpoint.pt of the runner, a dict holding `state_dict`, a plain state_dict or a saved
+    nn.Module; anything else is a one-line ConfigError."""
+    payload = _unpickle(path)
+    if isinstance(payload, torch.nn.Module):
+        return Checkpoint(path, payload.state_dict())
+    if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
+        metadata = payload.get("metadata")
+        complete = isinstance(metadata, dict) and all(f in metadata for f in METADATA_FIELDS)
+        best = payload.get("best_epoch")
+        return Checkpoint(
+            path,
+            payload["state_dict"],
+            metadata if complete else None,
+            int(best) if isinstance(best, int) else None,
         )
-    return metadata
+    if (
+        isinstance(payload, dict)
+        and payload
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items())
+    ):
+        return Checkpoint(path, payload)
+    raise ConfigError(
+        f"checkpoint {path}: holds a {type(payload).__name__}; expected a state_dict, a saved "
+        "nn.Module or a checkpoint.pt"
+    )
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The payload of a checkpoint.pt the runner wrote (weights only), or a one-line ConfigError."""
+    checkpoint = read_checkpoint(path)
+    return {"state_dict": checkpoint.state_dict, "best_epoch": checkpoint.best_epoch}
+
+
+def fit_problem(state_dict: dict[str, torch.Tensor], model: torch.nn.Module) -> str | None:
+    """Why `state_dict` does not load into `model` (missing and unexpected keys, or the first
+    shape that differs), or None when it loads as it is."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    if missing or unexpected:
+        return f"missing keys {_keys(missing)}; unexpected keys {_keys(unexpected)}"
+    for key, tensor in expected.items():
+        if tuple(state_dict[key].shape) != tuple(tensor.shape):
+            found = tuple(state_dict[key].shape)
+            return f"{key} has shape {found}, the model's is {tuple(tensor.shape)}"
+    return None
+
+
+def _keys(keys: list[str], shown: int = 4) -> str:
+    if not keys:
+        return "none"
+    more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
 
 
 def _differs(path: Path, field: str, found: Any, expected: Any) -> ConfigError:
@@ -104,17 +173,55 @@ def _not_among(path: Path, field: str, found: Any, valid: Iterable[Any]) -> Conf
     )
 
 
+def _first_cell(protocol: Protocol, model: str) -> TrainCell:
+    """The cell a checkpoint without metadata stands for: the protocol's first regime, seed
+    and fold."""
+    regime = next(iter(protocol.train.regimes))
+    return TrainCell(model, regime, protocol.seeds[0], (protocol.folds or [0])[0])
+
+
+def named_cell(checkpoint: Checkpoint, protocol: Protocol, name: str | None) -> TrainCell:
+    """The train cell a checkpoint names: from its metadata (model `name` when given), else
+    model `name` at the protocol's first regime, seed and fold."""
+    meta = checkpoint.metadata
+    if meta is None:
+        if name is None:
+            raise ConfigError(
+                f"checkpoint {checkpoint.path}: records no model metadata; expected a "
+                f"checkpoint.pt written by tacfn-robust {__version__}, or --checkpoint "
+                "NAME=FILE naming the protocol's model it holds"
+            )
+        return _first_cell(protocol, name)
+    return TrainCell(name or meta["model"], meta["regime"], int(meta["seed"]), int(meta["fold"]))
+
+
 def checkpoint_cell(
-    path: Path, protocol: Protocol, info: Any, cells: list[TrainCell], name: str | None = None
+    checkpoint: Checkpoint,
+    protocol: Protocol,
+    info: Any,
+    cells: list[TrainCell],
+    build: Callable[[TrainCell], torch.nn.Module],
+    name: str | None = None,
 ) -> TrainCell:
     """The train cell of `cells` a checkpoint is (as model `name`, else its recorded name), or a
-    one-line ConfigError naming the checkpoint and the field that does not match."""
-    meta = read_metadata(path)
-    model = name or meta["model"]
+    one-line ConfigError naming the checkpoint and the field that does not match.
+
+    A checkpoint without metadata is model `name` at the protocol's first regime, seed and
+    fold; its keys and shapes must fit the model `build(cell)` makes."""
+    path = checkpoint.path
+    cell = named_cell(checkpoint, protocol, name)
     entries = protocol.model_entries
-    if model not in entries:
-        raise _not_among(path, "model", model, entries)
-    entry = entries[model]
+    if cell.model not in entries:
+        raise _not_among(path, "model", cell.model, entries)
+    entry = entries[cell.model]
+    meta = checkpoint.metadata
+    if meta is None:
+        problem = fit_problem(checkpoint.state_dict, build(cell))
+        if problem:
+            raise ConfigError(
+                f"checkpoint {path}: does not fit model {cell.model!r} ({entry.model}): {problem}"
+            )
+        return cell
     for field, expected in (
         ("builds", entry.model),
         ("options", dict(entry.options)),
@@ -140,26 +247,58 @@ def checkpoint_cell(
     folds = sorted({c.fold for c in cells})
     if meta["fold"] not in folds:
         raise _not_among(path, "fold", meta["fold"], folds)
-    return TrainCell(model, meta["regime"], int(meta["seed"]), int(meta["fold"]))
+    return cell
+
+
+def checkpoint_grid(protocol: Protocol, named: list[tuple[str | None, Checkpoint]]) -> Protocol:
+    """The protocol narrowed to the models, regimes, seeds and folds its checkpoints name, so
+    that one checkpoint needs no --set (the protocol itself when they name all of them, or a
+    value that is not the protocol's: checkpoint_cell then says which)."""
+    cells = [named_cell(checkpoint, protocol, name) for name, checkpoint in named]
+    entries = protocol.model_entries
+    models = [m for m in entries if m in {c.model for c in cells}]
+    regimes = [r for r in protocol.train.regimes if r in {c.regime for c in cells}]
+    seeds = [s for s in protocol.seeds if s in {c.seed for c in cells}]
+    folds = sorted({c.fold for c in cells})
+    if not (models and regimes and seeds) or len(models) < len({c.model for c in cells}):
+        return protocol
+    if (models, regimes, seeds, folds) == (
+        list(entries),
+        list(protocol.train.regimes),
+        list(protocol.seeds),
+        protocol.folds,
+    ):
+        return protocol
+    data = protocol.model_dump(mode="json")
+    data["models"] = [d for d, name in zip(data["models"], entries, strict=True) if name in models]
+    data["train"]["regimes"] = {r: data["train"]["regimes"][r] for r in regimes}
+    data["seeds"], data["folds"] = seeds, folds
+    for field in ("reference", "focus"):
+        if data["report"][field] not in models:
+            data["report"][field] = None
+    from tacfn_robust.protocols.loading import validate
+
+    return validate(data, f"protocol {protocol.name} narrowed to its checkpoints")
 
 
 def match_checkpoints(
     protocol: Protocol,
     info: Any,
     cells: list[TrainCell],
-    sources: list[tuple[str | None, Path]],
-) -> dict[TrainCell, Path]:
-    """Every train cell's checkpoint file from (model name or None, file) pairs; a one-line
+    named: list[tuple[str | None, Checkpoint]],
+    build: Callable[[TrainCell], torch.nn.Module],
+) -> dict[TrainCell, Checkpoint]:
+    """Every train cell's checkpoint from (model name or None, checkpoint) pairs; a one-line
     ConfigError for a checkpoint that does not fit, a cell given twice or a cell without one."""
-    found: dict[TrainCell, Path] = {}
-    for name, path in sources:
-        cell = checkpoint_cell(path, protocol, info, cells, name)
+    found: dict[TrainCell, Checkpoint] = {}
+    for name, checkpoint in named:
+        cell = checkpoint_cell(checkpoint, protocol, info, cells, build, name)
         if cell in found:
             raise ConfigError(
-                f"checkpoint {path}: cell {_label(cell)} is also given by {found[cell]}; "
-                "expected one checkpoint per cell"
+                f"checkpoint {checkpoint.path}: cell {_label(cell)} is also given by "
+                f"{found[cell].path}; expected one checkpoint per cell"
             )
-        found[cell] = path
+        found[cell] = checkpoint
     missing = [c for c in cells if c not in found]
     if missing:
         raise ConfigError(

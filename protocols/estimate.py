@@ -1,48 +1,147 @@
-"""The time estimate of a plan's pending cells (shown by --dry-run)."""
+"""The wall-time estimate of a plan's pending cells (shown by --dry-run), measured here.
+
+Per model, at the cell's torch thread count and on a real batch: a training step and an
+evaluation forward, each timed after a warm-up. A cell costs its training steps and
+validation forwards over every epoch plus a forward of every test sample under every
+condition; cells spread over the lanes the run would use (workers, at most the cores allow).
+Start-up is measured too: the wall time this process took so far (imports, protocol, plan)
+plus the data set's build, once for the run and once more for pool workers, which start in
+parallel; the report is the time a fresh interpreter takes to import its modules
+(`tacfn_robust.reports.build`, timed) and as much again for its statistics and figures.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+from tacfn_robust.protocols.cell_task import torch_threads
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.executors import resolve_workers
 from tacfn_robust.protocols.fills import TrainMeans
+from tacfn_robust.protocols.grid import TrainCell
 from tacfn_robust.protocols.planning import Plan
 from tacfn_robust.protocols.training import build_cell_model, train_regime
 
 from tacfn.core.device import resolve_device
+from tacfn.core.registry import unportable
+
+TIMED = 3  # timed repetitions after one warm-up
 
 
-def estimate_seconds(p: Plan) -> float:
-    """Wall time of the pending cells, from one timed training step per model on real data."""
+@dataclass(frozen=True)
+class ModelTimes:
+    """Seconds of one training step (a train batch) and of one test sample's forward."""
+
+    step: float
+    forward: float
+
+
+def _timed(fn: Callable[[], None], repeats: int = TIMED) -> float:
+    """The median seconds of `fn()` over `repeats` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -> ModelTimes:
     protocol = p.protocol
+    split = fold_split(dataset, protocol.dataset, cell.fold)
+    model = build_cell_model(protocol, cell, dataset.info).to(device)
+    indices = split.train[: protocol.train.batch_size]
+    regime = train_regime(protocol, cell, TrainMeans(dataset, split.train))
+    optimizer_class = torch.optim.AdamW if protocol.train.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_class(model.parameters(), lr=protocol.train.lr)
+
+    def step() -> None:  # as the trainer's: build the batch, corrupt, forward, backward, step
+        model.train()
+        batch = dataset.batch(indices).to(device)
+        logits = model(regime(batch, 0) if regime else batch)
+        logits.float().sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    test = dataset.batch(split.test[: protocol.test.batch_size]).to(device)
+
+    def forward() -> None:
+        model.eval()
+        with torch.inference_mode():
+            model(test)
+
+    return ModelTimes(_timed(step), _timed(forward) / max(1, len(test.labels)))
+
+
+def _seconds_since_start() -> float:
+    """Wall seconds since this process started (Linux: /proc), else its CPU seconds."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return time.process_time()
+    return max(time.process_time(), uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def _report_seconds() -> float:
+    """The report: a fresh interpreter importing its modules (`tacfn_robust.reports.build`), timed,
+    and its
+    statistics and figures taken as much again."""
+    clock = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tacfn_robust.reports.build"], capture_output=True)
+    return 2 * (time.perf_counter() - clock)
+
+
+def lanes(p: Plan, workers: int | None = None, kind: str | None = None) -> int:
+    """How many cells a local run would train at once: its workers (`workers` over the
+    protocol's; in process when a registration lives in `__main__`), at most the cores allow
+    at `executor.threads` each. A Dask run counts as one lane (its cluster is not measured)."""
+    executor = p.protocol.executor
+    if (kind or executor.kind) != "local":
+        return 1
+    workers = resolve_workers(workers or executor.workers, executor.threads, len(p.pending))
+    if workers <= 1 or unportable():
+        return 1
+    return max(1, min(workers, (os.cpu_count() or 1) // executor.threads))
+
+
+def estimate_seconds(p: Plan, workers: int | None = None, kind: str | None = None) -> float:
+    """Wall time of running the plan's pending cells and building the report, in seconds,
+    with `workers` and executor `kind` (default: the protocol's)."""
+    started_up = _seconds_since_start()  # this process so far: imports, protocol, plan
+    protocol = p.protocol
+    clock = time.perf_counter()
     dataset = load_dataset(protocol.dataset)
+    start_up = started_up + time.perf_counter() - clock
+    report = _report_seconds()
     device = resolve_device(protocol.device)
-    step: dict[str, float] = {}
-    for cell in p.pending:
-        if cell.model in step:
-            continue
-        split = fold_split(dataset, protocol.dataset, cell.fold)
-        model = build_cell_model(protocol, cell, dataset.info).to(device)
-        batch = dataset.batch(split.train[: protocol.train.batch_size]).to(device)
-        regime = train_regime(protocol, cell, TrainMeans(dataset, split.train))
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            logits = model(regime(batch, 0) if regime else batch)
-            logits.float().sum().backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            times.append(time.perf_counter() - start)
-        step[cell.model] = min(times)
-    total = 0.0
-    for cell in p.pending:
-        split = fold_split(dataset, protocol.dataset, cell.fold)
-        steps = math.ceil(len(split.train) / protocol.train.batch_size)
-        val_steps = math.ceil(len(split.val) / protocol.train.batch_size)
-        train = protocol.train.epochs * (steps + val_steps / 3) * step[cell.model]
-        evaluation = len(p.conditions) * len(split.test) / protocol.train.batch_size
-        total += train + evaluation * step[cell.model] / 3
-    return total
+    times: dict[str, ModelTimes] = {}
+    cells: list[float] = []
+    modalities = len(dataset.info.modalities)
+    epochs = protocol.train.epochs + protocol.train.pretrain_epochs * modalities
+    with torch_threads(protocol.executor.threads):
+        for cell in p.pending:
+            if cell.model not in times:
+                times[cell.model] = _model_times(p, dataset, cell, device)
+            t = times[cell.model]
+            split = fold_split(dataset, protocol.dataset, cell.fold)
+            steps = math.ceil(len(split.train) / protocol.train.batch_size)
+            train = epochs * (steps * t.step + len(split.val) * t.forward)
+            evaluation = len(p.conditions) * len(split.test) * t.forward
+            cells.append(train + evaluation)
+    if not cells:
+        return start_up + report
+    n = lanes(p, workers, kind)
+    workers_start = start_up if n > 1 else 0.0
+    return start_up + workers_start + max(sum(cells) / n, max(cells)) + report

@@ -8,17 +8,19 @@ protocol's test sweeps. Both write a normal run directory, resumed on a rerun.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tacfn_robust.protocols.cell_task import execute_cell
-from tacfn_robust.protocols.checkpoints import match_checkpoints
+from tacfn_robust.protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.executors import (
     Executor,
+    Relay,
     check_executor,
+    check_not_bootstrapping,
     make_executor,
     resolve_workers,
 )
@@ -27,6 +29,7 @@ from tacfn_robust.protocols.planning import Plan, plan, stored_cells
 from tacfn_robust.protocols.provenance import write_protocol_files
 from tacfn_robust.protocols.rerun_policy import read_cell
 from tacfn_robust.protocols.schema import Protocol
+from tacfn_robust.protocols.training import build_cell_model
 
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
@@ -56,13 +59,13 @@ class RunEvents:
     def skipped(self, problems: list[str]) -> None:
         """Media files the data set skipped (on_error: skip), one problem each."""
 
-    def cells_started(self, total: int, reused: list[dict[str, Any]]) -> None:
-        """The pending cells start; `reused` holds the cell.json of every stored cell."""
+    def cells_started(self, total: int, reused: list[dict[str, Any]], workers: int = 1) -> None:
+        """The pending cells start on `workers` at once; `reused` holds the cell.json of every
+        stored cell."""
 
-    def epoch_hook(self, epochs: int) -> Callable[[dict[str, Any]], None] | None:
-        """A hook for each epoch's log row of cells trained in this process (`epochs` per
-        cell), or None."""
-        return None
+    def epoch(self, cell: str, epochs: int, row: dict[str, Any]) -> None:
+        """Cell `cell` (TrainCell.label) logged an epoch (`row`: stage, epoch, losses, ...) of
+        its `epochs`; from pool workers too (not from Dask workers)."""
 
     def cell_finished(self, record: dict[str, Any], position: int, total: int) -> None:
         """A cell finished (done or failed) as the `position`-th of `total`."""
@@ -165,19 +168,28 @@ def evaluate_checkpoints(
     """Evaluate already-trained models under a protocol's test sweeps into a run directory.
 
     The checkpoints come from `run_dir`'s cells (a directory written by `run`) and/or from
-    `checkpoints` ((protocol model name, checkpoint.pt) pairs). Each must be a train cell of
-    the protocol (model built alike, same data set, regime, a seed and fold of the protocol)
-    and every cell needs one; otherwise a one-line ConfigError names the checkpoint and field.
+    `checkpoints` ((protocol model name, file) pairs). A file is a checkpoint.pt of the runner,
+    a plain state_dict or a saved module (torch.save(model)); one without the runner's
+    metadata stands for the protocol's first regime, seed and fold and must fit the model's
+    keys. Without `run_dir`, the grid is narrowed to the models, regimes, seeds and folds the
+    checkpoints name. Each must be a train cell of the protocol (model built alike, same data
+    set, regime, a seed and fold of the protocol) and every cell needs one; otherwise a
+    one-line ConfigError names the checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
     p = plan(protocol, Path(out) if out is not None else None)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
-    sources: list[tuple[str | None, Path]] = [(name, Path(path)) for name, path in pairs]
+    named = [(name, read_checkpoint(Path(path))) for name, path in pairs]
     if run_dir is not None:
-        sources += [(None, path) for path in _run_checkpoints(Path(run_dir))]
+        named += [(None, read_checkpoint(path)) for path in _run_checkpoints(Path(run_dir))]
+    elif (narrowed := checkpoint_grid(protocol, named)) is not protocol:
+        protocol = narrowed
+        p = plan(protocol, Path(out) if out is not None else None)
     info = load_dataset(protocol.dataset).info
-    files = match_checkpoints(protocol, info, p.cells, sources)
-    found = {cell: str(path.resolve()) for cell, path in files.items()}
+    files = match_checkpoints(
+        protocol, info, p.cells, named, lambda cell: build_cell_model(protocol, cell, info)
+    )
+    found = {cell: str(c.path.resolve()) for cell, c in files.items()}
     return _execute_plan(p, found, workers, kind, address, fail_fast, events or RunEvents(), report)
 
 
@@ -204,6 +216,7 @@ def _execute_plan(
 ) -> RunResult:
     """Run a plan's pending cells (each from its checkpoint in `sources` when given), then
     build the report."""
+    check_not_bootstrapping()
     protocol = p.protocol
     n_workers = resolve_workers(
         workers or protocol.executor.workers, protocol.executor.threads, len(p.pending)
@@ -218,8 +231,7 @@ def _execute_plan(
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
                 events.skipped(skipped)
-            sequential = pool.workers == 1 and kind == "local"
-            records = _run_cells(p, pool, sources, sequential, fail_fast, events)
+            records = _run_cells(p, pool, sources, fail_fast, events)
             cells = [records[p.keys[c]] for c in p.cells if records.get(p.keys[c])]
             if not report:
                 return RunResult(p.run_dir, cells, None, len(p.done))
@@ -234,7 +246,6 @@ def _run_cells(
     p: Plan,
     pool: Executor,
     sources: dict[TrainCell, str],
-    sequential: bool,
     fail_fast: bool,
     events: RunEvents,
 ) -> dict[str, dict[str, Any]]:
@@ -242,16 +253,20 @@ def _run_cells(
     protocol = p.protocol
     records = {p.keys[c]: read_cell(p.run_dir, p.keys[c]) for c in p.done}
     data = protocol.model_dump(mode="json")
-    events.cells_started(len(p.cells), [r for r in records.values() if r])
+    events.cells_started(len(p.cells), [r for r in records.values() if r], pool.workers)
+    epochs = protocol.train.epochs
+    if protocol.train.pretrain_epochs:  # one unimodal pre-training per modality first
+        modalities = len(load_dataset(protocol.dataset).info.modalities)
+        epochs += protocol.train.pretrain_epochs * modalities
+
+    def receive(message: tuple[str, dict[str, Any]]) -> None:
+        events.epoch(message[0], epochs, message[1])
+
     try:
-        hook = None
-        if sequential:  # the hook lives in this process: only in-process cells report epochs
-            modalities = len(load_dataset(protocol.dataset).info.modalities)
-            hook = events.epoch_hook(
-                protocol.train.epochs + protocol.train.pretrain_epochs * modalities
-            )
-        tasks = [(str(p.run_dir), data, c, hook, sources.get(c)) for c in p.pending]
-        for record in pool.run(execute_cell, tasks):
+        tasks = [
+            (str(p.run_dir), data, c, Relay(c.label, receive), sources.get(c)) for c in p.pending
+        ]
+        for record in pool.run(execute_cell, tasks, receive):
             records[record["key"]] = record
             events.cell_finished(record, len(records), len(p.cells))
             if record["status"] != "done" and fail_fast:

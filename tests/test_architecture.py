@@ -45,8 +45,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 FORBIDDEN_THIRD_PARTY = {"tacfn_robust.reports": ("torch", "torchvision", "torchaudio")}
 
 # reports/ is a pipeline: each stage's position; rendering and the gate both consume
-# statistics and never each other. reports/__init__.py and reports/build.py run the stages
-# and may import them all.
+# statistics and never each other. reports/__init__.py, reports/build.py (one run) and
+# reports/compare.py (two runs) run the stages and may import them all.
 STAGES = {
     "tacfn_robust.reports.reading": 1,
     "tacfn_robust.reports.scoring": 2,
@@ -54,7 +54,7 @@ STAGES = {
     "tacfn_robust.reports.rendering": 4,
     "tacfn_robust.reports.gate": 4,
 }
-PIPELINE = ("tacfn_robust.reports", "tacfn_robust.reports.build")
+PIPELINE = ("tacfn_robust.reports", "tacfn_robust.reports.build", "tacfn_robust.reports.compare")
 
 
 def _part(name: str, table: tuple[str, ...] | dict[str, object]) -> str | None:

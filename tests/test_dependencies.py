@@ -44,6 +44,7 @@ DISTRIBUTION = {  # import name -> the distribution that provides it
     "hypothesis": "hypothesis",
     "jinja2": "jinja2",
     "matplotlib": "matplotlib",
+    "mlflow": "mlflow-skinny",
     "numpy": "numpy",
     "pandas": "pandas",
     "PIL": "pillow",
@@ -64,6 +65,9 @@ DISTRIBUTION = {  # import name -> the distribution that provides it
 }
 # Distributions used without an import statement, and where that use is.
 WITHOUT_IMPORT = {
+    "alembic": "MLflow SQLite store (tacfn_robust.reports.rendering.tracking; mlflow extra)",
+    "sqlalchemy": "MLflow SQLite store (tacfn_robust.reports.rendering.tracking; mlflow extra)",
+    "tabulate": "pandas' DataFrame.to_markdown (tacfn_robust.reports.rendering.export)",
     "pyarrow": "pandas' parquet engine (tacfn.core.store.write_parquet, pd.read_parquet)",
     "pytest-timeout": "the `timeout` setting in [tool.pytest.ini_options]",
     "ruff": "the linter configured in [tool.ruff]",
@@ -118,7 +122,8 @@ def _declared(requirements: list[str]) -> set[str]:
 def test_the_library_imports_exactly_its_declared_dependencies() -> None:
     imported = _distributions(_imports(LIBRARY))
     required = _declared(PYPROJECT["project"]["dependencies"])
-    optional = _declared(PYPROJECT["project"]["optional-dependencies"]["dist"])
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    optional = _declared(extras["dist"]) | _declared(extras["mlflow"])
     assert imported - required - optional == set(), "imported by the library, not declared"
     unused = (required | optional) - imported - set(WITHOUT_IMPORT)
     assert unused == set(), "declared for the library, never imported"
@@ -127,6 +132,7 @@ def test_the_library_imports_exactly_its_declared_dependencies() -> None:
 def test_tests_and_benchmarks_import_exactly_the_dev_extra() -> None:
     extras = PYPROJECT["project"]["optional-dependencies"]
     library = _declared(PYPROJECT["project"]["dependencies"]) | _declared(extras["dist"])
+    library |= _declared(extras["mlflow"])
     imported = _distributions(_imports(DEVELOPMENT))
     dev = _declared(extras["dev"])
     assert imported - library - dev == set(), "imported by tests or benchmarks, not declared"
@@ -138,6 +144,10 @@ def test_distributions_used_without_an_import_are_used() -> None:
     assert PYPROJECT["tool"]["ruff"]["lint"]["select"]
     store = (ROOT / "tacfn" / "core" / "store.py").read_text()
     assert ".to_parquet(" in store  # pandas needs pyarrow (or fastparquet) for it
+    export = (ROOT / "reports" / "rendering" / "export.py").read_text()
+    assert ".to_markdown(" in export  # pandas needs tabulate for it
+    tracking = (ROOT / "reports" / "rendering" / "tracking.py").read_text()
+    assert "sqlite:///" in tracking  # MLflow's SQL store needs sqlalchemy and alembic
 
 
 def test_ranges_in_pyproject_pins_in_constraints() -> None:

@@ -117,16 +117,13 @@ def test_mismatched_checkpoints_are_refused_in_one_line(trained, tmp_path, capsy
     named = ["--checkpoint", f"tacfn={first}"]
     err = _one_line_error(capsys, ["evaluate", "smoke", *named, *out, *TINY])
     assert f"checkpoint {first}: model 'tacfn' is not among the protocol's models" in err
-    err = _one_line_error(
-        capsys, ["evaluate", "smoke", "--checkpoint", f"concat={first}", *out, *TINY]
-    )
-    assert err.startswith("error: no checkpoint for cell concat/clean/seed=")
-    old = tmp_path / "old.pt"
-    torch.save({"state_dict": torch.load(first, weights_only=True)["state_dict"]}, old)
-    err = _one_line_error(
-        capsys, ["evaluate", "smoke", "--checkpoint", f"concat={old}", *out, *TINY]
-    )
-    assert f"checkpoint {old}: records no model metadata" in err
+    two = ["--checkpoint", f"concat={first}", "--checkpoint", f"concat={_checkpoints(run_dir)[1]}"]
+    err = _one_line_error(capsys, ["evaluate", "smoke", *two, *out, *TINY, "--set", "seeds=[0]"])
+    assert "seed 1 is not among the protocol's seeds (0)" in err
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    err = _one_line_error(capsys, ["evaluate", "smoke", "--checkpoint", f"concat={damaged}", *out])
+    assert err.startswith(f"error: checkpoint {damaged}: not a readable checkpoint (")
     assert not (tmp_path / "refused").exists()
 
 
@@ -135,3 +132,71 @@ def test_a_different_data_set_is_refused_in_python(trained) -> None:
     other = load_protocol("smoke", [*SMALL, "dataset.actors=6"])
     with pytest.raises(ConfigError, match=r"^checkpoint .*: dataset\.actors 4 differs from .* 6$"):
         evaluate_checkpoints(other, run_dir=run_dir, out=run_dir.parent / "never")
+
+
+def _own_training_loop(steps: int = 3) -> torch.nn.Module:
+    """A concat model trained in a loop of one's own (not the runner), on the tiny data set."""
+    from tacfn.data import build_dataset
+    from tacfn.models import build_model
+
+    dataset = build_dataset("synthetic", actors=4, frames=4, size=32, duration=0.5)
+    model = build_model("concat", dataset.info, "cpu")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for batch in list(dataset.iter_batches(list(range(len(dataset))), 16, shuffle_seed=0))[:steps]:
+        loss = torch.nn.functional.cross_entropy(model(batch), batch.labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def test_a_state_dict_from_ones_own_loop_evaluates_with_one_command(tmp_path, capsys) -> None:
+    model = _own_training_loop()
+    weights, module = tmp_path / "mine.pt", tmp_path / "module.pt"
+    torch.save(model.state_dict(), weights)
+    torch.save(model, module)
+    data = ["--set", DATA]
+    out = tmp_path / "evaluated"
+    assert (
+        main(["evaluate", "smoke", "--checkpoint", f"concat={weights}", "--out", str(out), *data])
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("1 trained, 0 reused, 0 failed; results in ")
+    (cell,) = [json.loads(p.read_text()) for p in out.glob("store/cells/*/cell.json")]
+    assert (cell["model"], cell["regime"], cell["seed"], cell["fold"]) == ("concat", "clean", 0, 0)
+    assert cell["status"] == "done" and cell["best_epoch"] is None
+    assert (out / "report" / "report.html").is_file()
+    stored = torch.load(next(out.glob("store/cells/*/checkpoint.pt")), weights_only=True)
+    assert stored["metadata"]["model"] == "concat"
+    assert all(torch.equal(stored["state_dict"][k], v) for k, v in model.state_dict().items())
+    again = tmp_path / "from-module"
+    assert (
+        main(["evaluate", "smoke", "--checkpoint", f"concat={module}", "--out", str(again), *data])
+        == 0
+    )
+    (frame,) = _predictions(out).values()
+    (same,) = _predictions(again).values()
+    logits = [c for c in frame.columns if c.startswith("logit_")]
+    assert frame[logits].equals(same[logits])
+
+
+def test_a_state_dict_of_another_model_names_its_missing_and_unexpected_keys(
+    tmp_path, capsys
+) -> None:
+    weights = {k: v for k, v in _own_training_loop(steps=0).state_dict().items()}
+    first = next(iter(weights))
+    weights["extra.weight"] = torch.zeros(2)
+    del weights[first]
+    file = tmp_path / "other.pt"
+    torch.save(weights, file)
+    err = _one_line_error(
+        capsys, ["evaluate", "smoke", "--checkpoint", f"tacfn={file}", "--set", DATA]
+    )
+    assert err.startswith(f"error: checkpoint {file}: does not fit model 'tacfn' (tacfn): ")
+    err = _one_line_error(
+        capsys, ["evaluate", "smoke", "--checkpoint", f"concat={file}", "--set", DATA]
+    )
+    assert err == (
+        f"error: checkpoint {file}: does not fit model 'concat' (concat): missing keys {first}; "
+        "unexpected keys extra.weight"
+    )

@@ -196,6 +196,16 @@ def portable() -> dict[str, dict[str, str | Unportable]]:
     return {group: registry.portable() for group, registry in _REGISTRIES.items()}
 
 
+def unportable() -> list[str]:
+    """`"<kind> <name>: <why>"` of every registration no worker process can import."""
+    return [
+        f"{_REGISTRIES[group].kind} {name}: {why}"
+        for group, targets in portable().items()
+        for name, why in targets.items()
+        if isinstance(why, Unportable)
+    ]
+
+
 def replay(registrations: dict[str, dict[str, str | Unportable]]) -> None:
     """Make the parent's registrations resolvable here; names registered here take precedence."""
     for group, targets in registrations.items():

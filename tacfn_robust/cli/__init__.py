@@ -38,15 +38,18 @@ def _root(
 
 def _register_commands() -> None:
     from tacfn_robust.cli import (
+        compare_cmd,
         corruptions_cmd,
         data_cmd,
+        export_cmd,
         models_cmd,
         plan_cmd,
         report_cmd,
         run_cmd,
     )
 
-    for module in (run_cmd, report_cmd, plan_cmd, models_cmd, corruptions_cmd, data_cmd):
+    commands = (run_cmd, report_cmd, plan_cmd, compare_cmd, export_cmd, models_cmd)
+    for module in (*commands, corruptions_cmd, data_cmd):
         module.register(app)
 
 

@@ -56,7 +56,7 @@ def run(
     loaded = load_protocol(protocol, set_)
     kind = executor.value if executor else None
     if dry_run:
-        _print_dry_run(loaded, out, kind, address)
+        _print_dry_run(loaded, out, kind, address, workers)
         return
     options = {"workers": workers, "executor": kind, "address": address}
     with _run_outcome(["run", protocol], set_, options):
@@ -123,7 +123,11 @@ def _console_events() -> RunEvents:
 
 
 def _print_dry_run(
-    protocol: Protocol, out: Path | None, executor: str | None, address: str | None
+    protocol: Protocol,
+    out: Path | None,
+    executor: str | None,
+    address: str | None,
+    workers: int | None,
 ) -> None:
     """The plan, the time estimate and what the design can show, on stdout."""
     from rich.console import Console
@@ -137,7 +141,7 @@ def _print_dry_run(
     p = plan_dry_run(protocol, out, executor, address)
     console = Console()
     pickled = protocol.dataset.name in PICKLED_DATASETS
-    print_plan(p, console, None if pickled else estimate_seconds(p))
+    print_plan(p, console, None if pickled else estimate_seconds(p, workers, executor))
     console.print(planned_design(p.cells, p.conditions, protocol.report.ci), soft_wrap=True)
 
 
@@ -166,8 +170,14 @@ def _run_outcome(
 
 
 def _print_result(result: RunResult) -> None:
+    """The tally, the run's headline answers and the report's path."""
     typer.echo(f"{result.tally()}; results in {result.run_dir}")
     if result.report is not None:
+        from tacfn.core import store
+        from tacfn_robust.reports.rendering.headline import headline
+
+        for line in headline(store.read_json(result.run_dir / store.SUMMARY_FILE)):
+            typer.echo(line)
         typer.echo(f"report: {result.report}")
     if result.failed:
         raise typer.Exit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +47,23 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def eta_seconds(seconds: list[float], remaining: int, workers: int) -> float | None:
+    """Seconds left for `remaining` cells at the mean measured cell time, `workers` at once."""
+    if not seconds or remaining <= 0:
+        return None if remaining > 0 else 0.0
+    return remaining * (sum(seconds) / len(seconds)) / max(1, min(workers, remaining))
+
+
+def epoch_label(cell: str, row: dict[str, Any]) -> str:
+    """e.g. "  tacfn/clean/seed0/fold0 fusion epoch 3 val_loss 1.234"."""
+    label = f"  {cell} {row.get('stage', 'fusion')} epoch {row.get('epoch')}"
+    loss = row.get("val_loss")
+    return label if loss is None else f"{label} val_loss {loss:.3f}"
+
+
 class ConsoleEvents(RunEvents):
-    """A run on a console: live bars on a terminal, one line per finished cell in a log."""
+    """A run on a console: live bars on a terminal (cells with their ETA, and each running
+    cell's epochs and validation loss), one line per finished cell with the ETA in a log."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -59,11 +73,15 @@ class ConsoleEvents(RunEvents):
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[eta]}"),
             console=console,
             transient=False,
             disable=self.lines,
         )
         self.task: Any = None
+        self.workers = 1
+        self.seconds: list[float] = []  # measured seconds of the cells this run finished
+        self.epochs: dict[str, Any] = {}  # running cell label -> its epoch bar
 
     def started(self, run_dir: Path) -> None:
         self.console.print(f"run directory: {escape(str(run_dir.resolve()))}", soft_wrap=True)
@@ -73,50 +91,37 @@ class ConsoleEvents(RunEvents):
         for problem in problems:
             self.console.print(f"  skipped {escape(problem)}", soft_wrap=True)
 
-    def cells_started(self, total: int, reused: list[dict[str, Any]]) -> None:
+    def cells_started(self, total: int, reused: list[dict[str, Any]], workers: int = 1) -> None:
+        self.workers = workers
         if self.lines:
             for position, record in enumerate(reused, 1):
                 self._line(cell_line(record, position, total, "reused"))
         self.progress.start()
-        self.task = self.progress.add_task("cells", total=total, completed=len(reused))
+        self.task = self.progress.add_task("cells", total=total, completed=len(reused), eta="")
 
-    def epoch_hook(self, epochs: int) -> Callable[[dict[str, Any]], None]:
-        return EpochProgress(self.progress, epochs)
+    def epoch(self, cell: str, epochs: int, row: dict[str, Any]) -> None:
+        if cell not in self.epochs:
+            self.epochs[cell] = self.progress.add_task("", total=epochs, eta="")
+        self.progress.update(self.epochs[cell], advance=1, description=epoch_label(cell, row))
 
     def cell_finished(self, record: dict[str, Any], position: int, total: int) -> None:
-        self.progress.advance(self.task)
+        label = f"{record['model']}/{record['regime']}/seed{record['seed']}/fold{record['fold']}"
+        if label in self.epochs:
+            self.progress.remove_task(self.epochs.pop(label))
+        if record["status"] == "done" and record.get("seconds") is not None:
+            self.seconds.append(float(record["seconds"]))
+        eta = eta_seconds(self.seconds, total - position, self.workers)
+        eta_text = "" if eta is None else f"eta {_duration(eta)}"
+        self.progress.update(self.task, advance=1, eta=eta_text)
         if self.lines:
-            self._line(cell_line(record, position, total, record["status"]))
+            line = cell_line(record, position, total, record["status"])
+            self._line(f"{line}, {eta_text}" if eta_text and position < total else line)
         if record["status"] != "done":
-            label = f"{record['model']}/{record['regime']}/seed{record['seed']}"
             error = escape(str(record["error"]))
-            self.console.print(f"[red]failed[/red] {label}/fold{record['fold']}: {error}")
+            self.console.print(f"[red]failed[/red] {label}: {error}")
 
     def cells_stopped(self) -> None:
         self.progress.stop()
 
     def _line(self, text: str) -> None:
         self.console.print(escape(text), highlight=False)
-
-
-class EpochProgress:
-    """fit's progress hook: a rich bar of the epochs of the cell being trained."""
-
-    def __init__(self, progress: Progress, epochs: int) -> None:
-        self._progress = progress
-        self._total = epochs
-        self._task: Any = None
-        self._done = 0
-
-    def __call__(self, row: dict[str, Any]) -> None:
-        if self._task is None or self._done >= self._total:
-            if self._task is not None:
-                self._progress.remove_task(self._task)
-            self._task = self._progress.add_task("  epochs", total=self._total)
-            self._done = 0
-        self._done += 1
-        loss = row.get("val_loss")
-        label = f"  {row.get('stage', 'fusion')} epoch {row.get('epoch')}"
-        if loss is not None:
-            label += f" val_loss {loss:.3f}"
-        self._progress.update(self._task, completed=self._done, description=label)
