@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tacfn_robust.corruptions.seeding import seeded_global_rng
 
 from benchmarks.harness import Row, compare
 from tacfn.core.batch import Batch
 from tacfn_robust import corruptions as C
+from tacfn_robust.corruptions.seeding import seeded_global_rng
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402

@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+from benchmarks.harness import Row, compare
+from tacfn.data import EmotionDataset
+from tacfn.models import get_preset
 from tacfn_robust.protocols import load_protocol
 from tacfn_robust.protocols.cell_task import execute_cell
 from tacfn_robust.protocols.conditions import resolve_point
@@ -22,10 +26,6 @@ from tacfn_robust.protocols.datasets import fold_split, load_dataset
 from tacfn_robust.protocols.evaluate import evaluate
 from tacfn_robust.protocols.grid import TrainCell, expand_conditions
 from tacfn_robust.protocols.training import build_cell_model
-
-from benchmarks.harness import Row, compare
-from tacfn.data import EmotionDataset
-from tacfn.models import get_preset
 
 
 def _sweep_rows(

@@ -20,9 +20,9 @@ import sys
 
 import numpy as np
 import pandas as pd
-from tacfn_robust.reports.reading.run_dir import load_run
 
 from tacfn.core.store import RUN_KEYS
+from tacfn_robust.reports.reading.run_dir import load_run
 
 
 def _predictions(run_dir: str) -> pd.DataFrame:

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tacfn.core.store import RUN_KEYS
 from tacfn_robust.reports.gate.baseline import load_baseline
 from tacfn_robust.reports.gate.regression import DEFAULT_ABS_TOL, DEFAULT_ALPHA, compare
 from tacfn_robust.reports.reading.run_dir import load_run
 from tacfn_robust.reports.statistics.robustness import normalised_auc
-
-from tacfn.core.store import RUN_KEYS
 
 Key = tuple[str, str]
 

@@ -27,18 +27,6 @@ class Row:
         return {**asdict(self), "ratio": self.ratio}
 
 
-def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of `fn` over `repeats` calls after `warmup` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def compare(
     name: str,
     baseline: tuple[str, Callable[[], object]],

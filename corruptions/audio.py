@@ -11,15 +11,15 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 from pydantic import AfterValidator, Field
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import DataError
 from tacfn_robust.corruptions import draws
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.functional import audio as F
 from tacfn_robust.corruptions.options import CorruptionOptions, Folder, Integer, Number
 from tacfn_robust.corruptions.registry import register
 from tacfn_robust.corruptions.seeding import child_seed, generator, noise_fields
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import DataError
 
 SNR_LEVELS = (30.0, 20.0, 10.0, 5.0, 0.0)
 SNR_BOUNDS = (-30.0, 100.0)

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 from pydantic import Field
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.corruptions.audio import sample_rate_of
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.options import CorruptionOptions, Integer
 from tacfn_robust.corruptions.registry import register
 from tacfn_robust.corruptions.seeding import child_seed, generator, seeded_global_rng
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from audiomentations.core.transforms_interface import BaseWaveformTransform

@@ -14,6 +14,9 @@ from numbers import Integral, Real
 from typing import Any, ClassVar, NamedTuple
 
 import torch
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.corruptions.options import (
     CorruptionOptions,
     NoOptions,
@@ -21,9 +24,6 @@ from tacfn_robust.corruptions.options import (
     validate_options,
 )
 from tacfn_robust.corruptions.seeding import random_seeds, row_seeds
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError, DataError
 
 # Tensor rank of each modality kind (batch axis included).
 KIND_NDIM = {"waveform": 2, "frames": 5, "features": 3}

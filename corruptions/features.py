@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 from pydantic import Field
+
 from tacfn_robust.corruptions import draws
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.functional import audio as audio_f

@@ -15,14 +15,14 @@ from typing import Any, Literal
 
 import torch
 from pydantic import Field, model_validator
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.corruptions import draws
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.options import CorruptionOptions, TensorOrNumber, invalid
 from tacfn_robust.corruptions.registry import register
 from tacfn_robust.corruptions.seeding import child_seed, derive_seeds, generator, noise_fields
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError, DataError
 
 
 @register

@@ -19,14 +19,14 @@ from numbers import Integral, Real
 from typing import Any
 
 import torch
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn_robust.corruptions import draws
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.missing import Missing
 from tacfn_robust.corruptions.registry import corruption_class
 from tacfn_robust.corruptions.seeding import derive_seeds, generator, train_seeds
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError
 
 SPEC_KEYS = ("corruption", "modality", "p", "levels", "values")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tacfn_robust.corruptions.base import Corruption
-
 from tacfn.core.registry import Registry
+from tacfn_robust.corruptions.base import Corruption
 
 CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", "tacfn_robust.corruptions")
 register = CORRUPTIONS.register  # class decorator: `@register` registers a class by its `name`

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from tacfn.core.errors import ConfigError
 from tacfn_robust.corruptions.base import (
     Corruption,
     Seeds,
@@ -18,8 +20,6 @@ from tacfn_robust.corruptions.base import (
     tensor_kind,
 )
 from tacfn_robust.corruptions.seeding import derive_seeds
-
-from tacfn.core.errors import ConfigError
 
 
 class Compose(TensorTransform):

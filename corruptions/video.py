@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 import torch
 from pydantic import Field
+
 from tacfn_robust.corruptions import draws
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.corruptions.functional import video as F

@@ -6,8 +6,7 @@ alone.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tacfn.core.exports import lazy_exports
 
 # public name -> "module:attr" it re-exports
 _EXPORTS = {
@@ -25,9 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'protocols' has no attribute {name!r}")
-    module, attr = _EXPORTS[name].split(":")
-    return getattr(import_module(module), attr)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

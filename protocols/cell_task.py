@@ -16,6 +16,10 @@ from typing import Any
 
 import pandas as pd
 import torch
+
+from tacfn.core import store
+from tacfn.core.device import resolve_device
+from tacfn.core.io import DiskFull, file_problem, remove_temporaries, write_bytes
 from tacfn_robust.protocols.checkpoints import checkpoint_metadata, load_checkpoint, read_checkpoint
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
@@ -27,10 +31,6 @@ from tacfn_robust.protocols.predictions import predictions_frame, records_frame
 from tacfn_robust.protocols.rerun_policy import read_cell
 from tacfn_robust.protocols.schema import Protocol
 from tacfn_robust.protocols.training import build_cell_model, train_cell
-
-from tacfn.core import store
-from tacfn.core.device import resolve_device
-from tacfn.core.io import DiskFull, file_problem, remove_temporaries, write_bytes
 
 EpochHook = Callable[[dict[str, Any]], None]
 TRAINING_FIELDS = ("best_epoch", "legacy_max_test_acc", "train_seconds", "checkpoint_source")

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tacfn_robust.protocols.grid import TrainCell
-from tacfn_robust.protocols.schema import Protocol
 
 from tacfn import __version__
 from tacfn.core.errors import ConfigError
+from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.schema import Protocol
 
 METADATA_FIELDS = (
     "model",

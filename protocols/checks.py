@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
-
 from tacfn.core.errors import ConfigError, UserError, excerpt, suggest, unknown_message
 from tacfn.core.registry import Registry
 from tacfn.data import DatasetDescription, describe_dataset
+from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
 
 
 class CheckFailed(ConfigError):
@@ -72,12 +71,11 @@ def _resolve(registry: Registry[Any], name: str, path: str) -> None:
 
 def _check_names(protocol: Protocol) -> None:
     """Data set, preset, models, metric and corruptions name what their registries hold."""
-    from tacfn_robust.corruptions import CORRUPTIONS
-    from tacfn_robust.reports.scoring.metrics import check_report_metric
-
     from tacfn.data import DATASETS
     from tacfn.models import list_presets
     from tacfn.models.registry import model_class
+    from tacfn_robust.corruptions import CORRUPTIONS
+    from tacfn_robust.reports.scoring.metrics import check_report_metric
 
     _resolve(DATASETS, protocol.dataset.name, "dataset.name")
     presets = list_presets()

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import tacfn_robust.corruptions
 import torch
+
+import tacfn_robust.corruptions
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
 from tacfn_robust.corruptions.seeding import derive_seeds
 from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean, with_mean
 from tacfn_robust.protocols.grid import Axis, Condition, Subset
 from tacfn_robust.protocols.schema import Sweep
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError
 
 
 @lru_cache(maxsize=512)

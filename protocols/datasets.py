@@ -6,10 +6,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from tacfn_robust.protocols.schema import DatasetSpec
-
 from tacfn.core.errors import ConfigError
 from tacfn.core.hashing import canonical_json
+from tacfn_robust.protocols.schema import DatasetSpec
 
 
 @lru_cache(maxsize=4)

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from tacfn.core.device import resolve_device
+from tacfn.core.registry import unportable
+from tacfn.core.timing import median_time
 from tacfn_robust.protocols.cell_task import torch_threads
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
 from tacfn_robust.protocols.executors import resolve_workers
@@ -31,9 +33,6 @@ from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell
 from tacfn_robust.protocols.planning import Plan
 from tacfn_robust.protocols.training import build_cell_model, train_regime
-
-from tacfn.core.device import resolve_device
-from tacfn.core.registry import unportable
 
 TIMED = 3  # timed repetitions after one warm-up
 
@@ -44,17 +43,6 @@ class ModelTimes:
 
     step: float
     forward: float
-
-
-def _timed(fn: Callable[[], None], repeats: int = TIMED) -> float:
-    """The median seconds of `fn()` over `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -> ModelTimes:
@@ -81,7 +69,9 @@ def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -
         with torch.inference_mode():
             model(test)
 
-    return ModelTimes(_timed(step), _timed(forward) / max(1, len(test.labels)))
+    return ModelTimes(
+        median_time(step, TIMED), median_time(forward, TIMED) / max(1, len(test.labels))
+    )
 
 
 def _seconds_since_start() -> float:

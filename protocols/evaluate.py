@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
-from tacfn_robust.protocols.grid import Condition
 
 from tacfn.core.batch import Batch
 from tacfn.models.base import splits_encode_fuse
+from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
+from tacfn_robust.protocols.grid import Condition
 
 
 @dataclass

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tacfn_robust.corruptions
-from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean
-from tacfn_robust.protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
-
 from tacfn.core.hashing import digest
 from tacfn.core.store import (
     AXIS_FIELDS,
@@ -25,6 +22,8 @@ from tacfn.core.store import (
     sweep_id,
     sweep_target,
 )
+from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean
+from tacfn_robust.protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
 
 
 @dataclass(frozen=True)

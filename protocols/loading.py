@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
-from tacfn_robust.protocols.schema import Protocol, declared_dump
 
 from tacfn.core.errors import ConfigError, excerpt, suggest
 from tacfn.core.hashing import digest
+from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
+from tacfn_robust.protocols.schema import Protocol, declared_dump
 
 
 def shipped_protocols() -> dict[str, str]:

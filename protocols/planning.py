@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tacfn.core import store
+from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.protocols.cell_task import is_stored
 from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
 from tacfn_robust.protocols.conditions import resolve_point
@@ -19,9 +21,6 @@ from tacfn_robust.protocols.grid import (
 )
 from tacfn_robust.protocols.rerun_policy import read_cell
 from tacfn_robust.protocols.schema import DATASETS_NEEDING_PATH, PICKLED_DATASETS, Protocol
-
-from tacfn.core import store
-from tacfn.core.errors import ConfigError, DataError
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tacfn_robust.protocols.evaluate import ConditionOutput
-from tacfn_robust.protocols.grid import Condition, TrainCell
 
 from tacfn.core import store
+from tacfn_robust.protocols.evaluate import ConditionOutput
+from tacfn_robust.protocols.grid import Condition, TrainCell
 
 
 def predictions_frame(

@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 import yaml
+
+from tacfn.core import store
+from tacfn.core.io import write_text
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.loading import protocol_hash
 from tacfn_robust.protocols.planning import Plan
 from tacfn_robust.protocols.rerun_policy import recorded
-
-from tacfn.core import store
-from tacfn.core.io import write_text
 
 VERSIONED = ("torch", "torchaudio", "numpy", "pandas", "scipy", "pydantic", "dask")
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tacfn.core import store
+from tacfn.core.errors import ConfigError
+from tacfn.core.io import directory_lock, remove_temporaries
 from tacfn_robust.protocols.cell_task import execute_cell
 from tacfn_robust.protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from tacfn_robust.protocols.datasets import load_dataset
@@ -30,10 +33,6 @@ from tacfn_robust.protocols.provenance import write_protocol_files
 from tacfn_robust.protocols.rerun_policy import read_cell
 from tacfn_robust.protocols.schema import Protocol
 from tacfn_robust.protocols.training import build_cell_model
-
-from tacfn.core import store
-from tacfn.core.errors import ConfigError
-from tacfn.core.io import directory_lock, remove_temporaries
 
 
 class CellFailed(Exception):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from tacfn_robust.protocols.checkpoints import checkpoint_metadata
 from tacfn_robust.protocols.fills import with_mean
 from tacfn_robust.protocols.grid import TrainCell

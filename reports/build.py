@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tacfn.core import store
+from tacfn.core.io import directory_lock, remove_temporaries
+from tacfn.core.store import CLEAN
 from tacfn_robust.reports.gate.baseline import load_baseline, write_baseline
 from tacfn_robust.reports.gate.regression import (
     DEFAULT_ABS_TOL,
@@ -26,10 +29,6 @@ from tacfn_robust.reports.rendering.palette import model_styles
 from tacfn_robust.reports.rendering.summary import write_summary
 from tacfn_robust.reports.scoring.table import score_run, write_table
 from tacfn_robust.reports.statistics.analysis import Analysis, analyse, curve_means, worst_condition
-
-from tacfn.core import store
-from tacfn.core.io import directory_lock, remove_temporaries
-from tacfn.core.store import CLEAN
 
 
 def _slug(text: str) -> str:

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tacfn.core import store
+from tacfn.core.errors import DataError
+from tacfn.core.store import RUN_KEYS
 from tacfn_robust.reports.reading.run_dir import Run, load_run
 from tacfn_robust.reports.rendering.compare_page import write_page
 from tacfn_robust.reports.rendering.summary import contrast_records
@@ -23,10 +27,6 @@ from tacfn_robust.reports.scoring.table import results_table
 from tacfn_robust.reports.statistics.contrasts import Contrast, contrast_table
 from tacfn_robust.reports.statistics.inference import DETECT
 from tacfn_robust.reports.statistics.robustness import curve_points
-
-from tacfn.core import store
-from tacfn.core.errors import DataError
-from tacfn.core.store import RUN_KEYS
 
 COMPARISON_JSON = "comparison.json"
 SIDES = ("A", "B")

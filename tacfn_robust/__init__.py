@@ -7,8 +7,7 @@ Names are imported on first use, so that `import tacfn_robust` (and the CLI) sta
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tacfn.core.exports import lazy_exports
 
 # public name -> "module:attr" it re-exports
 _EXPORTS = {
@@ -28,9 +27,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'tacfn_robust' has no attribute {name!r}")
-    module, attr = _EXPORTS[name].split(":")
-    return getattr(import_module(module), attr)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

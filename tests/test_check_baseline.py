@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tacfn_robust.reports import check, save_baseline
-from tacfn_robust.reports.gate.regression import compare, pooled_variance
-from tacfn_robust.reports.statistics.robustness import normalised_auc
 from test_reports_sim import CLEAN, P_VALUES, missing_audio_accuracy, simulate_run
 
 from tacfn.core.errors import ConfigError
 from tacfn_robust.cli import main
+from tacfn_robust.reports import check, save_baseline
+from tacfn_robust.reports.gate.regression import compare, pooled_variance
+from tacfn_robust.reports.statistics.robustness import normalised_auc
 
 MODELS = ["tacfn", "concat", "audio_only", "video_only"]
 

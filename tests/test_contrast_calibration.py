@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from scipy import stats
+
 from tacfn_robust.reports.statistics import calibration
 from tacfn_robust.reports.statistics.contrasts import KINDS
 

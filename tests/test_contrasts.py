@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+
 from tacfn_robust.reports.statistics.comparisons import friedman
 from tacfn_robust.reports.statistics.contrasts import (
     COLUMNS,

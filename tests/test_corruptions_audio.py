@@ -13,11 +13,11 @@ import soundfile
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tacfn_robust.corruptions.functional import audio as F
 
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust import corruptions as C
+from tacfn_robust.corruptions.functional import audio as F
 
 RATE = 16000
 

@@ -12,14 +12,14 @@ import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tacfn_robust.corruptions.seeding import derive_seeds
-from tacfn_robust.protocols import load_protocol
-from tacfn_robust.protocols.conditions import bind, corrupt, resolve_point
-from tacfn_robust.protocols.grid import Condition, expand_conditions
 
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust import corruptions as C
+from tacfn_robust.corruptions.seeding import derive_seeds
+from tacfn_robust.protocols import load_protocol
+from tacfn_robust.protocols.conditions import bind, corrupt, resolve_point
+from tacfn_robust.protocols.grid import Condition, expand_conditions
 
 RATE = 16000
 SEED = 11  # the protocol's test.seed

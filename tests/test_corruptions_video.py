@@ -6,11 +6,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tacfn_robust.corruptions import draws
-from tacfn_robust.corruptions.functional import video as F
 
 from tacfn.core.batch import Batch
 from tacfn_robust import corruptions as C
+from tacfn_robust.corruptions import draws
+from tacfn_robust.corruptions.functional import video as F
 
 
 def clips(n: int, frames: int = 6, size: int = 48, seed: int = 0) -> Batch:

@@ -195,6 +195,7 @@ def test_the_packages_import_without_fcntl() -> None:
 def test_drawing_a_figure_leaves_matplotlib_state_unchanged(tmp_path: Path) -> None:
     import matplotlib
     import pandas as pd
+
     from tacfn_robust.reports.rendering import plots
 
     before = dict.copy(matplotlib.rcParams)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tacfn_robust.protocols import load_protocol
-from tacfn_robust.protocols.training import train_config
 
 from tacfn.core.device import resolve_device
 from tacfn.core.errors import ConfigError
 from tacfn.train import TrainConfig
+from tacfn_robust.protocols import load_protocol
+from tacfn_robust.protocols.training import train_config
 
 
 def test_auto_picks_cuda_only_when_available() -> None:

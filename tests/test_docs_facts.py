@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tacfn_robust.protocols import load_protocol, shipped_protocols, validate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tacfn_robust.protocols import evaluate_checkpoints, load_protocol
 
 from tacfn.core.errors import ConfigError
 from tacfn_robust.cli import main
+from tacfn_robust.protocols import evaluate_checkpoints, load_protocol
 
 DATA = "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}"
 SMALL = [DATA, "train.epochs=1", "models=[concat]", "seeds=[0, 1]"]

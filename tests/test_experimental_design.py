@@ -9,6 +9,10 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+
+from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError
+from tacfn_robust import corruptions as C
 from tacfn_robust.corruptions.regime import joint_absence
 from tacfn_robust.protocols import cell_task, load_protocol
 from tacfn_robust.protocols.conditions import resolve_point
@@ -24,10 +28,6 @@ from tacfn_robust.protocols.grid import (
 )
 from tacfn_robust.protocols.predictions import predictions_frame
 from tacfn_robust.protocols.training import build_cell_model
-
-from tacfn.core.batch import Batch
-from tacfn.core.errors import ConfigError
-from tacfn_robust import corruptions as C
 
 
 def _ids_batch(n: int, modalities: tuple[str, ...] = ("audio", "video")) -> Batch:

@@ -94,6 +94,7 @@ def test_csv_is_the_tidy_table_of_summary_points(run_dir, capsys) -> None:
 
 def test_mlflow_holds_every_cell_with_the_scores_of_results_csv(run_dir, tmp_path) -> None:
     from mlflow.tracking import MlflowClient
+
     from tacfn_robust.reports.rendering.tracking import metric_key
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
+
 from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, train_cells
 from tacfn_robust.protocols.loading import protocol_hash, validate
 from tacfn_robust.protocols.schema import (

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tacfn_robust.protocols import load_protocol
-from tacfn_robust.protocols.planning import plan
-from tacfn_robust.protocols.provenance import write_protocol_files
 
 from tacfn.core import store
 from tacfn.data.synthetic import load_synthetic
+from tacfn_robust.protocols import load_protocol
+from tacfn_robust.protocols.planning import plan
+from tacfn_robust.protocols.provenance import write_protocol_files
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ a change here would silently re-key data caches, cell directories and corruption
 from __future__ import annotations
 
 import torch
-from tacfn_robust.corruptions.seeding import derive_seeds, test_seeds, train_seeds
-from tacfn_robust.protocols import load_protocol, protocol_hash
-from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash
 
 from tacfn.core.hashing import digest, hash64, stable_key
 from tacfn.data.cache import params_key
 from tacfn.models.fill import _noise
+from tacfn_robust.corruptions.seeding import derive_seeds, test_seeds, train_seeds
+from tacfn_robust.protocols import load_protocol, protocol_hash
+from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash
 
 
 def test_integer_keys_are_pinned() -> None:

@@ -11,8 +11,12 @@ from pathlib import Path
 import matplotlib.text
 import numpy as np
 import pytest
-import tacfn_robust.reports.rendering.plots as plots
 from rich.console import Console
+from test_reports_sim import simulate_run
+
+import tacfn_robust.reports.rendering.plots as plots
+from tacfn.core import store
+from tacfn.core.errors import ConfigError
 from tacfn_robust.protocols import validate
 from tacfn_robust.reports import build_report, check, save_baseline
 from tacfn_robust.reports.gate.check_render import render_table
@@ -23,10 +27,6 @@ from tacfn_robust.reports.scoring.metrics import (
     report_metric,
     shown_as,
 )
-from test_reports_sim import simulate_run
-
-from tacfn.core import store
-from tacfn.core.errors import ConfigError
 
 MODELS = ["tacfn", "concat", "audio_only"]
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tacfn_robust.corruptions import CORRUPTIONS
-from tacfn_robust.protocols import run_protocol, validate
-from tacfn_robust.reports.scoring.metrics import METRICS
 
 from tacfn.core.errors import ConfigError
 from tacfn.models import MODELS
+from tacfn_robust.corruptions import CORRUPTIONS
+from tacfn_robust.protocols import run_protocol, validate
+from tacfn_robust.reports.scoring.metrics import METRICS
 
 NEWCOMER = '''
 """Everything a newcomer adds: one corruption, one model, one metric."""

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tacfn_robust.protocols.checks import CheckFailed, check_protocol
-from tacfn_robust.protocols.loading import load_protocol, validate
 
 from tacfn.core.errors import ConfigError
 from tacfn.data import DatasetDescription, EmotionDataset, describe_dataset, register_dataset
 from tacfn.data.synthetic import load_synthetic
 from tacfn_robust.cli import main
+from tacfn_robust.protocols.checks import CheckFailed, check_protocol
+from tacfn_robust.protocols.loading import load_protocol, validate
 
 TINY = {"actors": 4, "folds": 2, "frames": 4, "size": 16, "duration": 0.5, "sample_rate": 4000}
 

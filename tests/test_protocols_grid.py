@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tacfn_robust.corruptions
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import tacfn_robust.corruptions
 from tacfn_robust.protocols import load_protocol
 from tacfn_robust.protocols.conditions import build_subset, resolve_point
 from tacfn_robust.protocols.grid import cell_key, conditions_hash, expand_conditions, train_cells

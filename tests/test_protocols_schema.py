@@ -9,10 +9,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tacfn_robust.protocols import load_protocol, protocol_hash, shipped_protocols
-from tacfn_robust.protocols.loading import apply_override
 
 from tacfn.core.errors import ConfigError
+from tacfn_robust.protocols import load_protocol, protocol_hash, shipped_protocols
+from tacfn_robust.protocols.loading import apply_override
 
 SHIPPED = [
     "missing_audio",
@@ -121,9 +121,8 @@ def test_real_data_sets_need_a_path(tmp_path: Path, dataset: str) -> None:
 
 
 def test_missing_data_path_is_reported_before_running(tmp_path: Path) -> None:
-    from tacfn_robust.protocols import plan
-
     from tacfn.core.errors import DataError
+    from tacfn_robust.protocols import plan
 
     protocol = load_protocol("ravdess_paper", [f"dataset.path={tmp_path / 'nowhere'}"])
     with pytest.raises(DataError, match=r"dataset.path: .*nowhere does not exist"):

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from tacfn.core import store
 from tacfn_robust.protocols import load_protocol, run_protocol
 from tacfn_robust.protocols.loading import protocol_hash
 from tacfn_robust.reports.rendering.claims import changed_claims, claims_from_summary, reading
-
-from tacfn.core import store
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = ROOT / "docs" / "missing_audio_claims.json"

@@ -126,11 +126,10 @@ def test_registrations_replay_in_a_worker(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_the_four_registries_keep_their_names() -> None:
-    from tacfn_robust.corruptions import CORRUPTIONS
-    from tacfn_robust.reports.scoring.metrics import METRICS
-
     from tacfn.data import DATASETS
     from tacfn.models import MODELS
+    from tacfn_robust.corruptions import CORRUPTIONS
+    from tacfn_robust.reports.scoring.metrics import METRICS
 
     assert {"concat", "cross_attention", "late_average", "tacfn"} <= set(MODELS.names())
     assert {"mult_pickle", "npz", "ravdess", "synthetic"} <= set(DATASETS.names())

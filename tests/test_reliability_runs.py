@@ -144,14 +144,13 @@ def test_a_full_disk_stops_the_run_and_a_rerun_completes(
 
 
 def test_misnamed_and_broken_media_are_skipped_and_listed(tmp_path: Path) -> None:
-    from tacfn_robust.protocols.loading import validate
-    from tacfn_robust.protocols.planning import Plan
-    from tacfn_robust.protocols.provenance import write_protocol_files
-
     from tacfn.core.errors import DataError
     from tacfn.data import build_dataset
     from tacfn.data.export import export_ravdess
     from tacfn.data.synthetic import load_synthetic
+    from tacfn_robust.protocols.loading import validate
+    from tacfn_robust.protocols.planning import Plan
+    from tacfn_robust.protocols.provenance import write_protocol_files
 
     source = load_synthetic(
         actors=1, duration=0.5, frames=4, size=32, sample_rate=8000, seed=1, use_cache=False

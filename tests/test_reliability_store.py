@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tacfn_robust.protocols.cell_task import is_stored
-from tacfn_robust.protocols.rerun_policy import recorded
 from test_reports_sim import simulate_run
 
 from tacfn.core import io, store
 from tacfn_robust.cli import main
+from tacfn_robust.protocols.cell_task import is_stored
+from tacfn_robust.protocols.rerun_policy import recorded
 
 
 def _sim(root: Path, **kwargs) -> Path:
@@ -360,9 +360,8 @@ def test_ctrl_c_in_a_run_prints_what_was_saved_and_the_resume_command(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
 
-    from tacfn_robust.protocols.runner import RunInterrupted
-
     from tacfn_robust import protocols
+    from tacfn_robust.protocols.runner import RunInterrupted
 
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise RunInterrupted(tmp_path / "my run", 1, 4)

@@ -15,6 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from test_reports_sim import simulate_run
+
+from tacfn.core import store
+from tacfn_robust.cli import main
 from tacfn_robust.reports import build_report
 from tacfn_robust.reports.reading.run_dir import load_run
 from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals
@@ -25,10 +29,6 @@ from tacfn_robust.reports.statistics.contrasts import COLUMNS as CONTRAST_COLUMN
 from tacfn_robust.reports.statistics.inference import VERDICTS
 from tacfn_robust.reports.statistics.robustness import curve_points, normalised_auc
 from tacfn_robust.reports.statistics.variance import ONE_FOLD
-from test_reports_sim import simulate_run
-
-from tacfn.core import store
-from tacfn_robust.cli import main
 
 NAME = "<b>sim</b>&<script>x</script>"
 CHROMIUM = Path("/usr/bin/chromium")

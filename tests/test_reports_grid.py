@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tacfn_robust.reports import build_report, check, save_baseline
-from tacfn_robust.reports.reading.run_dir import load_run
-from tacfn_robust.reports.rendering.html import machine_text
 from test_reports_sim import missing_audio_accuracy, simulate_run
 
 from tacfn.core import store
+from tacfn_robust.reports import build_report, check, save_baseline
+from tacfn_robust.reports.reading.run_dir import load_run
+from tacfn_robust.reports.rendering.html import machine_text
 
 MODELS = ["tacfn", "concat", "audio_only", "video_only"]
 

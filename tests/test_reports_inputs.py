@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_reports_sim import simulate_run
+
+from tacfn_robust.cli import main
 from tacfn_robust.reports import check, save_baseline
 from tacfn_robust.reports.gate.baseline import build_baseline
 from tacfn_robust.reports.reading.run_dir import load_run
 from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS, chance_level, score_run
 from tacfn_robust.reports.statistics.analysis import analyse
 from tacfn_robust.reports.statistics.comparisons import condition_means
-from test_reports_sim import simulate_run
-
-from tacfn_robust.cli import main
 
 MODELS = ["tacfn", "concat"]
 

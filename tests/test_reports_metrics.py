@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
+
+from tacfn.core.errors import ConfigError
 from tacfn_robust.reports.scoring.metrics import (
     accuracy,
     class_recall,
@@ -18,8 +20,6 @@ from tacfn_robust.reports.scoring.metrics import (
     uar,
     weighted_f1,
 )
-
-from tacfn.core.errors import ConfigError
 
 # labels 0,0,0,1,1,2 ; preds 0,0,1,1,2,2
 # class 0: tp 2, fp 0, fn 1 -> P 1, R 2/3, F1 0.8

@@ -8,6 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_reports_sim import simulate_run
+
+from tacfn.core import store
 from tacfn_robust.reports import build_report
 from tacfn_robust.reports.statistics.inference import (
     estimate,
@@ -15,9 +18,6 @@ from tacfn_robust.reports.statistics.inference import (
     single_run_scores,
     t_test_p,
 )
-from test_reports_sim import simulate_run
-
-from tacfn.core import store
 
 SAMPLES = 160
 SINGLE = f"percentile bootstrap over {SAMPLES} test samples of a single run"

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
 from tacfn_robust.reports.statistics import calibration
 from tacfn_robust.reports.statistics.comparisons import friedman
 from tacfn_robust.reports.statistics.contrasts import Contrast, contrast_table

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tacfn_robust.protocols import RunEvents, load_protocol, run_protocol
-
 from tacfn_robust.cli.run_progress import epoch_label, eta_seconds
+from tacfn_robust.protocols import RunEvents, load_protocol, run_protocol
 
 DATA = "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}"
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+
+from tacfn.core import store
+from tacfn_robust.cli import main
 from tacfn_robust.protocols import load_protocol, run_protocol
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
 from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell
 from tacfn_robust.protocols.runner import CellFailed
 from tacfn_robust.protocols.training import build_cell_model, train_regime
-
-from tacfn.core import store
-from tacfn_robust.cli import main
 
 CONTRACT_COLUMNS = [
     "model",

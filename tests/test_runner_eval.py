@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
+
 from tacfn_robust.protocols import load_protocol
 from tacfn_robust.protocols.conditions import bind, corrupt, resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset

@@ -14,6 +14,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tacfn.core.errors import ConfigError
 from tacfn_robust.protocols.cell_task import torch_threads
 from tacfn_robust.protocols.executors import (
     DaskExecutor,
@@ -21,8 +23,6 @@ from tacfn_robust.protocols.executors import (
     SequentialExecutor,
     make_executor,
 )
-
-from tacfn.core.errors import ConfigError
 
 TASKS = [(i, i + 1) for i in range(6)]
 EXPECTED = sorted(a * b for a, b in TASKS)

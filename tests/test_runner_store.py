@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tacfn_robust.protocols.rerun_policy import recorded
 
 from tacfn.core import io, store
+from tacfn_robust.protocols.rerun_policy import recorded
 
 
 def test_atomic_write_replaces_whole_files(tmp_path: Path) -> None:

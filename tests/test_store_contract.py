@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
+from tacfn.core import store
+from tacfn.core.errors import DataError
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.evaluate import ConditionOutput
 from tacfn_robust.protocols.grid import TrainCell, cell_key, expand_conditions
@@ -21,9 +24,6 @@ from tacfn_robust.reports.rendering.summary import write_summary
 from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS, results_table, score_run
 from tacfn_robust.reports.statistics.analysis import analyse
 from tacfn_robust.reports.statistics.robustness import curve_points
-
-from tacfn.core import store
-from tacfn.core.errors import DataError
 
 VALUES = [0.0, 0.5, 1.0]
 SWEEPS = f"[{{corruption: missing, modality: audio, values: {VALUES}}}]"

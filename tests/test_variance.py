@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from tacfn_robust.reports.statistics.contrasts import Contrast
 from tacfn_robust.reports.statistics.designs import (
     Design,

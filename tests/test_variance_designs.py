@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from tacfn_robust.cli import main
 from tacfn_robust.reports.reading.run_dir import load_run
 from tacfn_robust.reports.scoring.table import results_table
 from tacfn_robust.reports.statistics.accounting import (
@@ -23,8 +25,6 @@ from tacfn_robust.reports.statistics.accounting import (
 from tacfn_robust.reports.statistics.contrasts import Contrast
 from tacfn_robust.reports.statistics.designs import Design, predict
 from tacfn_robust.reports.statistics.variance import correctness
-
-from tacfn_robust.cli import main
 
 SWEEP = "missing[audio].p"
 SHARED = [

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from tacfn_robust.reports.statistics.analysis import Analysis
 
 from tacfn.core.errors import DataError
 from tacfn.core.store import (
@@ -23,6 +22,7 @@ from tacfn.core.store import (
     read_record,
     write_record,
 )
+from tacfn_robust.reports.statistics.analysis import Analysis
 
 SAVE = "create it with 'tacfn-robust baseline save'"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
-from tacfn_robust.reports.gate.regression import CheckResult
-from tacfn_robust.reports.scoring.metrics import metric_label
 
 from tacfn.core.io import write_bytes
+from tacfn_robust.reports.gate.regression import CheckResult
+from tacfn_robust.reports.scoring.metrics import metric_label
 
 
 def _num(v: float | None, digits: int = 4) -> str:

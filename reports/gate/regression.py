@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tacfn_robust.reports.gate.baseline import build_baseline, protocol_diff
-from tacfn_robust.reports.statistics.analysis import Analysis
-from tacfn_robust.reports.statistics.inference import holm
 
 from tacfn.core.errors import ConfigError
 from tacfn.core.store import CLEAN, Baseline
+from tacfn_robust.reports.gate.baseline import build_baseline, protocol_diff
+from tacfn_robust.reports.statistics.analysis import Analysis
+from tacfn_robust.reports.statistics.inference import holm
 
 DEFAULT_ABS_TOL = 0.02  # measured cross-code-path drift of smoke's curve points (docs/ci.md)
 DEFAULT_ALPHA = 0.05

@@ -15,12 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from tacfn.core.errors import DataError
+from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
 from tacfn_robust.reports.rendering.formats import fmt, verdict_text
 from tacfn_robust.reports.scoring.metrics import metric_label
 from tacfn_robust.reports.statistics.inference import units_needed
-
-from tacfn.core.errors import DataError
-from tacfn.core.store import SUMMARY_FILE, Summary, read_record, write_json
 
 CLAIM_KEYS = ("contrast", "scope", "sweep", "condition", "verdict")
 EVIDENCE_KEYS = (

@@ -10,9 +10,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
-from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed
 
 from tacfn.core.io import write_bytes, write_text
+from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed
 
 PAGE = "comparison.html"
 FIGURE = "comparison.png"

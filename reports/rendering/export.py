@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from tacfn_robust.reports.rendering.formats import fmt
 
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.store import CLEAN
+from tacfn_robust.reports.rendering.formats import fmt
 
 Format = Literal["latex", "markdown", "csv"]
 FORMATS: tuple[Format, ...] = ("latex", "markdown", "csv")

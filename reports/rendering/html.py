@@ -7,6 +7,9 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
+
+from tacfn.core.io import write_text
+from tacfn.core.store import CLEAN
 from tacfn_robust.reports.rendering.formats import fmt, fmt_p, fmt_signed, p_equals, verdict_text
 from tacfn_robust.reports.rendering.summary import contrast_records, failed_cells, records
 from tacfn_robust.reports.scoring.metrics import (
@@ -18,9 +21,6 @@ from tacfn_robust.reports.scoring.metrics import (
 from tacfn_robust.reports.statistics.analysis import Analysis
 from tacfn_robust.reports.statistics.inference import N_SAMPLE_RESAMPLES
 from tacfn_robust.reports.statistics.robustness import MEASURES
-
-from tacfn.core.io import write_text
-from tacfn.core.store import CLEAN
 
 
 def data_uri(path: Path) -> str:

@@ -25,13 +25,13 @@ import scikit_posthocs as sp
 import seaborn as sns
 from matplotlib.figure import Figure
 from scipy import stats
+
+from tacfn.core.io import atomic_write
+from tacfn.core.store import CLEAN
 from tacfn_robust.reports.rendering.formats import fmt, p_equals
 from tacfn_robust.reports.rendering.palette import METADATA_KEY
 from tacfn_robust.reports.scoring.metrics import metric_label
 from tacfn_robust.reports.statistics.comparisons import Friedman
-
-from tacfn.core.io import atomic_write
-from tacfn.core.store import CLEAN
 
 DPI = 110
 PAGE_WIDTH = 10.8  # inches: 1188 px at DPI, the report's column width

@@ -30,10 +30,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from tacfn_robust.reports.rendering.palette import model_styles
-from tacfn_robust.reports.statistics.analysis import Analysis
 
 from tacfn.core.store import Summary, write_record
+from tacfn_robust.reports.rendering.palette import model_styles
+from tacfn_robust.reports.statistics.analysis import Analysis
 
 
 def records(frame: pd.DataFrame | None) -> list[dict]:

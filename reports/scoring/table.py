@@ -7,6 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tacfn.core import store
+from tacfn.core.errors import ConfigError
+from tacfn.core.io import write_text
+from tacfn.core.store import CLEAN, RUN_KEYS
 from tacfn_robust.reports.reading.run_dir import Run
 from tacfn_robust.reports.scoring.metrics import (
     custom_metrics,
@@ -14,11 +19,6 @@ from tacfn_robust.reports.scoring.metrics import (
     multilabel_scores,
     report_metric,
 )
-
-from tacfn.core import store
-from tacfn.core.errors import ConfigError
-from tacfn.core.io import write_text
-from tacfn.core.store import CLEAN, RUN_KEYS
 
 # the columns of predictions.parquet that say which condition a row is, as the table keeps them
 CONDITION_COLUMNS = [*store.CONDITION_COLUMNS, "identity", "realised"]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
 from tacfn_robust.reports.reading.run_dir import Run
 from tacfn_robust.reports.statistics.contrasts import UNIT_KEYS, Contrast, unit_values
 from tacfn_robust.reports.statistics.designs import (

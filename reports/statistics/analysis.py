@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from tacfn.core.store import CLEAN, RUN_KEYS
 from tacfn_robust.reports.reading.run_dir import Run
 from tacfn_robust.reports.scoring.metrics import custom_metrics
 from tacfn_robust.reports.scoring.table import Scores
@@ -38,8 +40,6 @@ from tacfn_robust.reports.statistics.robustness import (
     curve_summaries,
     unimodal_floor,
 )
-
-from tacfn.core.store import CLEAN, RUN_KEYS
 
 DEFAULT_FOCUS = "tacfn"
 DEFAULT_REFERENCE = "concat"

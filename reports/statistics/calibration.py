@@ -17,6 +17,7 @@ import argparse
 import numpy as np
 import pandas as pd
 from scipy import stats
+
 from tacfn_robust.reports.statistics.contrasts import Contrast, contrast_table
 from tacfn_robust.reports.statistics.inference import (
     DETECT,

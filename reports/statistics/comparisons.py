@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy.stats import friedmanchisquare
+
 from tacfn_robust.reports.scoring.table import CONDITION_COLUMNS
 from tacfn_robust.reports.statistics import inference
 

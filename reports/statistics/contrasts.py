@@ -29,9 +29,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from tacfn_robust.reports.statistics import inference
 
 from tacfn.core.store import CLEAN
+from tacfn_robust.reports.statistics import inference
 
 ContrastKind = Literal["model", "regime", "interaction"]
 KINDS: tuple[ContrastKind, ...] = ("model", "regime", "interaction")

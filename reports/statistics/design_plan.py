@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tacfn.core.errors import ConfigError
 from tacfn_robust.reports.statistics.accounting import row_components, run_limits
 from tacfn_robust.reports.statistics.analysis import Analysis
 from tacfn_robust.reports.statistics.designs import Limits, Plan, cheapest
 from tacfn_robust.reports.statistics.variance import Components
-
-from tacfn.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

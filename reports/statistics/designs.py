@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
 from tacfn_robust.reports.statistics.inference import mdd
 from tacfn_robust.reports.statistics.variance import ONE_FOLD, Components
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+
 from tacfn_robust.reports.scoring.metrics import (
     confusions,
     custom_scores,

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
+from tacfn.core.store import RUN_KEYS
 from tacfn_robust.reports.statistics.inference import sample_draws
 from tacfn_robust.reports.statistics.robustness import (
     CURVE_KEYS,
@@ -20,8 +22,6 @@ from tacfn_robust.reports.statistics.robustness import (
     reference_curves,
     reference_on,
 )
-
-from tacfn.core.store import RUN_KEYS
 
 REFERENCE_MEASURES = ("ce", "relative_ce", "effective_robustness", "mce", "relative_mce")
 MEAN_CE = {"ce": "mce", "relative_ce": "relative_mce"}

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from tacfn_robust.reports.scoring.metrics import (
     confusions,
     custom_scores,
