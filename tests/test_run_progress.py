@@ -63,16 +63,16 @@ def _contrast(scope: str, verdict: str, sweep: str = "missing[audio].p") -> dict
     }
 
 
-def test_the_headline_gives_each_whole_curve_answer_first() -> None:
+def test_the_headline_gives_whole_curve_answers_decided_ones_first() -> None:
     from tacfn_robust.reports.rendering.headline import headline
 
     rows = [_contrast("clean", "better"), _contrast("level", "worse")]
     rows += [_contrast("curve", "inconclusive"), _contrast("curve", "equivalent", "noise")]
     assert headline({"contrasts": rows}) == [
-        "tacfn − concat | clean, whole curve of missing[audio].p: +0.023 [-0.025, +0.070] "
-        "nAUC accuracy: inconclusive (MDD 0.065)",
         "tacfn − concat | clean, whole curve of noise: +0.023 [-0.025, +0.070] nAUC accuracy: "
         "equivalent (within ±0.030)",
+        "tacfn − concat | clean, whole curve of missing[audio].p: +0.023 [-0.025, +0.070] "
+        "nAUC accuracy: inconclusive (MDD 0.065)",
     ]
     assert headline({"contrasts": rows[:2]}) == [
         "tacfn − concat | clean, clean: +0.023 [-0.025, +0.070] accuracy: better"

@@ -1,8 +1,8 @@
 """The run's answers in a few lines of text (the end of `tacfn-robust run`), from summary.json.
 
 One line per contrast over each whole curve (the decisive answer; the clean condition when a
-protocol has no curve): the difference with its interval and the verdict, with the MDD when
-inconclusive and the margin when equivalent.
+protocol has no curve), decided verdicts first: the difference with its interval and the
+verdict, with the MDD when inconclusive and the margin when equivalent.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def headline(summary: dict[str, Any], limit: int = 4) -> list[str]:
     answers = [r for r in rows if r["scope"] == "curve"] or [
         r for r in rows if r["scope"] == "clean"
     ]
+    answers = sorted(answers, key=lambda r: r["verdict"] == "inconclusive")  # stable
     lines = [answer_line(r) for r in answers[:limit]]
     if len(answers) > limit:
         lines.append(f"... {len(answers) - limit} more answers in the report")
