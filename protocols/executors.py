@@ -204,21 +204,23 @@ def resolve_workers(workers: int | str, threads: int, pending: int) -> int:
     return max(1, min(pending, (os.cpu_count() or 1) // threads))
 
 
-def check_address(address: str) -> None:
-    """A ConfigError unless `address` is a scheduler address: [tcp|tls|ws|wss|ucx://]host:port."""
+def _scheduler_address(address: str) -> bool:
+    """Whether `address` is [tcp|tls|ws|wss|ucx://]host:port, or Dask's in-process inproc://."""
     try:
         parts = urlsplit(address if "://" in address else f"tcp://{address}")
         port = parts.port
     except ValueError:  # unclosed [ of an IPv6 host, a port that is not a number in range
-        parts, port = None, None
-    if (
-        parts is None
-        or parts.scheme not in ADDRESS_SCHEMES
-        or not re.fullmatch(r"[A-Za-z0-9._%:-]+", parts.hostname or "")
-        or not port
-        or "@" in parts.netloc
-        or (parts.path, parts.query, parts.fragment) != ("", "", "")
-    ):
+        return False
+    host = re.fullmatch(r"[A-Za-z0-9._%:-]+", parts.hostname or "") and "@" not in parts.netloc
+    if parts.scheme == "inproc":  # inproc://ip/pid/n: a scheduler in this process
+        return bool(host)
+    rest = (parts.path, parts.query, parts.fragment) == ("", "", "")
+    return bool(host and port and rest and parts.scheme in ADDRESS_SCHEMES)
+
+
+def check_address(address: str) -> None:
+    """A ConfigError unless `address` is a scheduler address (`_scheduler_address`)."""
+    if not _scheduler_address(address):
         raise ConfigError(
             f"executor.address {address!r}: not a scheduler address; expected tcp://host:port "
             "(e.g. tcp://127.0.0.1:8786)"

@@ -361,7 +361,7 @@ class Protocol(Strict):
         parts = PurePath(output).parts if output is not None else ()
         if output is not None and (not parts or PurePath(output).is_absolute() or ".." in parts):
             raise ValueError(
-                f"output {excerpt(output)} leaves the working directory; expected a relative "
+                f"{excerpt(output)} leaves the working directory; expected a relative "
                 "folder without '..' (e.g. runs/mine), or --out on the command line"
             )
         return output

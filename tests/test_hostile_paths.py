@@ -19,6 +19,7 @@ from test_reports_sim import simulate_run
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 
+STORE = "store"  # the run directory's folder of cells
 TINY = [
     "--workers",
     "1",
@@ -128,14 +129,14 @@ def test_an_output_field_that_leaves_the_working_directory_is_refused(
 # ---- links inside a run directory are never followed -------------------------------------
 
 
-@pytest.mark.parametrize("name", [store.RUN_LOCK, store.STORE_DIR])
+@pytest.mark.parametrize("name", [store.RUN_LOCK, STORE])
 def test_run_refuses_a_link_in_its_directory(sentinel: Path, capsys, name: str) -> None:
     run = sentinel / "run"
     simulate_run(run, models=["concat"], seeds=[0], values=[])
     target = _outside(sentinel) / store.SUMMARY_FILE if name == store.RUN_LOCK else None
     if target is None:
         target = _outside(sentinel) / "photos"
-        shutil.rmtree(run / store.STORE_DIR)
+        shutil.rmtree(run / STORE)
     else:
         (run / name).unlink(missing_ok=True)
     (run / name).symlink_to(target)
@@ -197,7 +198,7 @@ def test_a_rebuild_deletes_only_its_own_figures(sentinel: Path, built: Path) -> 
     "own",
     [
         store.PROTOCOL_FILE,
-        f"{store.STORE_DIR}/cells/CELL/{store.CELL_FILE}",
+        f"{STORE}/cells/CELL/{store.CELL_FILE}",
         store.SUMMARY_FILE,
         f"{store.REPORT_DIR}/{store.REPORT_FILE}",
     ],
@@ -296,9 +297,9 @@ def test_a_cell_folder_that_is_a_file(sentinel: Path, built: Path, capsys) -> No
 def test_a_store_that_is_a_file_stops_run(sentinel: Path, capsys) -> None:
     run = sentinel / "run"
     simulate_run(run, models=["concat"], seeds=[0], values=[])
-    shutil.rmtree(run / store.STORE_DIR)
-    (run / store.STORE_DIR).write_text("not a folder")
-    _error(["run", "smoke", "--out", run, *TINY], capsys, run / store.STORE_DIR, "not a directory")
+    shutil.rmtree(run / STORE)
+    (run / STORE).write_text("not a folder")
+    _error(["run", "smoke", "--out", run, *TINY], capsys, run / STORE, "not a directory")
 
 
 @pytest.mark.parametrize("address", ["tcp://[::1", "::::", "host:notaport", "tcp://h:1/x"])

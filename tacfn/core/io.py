@@ -86,7 +86,7 @@ def checked_path(root: str | os.PathLike[str], *parts: str, file: bool = False) 
         path = path / part
         try:
             mode = os.lstat(path).st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # not there yet, nor what follows
             break
         except OSError as exc:
             raise PathError(f"{path}: cannot read ({exc.strerror})") from None
