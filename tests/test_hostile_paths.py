@@ -143,7 +143,8 @@ def test_run_refuses_a_link_in_its_directory(sentinel: Path, capsys, name: str) 
     _error(["run", "smoke", "--out", run, *TINY], capsys, run / name, "symbolic link")
 
 
-def test_run_refuses_a_linked_cell_folder(sentinel: Path, capsys) -> None:
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_run_refuses_a_cell_folder_that_is_a_link_or_a_file(sentinel: Path, capsys, kind) -> None:
     from tacfn_robust.protocols import load_protocol
     from tacfn_robust.protocols.planning import plan
 
@@ -151,8 +152,13 @@ def test_run_refuses_a_linked_cell_folder(sentinel: Path, capsys) -> None:
     sets = [TINY[i + 1] for i, flag in enumerate(TINY) if flag == "--set"]
     key = next(iter(plan(load_protocol("smoke", sets), run).keys.values()))
     simulate_run(run, models=["concat"], seeds=[0], values=[])
-    (store.cells_root(run) / key).symlink_to(_outside(sentinel) / "photos")
-    _error(["run", "smoke", "--out", run, *TINY], capsys, store.cells_root(run) / key, "link")
+    cell = store.cells_root(run) / key
+    if kind == "link":
+        cell.symlink_to(_outside(sentinel) / "photos")
+    else:
+        cell.write_text("not a folder")
+    said = "symbolic link" if kind == "link" else "not a directory"
+    _error(["run", "smoke", "--out", run, *TINY], capsys, cell, said)
 
 
 @pytest.mark.parametrize("name", [store.REPORT_LOCK, store.REPORT_DIR])
@@ -180,7 +186,7 @@ def test_report_refuses_a_linked_cell_folder(sentinel: Path, built: Path, capsys
 
 
 def test_a_rebuild_deletes_only_its_own_figures(sentinel: Path, built: Path) -> None:
-    from tacfn_robust.reports.build import build_report
+    from tacfn_robust.reports.build import FIGURES, build_report
 
     run = _copy(built, sentinel)
     report = store.report_dir(run)
@@ -189,6 +195,8 @@ def test_a_rebuild_deletes_only_its_own_figures(sentinel: Path, built: Path) -> 
     build_report(run)
     assert (report / "holiday.png").read_bytes() == b"\x89PNG holiday"
     assert not (report / "curve_stale.png").exists() and list(report.glob("curve_*.png"))
+    figures = {p.name for p in report.glob("*.png")} - {"holiday.png"}
+    assert figures == {p.name for name in FIGURES for p in report.glob(name)}  # all deletable
 
 
 # ---- outputs a user asks for never replace a run's own files -----------------------------
