@@ -123,7 +123,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if _is_disk_full(exc) or isinstance(exc, OSError) and exc.errno is not None:
+        if _is_disk_full(exc) or (isinstance(exc, OSError) and exc.errno is not None):
             raise write_error(path, exc) from None
         raise
     return path
