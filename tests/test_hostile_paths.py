@@ -227,6 +227,13 @@ def test_outputs_never_replace_a_run_s_own_files(
     assert _snapshot(run) == before
 
 
+def test_a_comparison_is_never_written_into_a_run_s_store(sentinel: Path, built: Path, capsys):
+    run = _copy(built, sentinel)
+    before = _snapshot(run)
+    _error(["compare", run, run, "--out", run / STORE], capsys, run / STORE, "own")
+    assert _snapshot(run) == before
+
+
 def test_an_output_linked_into_a_run_is_refused(sentinel: Path, built: Path, capsys) -> None:
     run = _copy(built, sentinel)
     (sentinel / "junit.xml").symlink_to(run / store.PROTOCOL_FILE)
