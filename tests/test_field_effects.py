@@ -92,7 +92,7 @@ BASE: dict[str, Any] = {
     "seeds": [0, 1],
     "folds": [0, 1],
     "report": {"metric": "accuracy", "reference": "concat", "focus": "tacfn", "ci": 0.95},
-    "output": "/tmp/walk",
+    "output": "runs/walk",
     "executor": {"kind": "local", "workers": "auto", "address": None, "threads": 1},
     "device": "cpu",
 }
@@ -155,7 +155,7 @@ CHANGES: dict[str, Any] = {
     "report.metric": "macro_f1",
     "report.reference": "late",
     "report.focus": "late",
-    "output": "/tmp/walk2",
+    "output": "runs/walk2",
     "executor.kind": "dask",
     "executor.workers": 2,
     "executor.address": "tcp://scheduler:8786",
