@@ -77,7 +77,7 @@ def check_protocol(
     _check_sweep_points(protocol, None if data is None else data.modalities, code)
 
 
-def named(protocol: Protocol) -> list[tuple[Registry[Any], str, str]]:
+def _named(protocol: Protocol) -> list[tuple[Registry[Any], str, str]]:
     """(registry, YAML path, name) of every name in the protocol that a registry resolves."""
     from tacfn.data import DATASETS
     from tacfn.models import MODELS
@@ -107,7 +107,7 @@ def named(protocol: Protocol) -> list[tuple[Registry[Any], str, str]]:
 def code_names(protocol: Protocol) -> list[tuple[str, str]]:
     """(YAML path, name) of every `"module:attr"` name of the protocol that is none of its
     registry's entries: resolving it imports, and so runs, the module it names."""
-    return [(path, name) for registry, path, name in named(protocol) if registry.is_code(name)]
+    return [(path, name) for registry, path, name in _named(protocol) if registry.is_code(name)]
 
 
 def check_trust(protocol: Protocol) -> None:
@@ -146,7 +146,7 @@ def _check_names(protocol: Protocol, code: set[str], imports: bool) -> None:
     presets = list_presets()
     if protocol.preset not in presets:
         raise CheckFailed("preset", unknown_message("preset", protocol.preset, presets))
-    for registry, path, name in named(protocol):
+    for registry, path, name in _named(protocol):
         if name not in code:
             _resolve(registry, name, path, imports)
     if protocol.report.metric not in code:

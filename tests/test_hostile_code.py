@@ -130,10 +130,10 @@ def test_every_name_a_registry_resolves_is_refused_as_code_without_importing_it(
     path = write(CODE_FIELDS[field](hostile))
     for command in (["protocols", "validate"], ["run", "--dry-run"]):
         assert main([*command, str(path)]) == 2, command
+        assert not ran(hostile), "the protocol's code ran"
         line = error_line(capsys)
         assert line.startswith(f"error: {path}: {field}: '{hostile}:"), line
         assert line.endswith("or trust_code: true at the top level of a protocol you trust")
-        assert not ran(hostile)
 
 
 def test_with_trust_code_validate_imports_nothing_and_run_says_what_it_imports(
