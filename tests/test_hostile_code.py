@@ -134,6 +134,10 @@ def test_every_name_a_registry_resolves_is_refused_as_code_without_importing_it(
         line = error_line(capsys)
         assert line.startswith(f"error: {path}: {field}: '{hostile}:"), line
         assert line.endswith("or trust_code: true at the top level of a protocol you trust")
+    trusted = write({**CODE_FIELDS[field](hostile), "trust_code": True}, "trusted.yaml")
+    assert main(["protocols", "validate", str(trusted)]) == 0, capsys.readouterr().err
+    assert f"a run imports and runs {field} '{hostile}:" in capsys.readouterr().out
+    assert not ran(hostile), "validate imported a trusted target"
 
 
 def test_with_trust_code_validate_imports_nothing_and_run_says_what_it_imports(
@@ -248,3 +252,20 @@ def test_validate_checks_an_entry_point_name_without_loading_it(
     assert not ran(hostile)
     assert main(["protocols", "validate", str(write({"models": ["listed_fusoin"]}))]) == 2
     assert "did you mean 'listed_fusion'?" in error_line(capsys)
+
+
+def test_a_set_override_cannot_bring_code_without_the_opt_in(
+    hostile: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write({"models": ["concat"]})
+    override = f"report.metric={hostile}:hits"
+    assert main(["run", str(path), "--dry-run", "--set", override]) == 2
+    assert not ran(hostile), "the protocol's code ran"
+    assert error_line(capsys).startswith(
+        f"error: {path} with --set {override}: report.metric: '{hostile}:hits' is a 'module:attr'"
+    )
+    assert (
+        main(["protocols", "validate", str(path), "--set", override, "--set", "trust_code=true"])
+        == 0
+    )
+    assert not ran(hostile)
