@@ -226,8 +226,8 @@ def _one_line(error: dict[str, Any]) -> str:
 
 
 def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
-    """(protocol, "", "") when valid (schema and every check that needs no loaded data), else
-    (None, yaml path, one-line problem)."""
+    """(protocol, "", "") when valid (schema and every check that needs no loaded data and
+    imports no module the protocol names), else (None, yaml path, one-line problem)."""
     try:
         protocol = Protocol.model_validate(data)
     except ValidationError as exc:
@@ -235,7 +235,7 @@ def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return None, _yaml_path(tuple(errors[0]["loc"])), _one_line(errors[0]) + more
     try:
-        check_protocol(protocol, static_description(protocol))
+        check_protocol(protocol, static_description(protocol, imports=False), imports=False)
     except CheckFailed as exc:
         return None, exc.path, str(exc)
     return protocol, "", ""

@@ -8,7 +8,12 @@ from pathlib import Path
 from tacfn.core import store
 from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.protocols.cell_task import is_stored
-from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
+from tacfn_robust.protocols.checks import (
+    CheckFailed,
+    check_protocol,
+    check_trust,
+    static_description,
+)
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.grid import (
@@ -62,12 +67,13 @@ def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True)
     """
     run_dir = store.check_run_dir(run_dir if run_dir is not None else default_run_dir(protocol))
     _check_data_path(protocol)
-    if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
-        data = static_description(protocol)
-    else:
-        data = load_dataset(protocol.dataset).description
-    assert data is not None
     try:
+        check_trust(protocol)  # before the loader, which the protocol may name
+        if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
+            data = static_description(protocol)
+        else:
+            data = load_dataset(protocol.dataset).description
+        assert data is not None
         check_protocol(protocol, data)
     except CheckFailed as exc:
         raise ConfigError(f"protocol {protocol.name!r}: {exc}") from None

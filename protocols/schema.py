@@ -314,6 +314,9 @@ class Protocol(Strict):
     output: Annotated[str | None, NOTHING] = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     device: Annotated[Literal["auto", "cpu", "cuda"], NOTHING] = "auto"
+    # Lets the names above be "module:attr" targets that the run imports (code the file
+    # names; tacfn_robust.protocols.checks.check_trust). Changes nothing computed.
+    trust_code: Annotated[bool, NOTHING] = False
 
     @model_validator(mode="before")
     @classmethod

@@ -95,6 +95,7 @@ BASE: dict[str, Any] = {
     "output": "runs/walk",
     "executor": {"kind": "local", "workers": "auto", "address": None, "threads": 1},
     "device": "cpu",
+    "trust_code": False,
 }
 
 # Where BASE holds an instance of each model that lives inside a list or mapping field.
@@ -111,11 +112,17 @@ def _sweep(**fields: Any) -> Callable[[dict[str, Any]], None]:
     return lambda data: data["test"]["sweeps"][0].update(fields)
 
 
+def _code_loader(data: dict[str, Any]) -> None:
+    """The synthetic loader named as "module:attr", which needs trust_code (it changes none)."""
+    data["dataset"]["name"] = "tacfn.data.synthetic:load_synthetic"
+    data["trust_code"] = True
+
+
 # Changes of the fields that have no automatic other value (see `other`).
 CHANGES: dict[str, Any] = {
     "name": "walk2",
     "description": "another text",
-    "dataset.name": "tacfn.data.synthetic:load_synthetic",
+    "dataset.name": _code_loader,
     "dataset.path": "/data/b",
     "dataset.size": 18,
     "dataset.duration": 0.6,

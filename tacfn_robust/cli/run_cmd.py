@@ -54,6 +54,7 @@ def run(
     from tacfn_robust.protocols import load_protocol, run_protocol
 
     loaded = load_protocol(protocol, set_)
+    _say_imported_code(loaded)
     kind = executor.value if executor else None
     if dry_run:
         _print_dry_run(loaded, out, kind, address, workers)
@@ -98,6 +99,7 @@ def evaluate(
             )
         pairs.append((name.strip(), Path(file.strip())))
     loaded = load_protocol(protocol, set_)
+    _say_imported_code(loaded)
     kind = executor.value if executor else None
     options = {"workers": workers, "executor": kind, "address": address}
     resume = [("--from", from_), *(("--checkpoint", c) for c in checkpoint)]
@@ -112,6 +114,23 @@ def evaluate(
             **options,
         )
     _print_result(result)
+
+
+def _imported_code(protocol: Protocol) -> str | None:
+    """The `"module:attr"` targets that a run of `protocol` imports (allowed by trust_code:
+    true), as `path 'target', ...`; None when it names none."""
+    from tacfn.core.errors import excerpt
+    from tacfn_robust.protocols.checks import code_names
+
+    names = code_names(protocol)
+    return ", ".join(f"{path} {excerpt(name)}" for path, name in names) if names else None
+
+
+def _say_imported_code(protocol: Protocol) -> None:
+    """On stderr, before anything is imported: the code the protocol names that runs now."""
+    listed = _imported_code(protocol)
+    if listed:
+        typer.echo(f"trust_code: true: importing and running {listed}", err=True)
 
 
 def _console_events() -> RunEvents:
@@ -216,6 +235,9 @@ def validate(
 
     protocol = load_protocol(file, set_)
     typer.echo(f"{file}: valid ({protocol.name}, hash {protocol_hash(protocol)[:16]})")
+    listed = _imported_code(protocol)
+    if listed:
+        typer.echo(f"{file}: trust_code: true: a run imports and runs {listed} (not imported now)")
 
 
 @protocols_app.command("schema")
