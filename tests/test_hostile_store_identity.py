@@ -199,3 +199,27 @@ def test_a_cache_entry_of_other_parameters_is_rebuilt(sentinel: Path) -> None:
     shutil.copyfile(other.info.extra["cache_path"], entry)
     loaded = load_synthetic(**small, cache=cache)
     assert not loaded.info.extra["cache_hit"] and loaded.inputs["video"].shape[2] == 2
+
+
+# ---- end to end: the next run recomputes every damaged cell to its untampered results -----
+
+
+@pytest.mark.slow
+def test_a_run_recomputes_tampered_cells_to_the_untampered_results(
+    runs: dict[str, Path], run_dir: Path, capsys
+) -> None:
+    before = _predictions(run_dir)
+    cells = _cells(run_dir)
+    for name in (store.PREDICTIONS_FILE, store.RECORDS_FILE):  # seed 0's tables under seed 1
+        shutil.copyfile(cells[0] / name, cells[1] / name)
+    _update_checksums(cells[1])
+    shutil.rmtree(cells[0])  # seed 0 restored from the older sweep
+    shutil.copytree(_cells(runs["older"])[0], cells[0])
+    assert (
+        main(["run", "smoke", "--out", str(run_dir), *(a for s in SETS for a in ("--set", s))]) == 0
+    )
+    after = _predictions(run_dir)
+    for seed, frame in before.items():
+        pd.testing.assert_frame_equal(after[seed], frame)
+    capsys.readouterr()
+    assert main(["report", str(run_dir)]) == 0, capsys.readouterr().err
