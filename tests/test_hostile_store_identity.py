@@ -82,7 +82,7 @@ def run_dir(runs: dict[str, Path], sentinel: Path) -> Path:
     return Path(shutil.copytree(runs["run"], sentinel / "run"))
 
 
-# ---- at the store: what the report and the runner's plan see, no training -----------------
+# ---- at the store: what the report and the runner's plan see, no training --------------------
 
 
 def test_predictions_of_another_cell_are_a_named_damaged_cell(run_dir: Path, capsys) -> None:
@@ -201,7 +201,7 @@ def test_a_cache_entry_of_other_parameters_is_rebuilt(sentinel: Path) -> None:
     assert not loaded.info.extra["cache_hit"] and loaded.inputs["video"].shape[2] == 2
 
 
-# ---- end to end: the next run recomputes every damaged cell to its untampered results -----
+# ---- end to end: the next run recomputes every damaged cell to its untampered results --------
 
 
 @pytest.mark.slow

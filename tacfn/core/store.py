@@ -240,7 +240,7 @@ def artefact_problems(directory: Path, record: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-# ---- identity ------------------------------------------------------------------------------
+# ---- identity --------------------------------------------------------------------------------
 
 IDENTITY = "tacfn-robust"  # the metadata entry of a cell's table that says whose it is
 TABLES = (PREDICTIONS_FILE, RECORDS_FILE)  # a cell's tables, each recording its identity
