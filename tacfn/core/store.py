@@ -2,7 +2,8 @@
 
 The protocol runner writes a run directory and the reports read it, both through this module:
 the layout and file names, the lock names, the condition and sweep id formats, the columns of
-predictions.parquet and records.parquet, the artefact checksums of cell.json, one JSON reader,
+predictions.parquet and records.parquet, the artefact checksums of cell.json, the identity
+(cell key, test conditions hash) each cell table records and its check, one JSON reader,
 and the typed content (pydantic models) of cell.json, summary.json and baseline files with
 their reader and writer. A missing or damaged file read here is a DataError naming the path and
 what was expected, a file that does not match its model one naming the path and the field; a
@@ -271,7 +272,14 @@ def read_json(path: str | os.PathLike[str], remedy: str = "") -> dict[str, Any]:
     return value
 
 
-def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
+def write_parquet(
+    path: str | os.PathLike[str], frame: pd.DataFrame, identity: Mapping[str, Any] | None = None
+) -> Path:
+    """Write a table as parquet; a cell's table gets its `identity` (cell_identity) in the
+    file's key/value metadata."""
+    if identity is not None:
+        frame = frame.copy(deep=False)
+        frame.attrs = {IDENTITY: dict(identity)}
     return atomic_write(path, lambda f: frame.to_parquet(f, index=False))
 
 
@@ -292,6 +300,62 @@ def artefact_problems(directory: Path, record: Mapping[str, Any]) -> list[str]:
         problem = file_problem(directory / name, expected if isinstance(expected, dict) else {})
         if problem is not None:
             problems.append(problem)
+    return problems
+
+
+# ---- identity --------------------------------------------------------------------------------
+
+IDENTITY = "tacfn-robust"  # the metadata entry of a cell's table that says whose it is
+TABLES = (PREDICTIONS_FILE, RECORDS_FILE)  # a cell's tables, each recording its identity
+
+
+def cell_identity(key: str, conditions: str | None) -> dict[str, str | None]:
+    """Whose a cell's table is: the cell key and the hash of the test conditions it is for."""
+    return {"cell": key, "conditions": conditions}
+
+
+def table_identity(path: Path) -> dict[str, Any] | None:
+    """The identity a table records (read from its footer), or None when it records none."""
+    try:
+        found = pd.read_parquet(path, columns=[]).attrs.get(IDENTITY)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _identity_problem(
+    path: Path, found: Mapping[str, Any] | None, key: str, conditions: Any
+) -> str:
+    expected = f"expected cell {key!r} under test conditions {conditions!r}"
+    if found is None:
+        return f"{path}: records no cell identity; {expected}"
+    return (
+        f"{path}: holds cell {found.get('cell')!r} under test conditions "
+        f"{found.get('conditions')!r}; {expected}"
+    )
+
+
+def cell_problems(directory: Path, record: Mapping[str, Any], conditions: str | None) -> list[str]:
+    """Why a done cell's directory does not hold the cell it is named for (its key) under the
+    test conditions `conditions` (empty when it does): its cell.json names another cell or
+    other conditions, an artefact differs from its checksum, or a table records another
+    identity. Checksums alone cannot tell a file copied from another cell, identities can."""
+    key = directory.name
+    if record.get("key") != key:
+        return [f"{directory / CELL_FILE}: records cell {record.get('key')!r}; expected {key!r}"]
+    if record.get("conditions_hash") != conditions:
+        return [
+            f"{directory / CELL_FILE}: made for test conditions "
+            f"{record.get('conditions_hash')!r}; expected {conditions!r}"
+        ]
+    problems = artefact_problems(directory, record)
+    if problems:
+        return problems
+    expected = cell_identity(key, conditions)
+    for name in TABLES:
+        path = directory / name
+        if name in record["artefacts"] and (found := table_identity(path)) != expected:
+            problems.append(_identity_problem(path, found, key, conditions))
     return problems
 
 

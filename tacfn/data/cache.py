@@ -1,4 +1,5 @@
-"""On-disk cache: where it lives, how keys are made, and atomic saves."""
+"""On-disk cache: where it lives, how keys are made, and atomic saves of entries that record
+the parameters they were built from, checked on read."""
 
 from __future__ import annotations
 
@@ -22,21 +23,30 @@ def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "tacfn-robust"
 
 
+ENTRY_FORMAT = 2  # {"params", "content"}; in the key, so no other format is read as this one
+
+
 def params_key(params: dict[str, Any]) -> str:
-    """A short stable hash of JSON-serialisable parameters."""
-    return digest(params, length=16, compact=False)
+    """A short stable hash of JSON-serialisable parameters and the entry format."""
+    return digest({**params, "entry_format": ENTRY_FORMAT}, length=16, compact=False)
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through tacfn.core.io.atomic_write (temporary sibling, fsync, os.replace)."""
-    atomic_write(path, lambda f: torch.save(obj, f))
+def atomic_save(obj: Any, path: Path, params: dict[str, Any]) -> None:
+    """torch.save of `obj` with the `params` it was built from, through tacfn.core.io.atomic_write
+    (temporary sibling, fsync, os.replace)."""
+    atomic_write(path, lambda f: torch.save({"params": params, "content": obj}, f))
 
 
-def load_cached(path: Path) -> Any | None:
-    """The object stored at `path`, or None when absent or unreadable (it is then rebuilt)."""
+def load_cached(path: Path, params: dict[str, Any]) -> Any | None:
+    """The object stored at `path` for `params`, or None when absent, unreadable or stored for
+    other parameters (another entry copied there, or one written before entries recorded
+    theirs): it is then rebuilt."""
     if not path.is_file():
         return None
     try:
-        return torch.load(path, weights_only=True)
+        entry = torch.load(path, weights_only=True)
+        if isinstance(entry, dict) and entry.get("params") == params and "content" in entry:
+            return entry["content"]
     except Exception:
         return None
+    return None
