@@ -203,6 +203,7 @@ def test_no_temporary_of_a_killed_writer_survives_the_next_run(sentinel, monkeyp
     monkeypatch.setenv(CACHE_ENV, str(cache))
     run_dir = sentinel / "run"
     args = ["run", "smoke", "--out", str(run_dir), *TINY, "--set", "train.epochs=1"]
+    args += ["--set", "seeds=[0]"]
     assert main(args) == 0
     [cell] = store.cells_root(run_dir).iterdir()
     files = [
@@ -216,3 +217,52 @@ def test_no_temporary_of_a_killed_writer_survives_the_next_run(sentinel, monkeyp
     rerun = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0 and "0 trained, 1 reused" in rerun.stdout, rerun.stderr
     assert not _temporaries(run_dir, cache)
+
+
+def _busy_threads(address: str) -> int:
+    """How many task threads the Dask workers of the scheduler at `address` are running."""
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        return sum(client.run(lambda dask_worker: len(dask_worker.active_threads)).values())
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_cells_running_on_remote_dask_workers(sentinel) -> None:
+    scheduler_file = sentinel / "scheduler.json"
+    quiet = ["--no-dashboard"]
+    processes = [
+        subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", *quiet]
+            + ["--scheduler-file", str(scheduler_file)],
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        _wait_for(scheduler_file.is_file, 120, "the scheduler")
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes.append(
+            subprocess.Popen(
+                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", *quiet]
+                + ["--host", "127.0.0.1"],
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        run_dir = sentinel / "run"
+        run = subprocess.Popen(
+            [CLI, "run", "smoke", "--out", str(run_dir), "--executor", "dask"]
+            + ["--address", address, *TINY, "--set", "seeds=[0]", "--set", "train.epochs=60"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(run)
+        _wait_for(lambda: _training(run_dir, 1), 300, "the cell to train on the worker")
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 130, err
+        _wait_for(lambda: _busy_threads(address) == 0, 30, "the remote cell to stop")
+        assert not _cells(run_dir)  # stopped: neither finished nor recorded as failed
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
