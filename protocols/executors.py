@@ -230,16 +230,20 @@ class PoolExecutor:
         dead = {pid for pid, p in processes.items() if p.exitcode != -signal.SIGTERM}
         if dead:  # the others were terminated by the pool; their tasks run again
             running = {index: pid for index, pid in running.items() if pid in dead}
-        self._channel.close()
+        self._close_queues()
         self._start_pool()
         return [
             (index, f"worker process {pid} died ({death(processes[pid].exitcode)})")
             for index, pid in sorted(running.items())
         ]
 
+    def _close_queues(self) -> None:
+        self._channel.close()
+        self._starts.close()
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._channel.close()
+        self._close_queues()
 
 
 class DaskExecutor:
