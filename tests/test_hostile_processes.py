@@ -207,11 +207,11 @@ def test_no_temporary_of_a_killed_writer_survives_the_next_run(sentinel, monkeyp
     assert main(args) == 0
     [cell] = store.cells_root(run_dir).iterdir()
     files = [
-        cell / store.CHECKPOINT_FILE,  # a stored cell being re-evaluated, then put back
+        cell / store.CHECKPOINT_FILE,  # as when a stored cell is re-evaluated for new tests
         run_dir / store.PROTOCOL_FILE,
         store.report_dir(run_dir) / store.REPORT_FILE,
     ]
-    [entry] = (cache / "synthetic").glob("*.pt")
+    entry = SynthConfig(**SYNTHETIC).cache_path(str(cache))  # another data set's entry
     _kill(_stalled_writer(files, [entry]))
     assert len(_temporaries(run_dir, cache)) == 4
     rerun = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600)
