@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import re
 import signal
 import threading
 import time
@@ -27,9 +28,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+from urllib.parse import urlsplit
 
 from tacfn.core.errors import ConfigError
 from tacfn.core.registry import call_with, portable, unportable
+
+ADDRESS_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # Dask's network transports
 
 Task = tuple[Any, ...]
 Receive = Callable[[Any], None]
@@ -329,12 +333,38 @@ def resolve_workers(workers: int | str, threads: int, pending: int) -> int:
     return max(1, min(pending, (os.cpu_count() or 1) // threads))
 
 
+def _scheduler_address(address: str) -> bool:
+    """Whether `address` is [tcp|tls|ws|wss|ucx://]host:port, or Dask's in-process inproc://."""
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        port = parts.port
+    except ValueError:  # unclosed [ of an IPv6 host, a port that is not a number in range
+        return False
+    host = re.fullmatch(r"[A-Za-z0-9._%:-]+", parts.hostname or "") and "@" not in parts.netloc
+    if parts.scheme == "inproc":  # inproc://ip/pid/n: a scheduler in this process
+        return bool(host)
+    rest = (parts.path, parts.query, parts.fragment) == ("", "", "")
+    return bool(host and port and rest and parts.scheme in ADDRESS_SCHEMES)
+
+
+def check_address(address: str) -> None:
+    """A ConfigError unless `address` is a scheduler address (`_scheduler_address`)."""
+    if not _scheduler_address(address):
+        raise ConfigError(
+            f"executor.address {address!r}: not a scheduler address; expected tcp://host:port "
+            "(e.g. tcp://127.0.0.1:8786)"
+        )
+
+
 def check_executor(kind: str, address: str | None) -> None:
-    """A ConfigError unless `kind` is local or dask and an address comes only with dask."""
+    """A ConfigError unless `kind` is local or dask, an address comes only with dask and it is
+    a scheduler address."""
     if kind not in ("local", "dask"):
         raise ConfigError(f"executor {kind!r}; expected local or dask")
     if kind == "local" and address is not None:
         raise ConfigError("--address is only used with --executor dask")
+    if address is not None:
+        check_address(address)
 
 
 def make_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor:

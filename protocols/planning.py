@@ -54,13 +54,14 @@ def _check_data_path(protocol: Protocol) -> None:
 
 def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True) -> Plan:
     """Check the protocol against the data set, expand the grid (train cells and test
-    conditions) and find the stored cells; nothing is written.
+    conditions) and find the stored cells; nothing is written. A run directory `run` may not
+    write (tacfn.core.store.check_run_dir) is a PathError before any data is loaded.
 
     unpickle=False plans a pickled data set (one given split, fixed modalities) from its
     description without loading it, as --dry-run does: unpickling runs code.
     """
+    run_dir = store.check_run_dir(run_dir if run_dir is not None else default_run_dir(protocol))
     _check_data_path(protocol)
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(protocol)
     if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
         data = static_description(protocol)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
@@ -353,6 +354,17 @@ class Protocol(Strict):
                 "digits, _, - or . (not first), e.g. missing_audio"
             )
         return name
+
+    @field_validator("output")
+    @classmethod
+    def _output_inside(cls, output: str | None) -> str | None:
+        parts = PurePath(output).parts if output is not None else ()
+        if output is not None and (not parts or PurePath(output).is_absolute() or ".." in parts):
+            raise ValueError(
+                f"{excerpt(output)} leaves the working directory; expected a relative "
+                "folder without '..' (e.g. runs/mine), or --out on the command line"
+            )
+        return output
 
     @field_validator("seeds")
     @classmethod

@@ -35,8 +35,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+FIGURES = (  # the names of every PNG make_figures writes: a rebuild deletes only these
+    "curve_*.png",
+    "joint_*.png",
+    "drop_heatmap.png",
+    "cd_diagram.png",
+    "class_scores_worst_*.png",
+    "training_curves.png",
+)
+
+
 def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
-    """Every PNG of the report, grouped by report section."""
+    """Every PNG of the report, grouped by report section, each named after one of FIGURES."""
     figures: dict[str, list[Path]] = {
         k: [] for k in ("curves", "joint", "drop", "cd", "classes", "training")
     }
@@ -74,7 +84,8 @@ def build_report(run_dir: str | Path) -> Path:
     """Rebuild results table, summary.json, figures and report.html; return report.html's path.
 
     Builds of one run directory serialise on its store.REPORT_LOCK (a second build waits); each
-    output is replaced atomically, and temporaries of a killed build are removed first.
+    output is replaced atomically, and temporaries of a killed build are removed first. Old
+    figures are deleted by their names (FIGURES): any other file in report/ stays.
     """
     run = load_run(run_dir)
     out = store.report_dir(run.root)
@@ -85,7 +96,7 @@ def build_report(run_dir: str | Path) -> Path:
         analysis = analyse(score_run(run))
         write_table(analysis.table, run.root)
         write_summary(analysis, run.root / store.SUMMARY_FILE)
-        for old in out.glob("*.png"):
+        for old in {path for name in FIGURES for path in out.glob(name)}:
             old.unlink()
         figures = make_figures(analysis, out)
         return render_html(analysis, figures, out / store.REPORT_FILE)
@@ -97,7 +108,9 @@ def analyse_run(run_dir: str | Path, with_tests: bool = True) -> Analysis:
 
 
 def save_baseline(run_dir: str | Path, file: str | Path) -> Path:
-    """Write the baseline JSON of a run directory's curves to `file`."""
+    """Write the baseline JSON of a run directory's curves to `file` (never one of a run's own
+    files: tacfn.core.store.check_output)."""
+    file = store.check_output(file)
     return write_baseline(analyse_run(run_dir, with_tests=False), file)
 
 

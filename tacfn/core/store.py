@@ -8,6 +8,12 @@ their reader and writer. A missing or damaged file read here is a DataError nami
 what was expected, a file that does not match its model one naming the path and the field; a
 caller that tolerates absence checks for the file first. Every write goes through
 tacfn.core.io's atomic writer.
+
+The path rule: the toolkit writes and deletes only inside a run directory it created or
+recognises (`check_run_dir`), never through a symbolic link inside it (the layout functions
+below check every part with tacfn.core.io.checked_path), and a file a user asks for (a
+baseline, JUnit XML, an export, a comparison) never replaces a run's own entries
+(`check_output`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pydantic import (
 )
 
 from tacfn.core.errors import DataError
-from tacfn.core.io import atomic_write, describe_file, file_problem
+from tacfn.core.io import PathError, atomic_write, checked_path, describe_file, file_problem
 from tacfn.core.io import write_json as write_json  # the JSON writer of the pair with read_json
 
 # ---- layout ----------------------------------------------------------------------------------
@@ -46,8 +52,11 @@ REPORT_DIR = "report"  # report.html and the PNG figures
 REPORT_FILE = "report.html"
 RUN_LOCK = ".run.lock"  # one run at a time in a run directory
 REPORT_LOCK = ".report.lock"  # report builds of a run directory serialise
+STORE_DIR = "store"  # the cells
 ROOT_FILES = (PROTOCOL_FILE, PROTOCOL_YAML)  # what the runner writes at the top
 REPORT_FILES = (RESULTS_PARQUET, RESULTS_CSV, SUMMARY_FILE)  # what a report build writes there
+RUN_FILES = (*ROOT_FILES, *REPORT_FILES, RUN_LOCK, REPORT_LOCK)  # a run's own files at the top
+OWN_ENTRIES = (*RUN_FILES, STORE_DIR, REPORT_DIR)  # a run's own entries: nothing else writes them
 
 CELL_FILE = "cell.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -58,16 +67,70 @@ ARTEFACTS = (CHECKPOINT_FILE, LOG_FILE, PREDICTIONS_FILE, RECORDS_FILE)
 
 
 def cells_root(run_dir: str | os.PathLike[str]) -> Path:
-    """`<run_dir>/store/cells`: one directory per trained model, named by its key."""
-    return Path(run_dir) / "store" / "cells"
+    """`<run_dir>/store/cells`: one directory per trained model, named by its key (each part
+    checked: a link or a file there is a PathError)."""
+    return checked_path(run_dir, STORE_DIR, "cells")
 
 
 def cell_dir(run_dir: str | os.PathLike[str], key: str) -> Path:
-    return cells_root(run_dir) / key
+    return checked_path(run_dir, STORE_DIR, "cells", key)
 
 
 def report_dir(run_dir: str | os.PathLike[str]) -> Path:
-    return Path(run_dir) / REPORT_DIR
+    return checked_path(run_dir, REPORT_DIR)
+
+
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a run directory: a directory holding protocol.json, which `run` writes
+    first, before any cell or report."""
+    return os.path.isdir(path) and os.path.isfile(Path(path) / PROTOCOL_FILE)
+
+
+def _left_by_a_run(name: str) -> bool:
+    """A lock, or a temporary of a protocol file: all a run killed before protocol.json leaves."""
+    own = name in (RUN_LOCK, REPORT_LOCK)
+    return own or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in ROOT_FILES)
+
+
+def check_run_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """`run_dir` when `run` may write there, else a PathError naming it and what is wrong.
+
+    It may be new, an empty directory, a run directory (`is_run_dir`) or one a killed run left
+    before protocol.json (locks and temporaries only): any other folder holds files the run
+    would overwrite or delete. None of its own entries may be a symbolic link or of the wrong
+    type (a folder where a file belongs, or the reverse).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return run_dir  # created by the runner, which names what is in the way
+    for name in RUN_FILES:
+        checked_path(run_dir, name, file=True)
+    report_dir(run_dir)
+    cells_root(run_dir)
+    if is_run_dir(run_dir):
+        return run_dir
+    foreign = sorted(name for name in os.listdir(run_dir) if not _left_by_a_run(name))
+    if foreign:
+        raise PathError(
+            f"run directory {run_dir}: exists and is not a run directory (no {PROTOCOL_FILE}; "
+            f"holds {len(foreign)} other entries, e.g. {foreign[0]!r}) that a run would "
+            "overwrite or delete; expected a new or empty folder, or one written by 'run'"
+        )
+    return run_dir
+
+
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """`path` for what a user asks a command to write (a baseline, JUnit XML, an export, a
+    comparison folder), unless it is or lies in a run directory's own entries (OWN_ENTRIES),
+    links resolved: a PathError then names the run."""
+    target = Path(os.path.realpath(path))
+    for parent in target.parents:
+        if is_run_dir(parent) and (own := target.relative_to(parent).parts[0]) in OWN_ENTRIES:
+            raise PathError(
+                f"{path}: is the run directory {parent}'s own {own!r}, which the run and its "
+                f"report write; expected a path outside {', '.join(OWN_ENTRIES)}"
+            )
+    return Path(path)
 
 
 # ---- condition and sweep ids -----------------------------------------------------------------

@@ -153,13 +153,13 @@ def _run_outcome(
     sources: Sequence[tuple[str, object]] = (),
 ) -> Iterator[None]:
     """--fail-fast stops with exit 1; Ctrl-C prints the command that resumes the run."""
-    from tacfn.core.errors import Interrupted
+    from tacfn.core.errors import Interrupted, one_line
     from tacfn_robust.protocols.runner import CellFailed, RunInterrupted
 
     try:
         yield
     except CellFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(one_line(f"error: {exc}"), err=True)
         raise typer.Exit(1) from None
     except RunInterrupted as exc:
         flags = [*(("--set", a) for a in set_), *sources, ("--out", exc.run_dir)]
