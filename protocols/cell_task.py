@@ -121,18 +121,7 @@ def _execute(
     directory.mkdir(parents=True, exist_ok=True)
     remove_temporaries(directory)
     started = time.perf_counter()
-    fields: dict[str, Any] = {
-        "key": key,
-        "model": cell.model,
-        "builds": protocol.model_entries[cell.model].model,
-        "options": protocol.model_entries[cell.model].options,
-        "regime": cell.regime,
-        "seed": cell.seed,
-        "fold": cell.fold,
-        "protocol": protocol.name,
-        "conditions_hash": tests,
-        "threads": protocol.executor.threads,
-    }
+    fields = _cell_fields(protocol, cell, key, tests)
     try:
         fields.update(_train_and_evaluate(protocol, cell, directory, stored, progress, source))
         fields.update(artefacts=store.artefacts(directory), status="done")
@@ -145,6 +134,41 @@ def _execute(
             traceback=traceback.format_exc(),
         )
     record = store.CellRecord(**fields, seconds=round(time.perf_counter() - started, 3))
+    store.write_record(directory / store.CELL_FILE, record)
+    return record.model_dump()
+
+
+def _cell_fields(protocol: Protocol, cell: TrainCell, key: str, tests: str) -> dict[str, Any]:
+    """The fields of a cell's cell.json known before it runs."""
+    return {
+        "key": key,
+        "model": cell.model,
+        "builds": protocol.model_entries[cell.model].model,
+        "options": protocol.model_entries[cell.model].options,
+        "regime": cell.regime,
+        "seed": cell.seed,
+        "fold": cell.fold,
+        "protocol": protocol.name,
+        "conditions_hash": tests,
+        "threads": protocol.executor.threads,
+    }
+
+
+def record_lost_cell(
+    run_dir: Path, protocol: Protocol, cell: TrainCell, error: str
+) -> dict[str, Any]:
+    """Record a cell whose worker process died as failed with `error` (unless it was stored
+    before the worker died) and remove the temporaries the worker left; its cell.json."""
+    key = cell_key(protocol, cell)
+    directory = store.cell_dir(run_dir, key)
+    tests = conditions_hash(protocol)
+    stored = read_cell(run_dir, key)
+    if is_stored(stored, tests, directory):
+        return stored
+    directory.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(directory)
+    fields = _cell_fields(protocol, cell, key, tests)
+    record = store.CellRecord(**fields, status="failed", error=error)
     store.write_record(directory / store.CELL_FILE, record)
     return record.model_dump()
 

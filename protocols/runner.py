@@ -16,12 +16,13 @@ from typing import Any
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import directory_lock, remove_temporaries
-from tacfn_robust.protocols.cell_task import execute_cell
+from tacfn_robust.protocols.cell_task import execute_cell, record_lost_cell
 from tacfn_robust.protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.executors import (
     Executor,
     Relay,
+    Task,
     check_executor,
     check_not_bootstrapping,
     make_executor,
@@ -226,6 +227,7 @@ def _execute_plan(
         prepare_run_dir(p.run_dir)
         with directory_lock(p.run_dir, store.RUN_LOCK, wait=False, what="running a protocol"):
             remove_temporaries(p.run_dir, store.ROOT_FILES)
+            _remove_cell_temporaries(p.run_dir)
             p.done = stored_cells(p)
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
@@ -239,6 +241,16 @@ def _execute_plan(
             return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)), len(p.done))
     finally:
         pool.close()
+
+
+def _remove_cell_temporaries(run_dir: Path) -> None:
+    """Remove the temporaries a killed run left in any cell directory (also of cells stored
+    since, which no cell of this run rewrites); call it under the run lock."""
+    root = store.cells_root(run_dir)
+    if root.is_dir() and not root.is_symlink():
+        for directory in root.iterdir():
+            if directory.is_dir() and not directory.is_symlink():
+                remove_temporaries(directory)
 
 
 def _run_cells(
@@ -261,11 +273,14 @@ def _run_cells(
     def receive(message: tuple[str, dict[str, Any]]) -> None:
         events.epoch(message[0], epochs, message[1])
 
+    def lost(task: Task, reason: str) -> dict[str, Any]:
+        return record_lost_cell(p.run_dir, protocol, task[2], reason)
+
     try:
         tasks = [
             (str(p.run_dir), data, c, Relay(c.label, receive), sources.get(c)) for c in p.pending
         ]
-        for record in pool.run(execute_cell, tasks, receive):
+        for record in pool.run(execute_cell, tasks, receive, lost):
             records[record["key"]] = record
             events.cell_finished(record, len(records), len(p.cells))
             if record["status"] != "done" and fail_fast:

@@ -1,5 +1,9 @@
 """On-disk cache: where it lives, how keys are made, and atomic saves of entries that record
-the parameters they were built from, checked on read."""
+the parameters they were built from, checked on read.
+
+Writers of a cache folder hold its CACHE_LOCK while they write; the first read of a folder in a
+process removes the temporaries that killed writers left there, when no writer holds the lock.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,15 @@ from typing import Any
 
 import torch
 
+from tacfn.core.errors import UserError
 from tacfn.core.hashing import digest
-from tacfn.core.io import atomic_write
+from tacfn.core.io import atomic_write, directory_lock, remove_temporaries
 
 CACHE_ENV = "TACFN_ROBUST_CACHE"
+CACHE_LOCK = ".cache.lock"
+WRITING = "writing the data cache"
+
+_swept: set[Path] = set()  # cache folders whose stale temporaries this process removed
 
 
 def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
@@ -33,14 +42,29 @@ def params_key(params: dict[str, Any]) -> str:
 
 def atomic_save(obj: Any, path: Path, params: dict[str, Any]) -> None:
     """torch.save of `obj` with the `params` it was built from, through tacfn.core.io.atomic_write
-    (temporary sibling, fsync, os.replace)."""
-    atomic_write(path, lambda f: torch.save({"params": params, "content": obj}, f))
+    (temporary sibling, fsync, os.replace), under the folder's CACHE_LOCK."""
+    with directory_lock(path.parent, CACHE_LOCK, wait=True, what=WRITING):
+        atomic_write(path, lambda f: torch.save({"params": params, "content": obj}, f))
+
+
+def _sweep(folder: Path) -> None:
+    """Once per process: remove the temporaries killed writers left in `folder`, unless a
+    writer holds its lock or the folder cannot be written (a later read tries again)."""
+    if folder in _swept or not folder.is_dir():
+        return
+    try:
+        with directory_lock(folder, CACHE_LOCK, wait=False, what=WRITING):
+            remove_temporaries(folder)
+    except (UserError, OSError):  # locked by a writer, or not writable here
+        return
+    _swept.add(folder)
 
 
 def load_cached(path: Path, params: dict[str, Any]) -> Any | None:
     """The object stored at `path` for `params`, or None when absent, unreadable or stored for
     other parameters (another entry copied there, or one written before entries recorded
     theirs): it is then rebuilt."""
+    _sweep(path.parent)
     if not path.is_file():
         return None
     try:
