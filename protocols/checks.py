@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tacfn.core.errors import ConfigError, UserError, excerpt, suggest, unknown_message
+from tacfn.core.hashing import canonical_json
 from tacfn.core.registry import Registry
 from tacfn.data import DatasetDescription, describe_dataset
 from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
@@ -53,6 +54,7 @@ def check_protocol(protocol: Protocol, data: DatasetDescription | None) -> None:
     """Raise CheckFailed for the first problem; `data` None skips the checks that need the
     data set's modalities or folds."""
     _check_names(protocol)
+    _check_model_entries(protocol)
     _check_training(protocol)
     _check_model_options(protocol)
     _check_learned_fill(protocol)
@@ -92,6 +94,30 @@ def _check_names(protocol: Protocol) -> None:
     for path, sweep in sweep_parts(protocol.test.sweeps):
         if sweep.corruption is not None:
             _resolve(CORRUPTIONS, sweep.corruption, f"{path}.corruption")
+
+
+def _check_model_entries(protocol: Protocol) -> None:
+    """An entry named after a registered model builds that model, and no two entries build the
+    same model with the same options (it would train twice under two names)."""
+    from tacfn.models.registry import list_models
+
+    registered = list_models()
+    built: dict[str, int] = {}
+    for index, entry in enumerate(protocol.model_entries.values()):
+        if entry.name != entry.model and entry.name in registered:
+            raise CheckFailed(
+                f"models[{index}].name",
+                f"{entry.name!r} is a registered model, but the entry builds {entry.model!r}; "
+                f"expected model: {entry.name}, or another name",
+            )
+        recipe = canonical_json({"model": entry.model, "options": entry.options})
+        if recipe in built:
+            raise CheckFailed(
+                f"models[{index}]",
+                f"{entry.name!r} builds the same model as models[{built[recipe]}]; expected each "
+                "model once",
+            )
+        built[recipe] = index
 
 
 def _check_training(protocol: Protocol) -> None:
@@ -213,22 +239,29 @@ def _check_metric(protocol: Protocol, data: DatasetDescription) -> None:
 
 
 def _check_sweep_points(protocol: Protocol, modalities: tuple[str, ...] | None) -> None:
-    """Every sweep point builds its corruption (e.g. p within 0..1), as the run will; with the
-    data set's modalities, the whole condition grid is expanded as the run expands it."""
+    """Every sweep point builds its corruption (e.g. p within 0..1), as the run will; each part
+    of a joint sweep has a point that is not the identity; with the data set's modalities, the
+    whole condition grid is expanded as the run expands it."""
     from tacfn_robust.protocols.conditions import resolve_point
     from tacfn_robust.protocols.grid import expand_conditions
 
+    for path, sweep in sweep_parts(protocol.test.sweeps):
+        if sweep.kind == "corruption":
+            identities = _check_points(sweep, path, resolve_point)
+            if ".joint[" in path and all(identities):
+                raise CheckFailed(
+                    path,
+                    f"every point of {sweep.corruption}[{sweep.modality}] is the identity, so "
+                    "the joint grid (non-identity points only) is empty; expected a point "
+                    "that corrupts",
+                )
     if modalities is not None:
         with at("test.sweeps"):
             expand_conditions(protocol, modalities, resolve_point)
-        return
-    for path, sweep in sweep_parts(protocol.test.sweeps):
-        if sweep.kind == "corruption":
-            _check_points(sweep, path, resolve_point)
 
 
-def _check_points(sweep: Sweep, path: str, resolve: Any) -> None:
+def _check_points(sweep: Sweep, path: str, resolve: Any) -> list[bool]:
+    """Whether each point of a corruption sweep is the identity (each point built)."""
     points = sweep.values if sweep.values is not None else sweep.levels
     with at(path):
-        for point in points or ():
-            resolve(sweep, point, sweep.levels is not None)
+        return [resolve(sweep, point, sweep.levels is not None)[1] for point in points or ()]
