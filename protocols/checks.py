@@ -251,9 +251,9 @@ def _check_sweep_points(protocol: Protocol, modalities: tuple[str, ...] | None) 
             if ".joint[" in path and all(identities):
                 raise CheckFailed(
                     path,
-                    f"every point of {sweep.corruption}[{sweep.modality}] is the identity, so "
-                    "the joint grid (non-identity points only) is empty; expected a point "
-                    "that corrupts",
+                    f"every point of {sweep.corruption}[{sweep.modality}] "
+                    f"({excerpt(sweep.values or sweep.levels)}) is the identity, so the joint "
+                    "grid (non-identity points only) is empty; expected a point that corrupts",
                 )
     if modalities is not None:
         with at("test.sweeps"):

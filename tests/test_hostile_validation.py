@@ -215,7 +215,7 @@ def test_a_joint_sweep_of_identity_points_only_is_refused() -> None:
     ]
     refused(
         protocol(test={"sweeps": [{"joint": joint}]}),
-        "test.sweeps[0].joint[1]: every point of missing[video] is the identity",
+        "test.sweeps[0].joint[1]: every point of missing[video] ([0.0]) is the identity",
     )
     joint[1]["values"] = [0.0, 0.4]
     ids = condition_ids(protocol(test={"sweeps": [{"joint": joint}]}))
