@@ -17,10 +17,12 @@ from test_reports_sim import missing_audio_accuracy, simulate_run
 
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
+from tacfn.core.hashing import digest
 from tacfn_robust.cli import main
 from tacfn_robust.protocols import load_protocol, validate
 from tacfn_robust.protocols.conditions import resolve_point
-from tacfn_robust.protocols.grid import expand_conditions, train_cells
+from tacfn_robust.protocols.grid import conditions_hash, expand_conditions, train_cells
+from tacfn_robust.protocols.schema import declared_dump
 from tacfn_robust.reports import build_report, save_baseline
 
 MISSING_AUDIO = {"corruption": "missing", "modality": "audio"}
@@ -99,6 +101,15 @@ def test_condition_ids_tell_close_values_apart_and_do_not_round() -> None:
         "missing[audio].p=0.9999999",
         "missing[audio].p=1",
     ]
+
+
+def test_predictions_stored_under_a_rounded_id_are_evaluated_again() -> None:
+    """A value that 6 digits do not hold had a rounded id before: its conditions hash differs
+    from the hash of its fields, so stored predictions are not reused under the old id."""
+    rounded = validate(protocol(test={"sweeps": [{**MISSING_AUDIO, "values": [0.5000001]}]}))
+    ordinary = validate(protocol(test={"sweeps": [{**MISSING_AUDIO, "values": [0.5, 0.25]}]}))
+    assert conditions_hash(ordinary) == digest(declared_dump(ordinary, {"predictions"}))
+    assert conditions_hash(rounded) != digest(declared_dump(rounded, {"predictions"}))
 
 
 def test_ordinary_values_keep_their_ids() -> None:
