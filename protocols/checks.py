@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tacfn.core.errors import ConfigError, UserError, excerpt, suggest, unknown_message
+from tacfn.core.hashing import canonical_json
 from tacfn.core.registry import Registry
 from tacfn.data import DatasetDescription, describe_dataset
 from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
@@ -66,6 +67,7 @@ def check_protocol(
     check_trust(protocol)
     code = set() if imports else {name for _, name in code_names(protocol)}
     _check_names(protocol, code, imports)
+    _check_model_entries(protocol)
     _check_training(protocol)
     _check_model_options(protocol, code)
     _check_learned_fill(protocol)
@@ -152,6 +154,30 @@ def _check_names(protocol: Protocol, code: set[str], imports: bool) -> None:
     if protocol.report.metric not in code:
         with at("report.metric"):
             check_report_metric(protocol.report.metric)
+
+
+def _check_model_entries(protocol: Protocol) -> None:
+    """An entry named after a registered model builds that model, and no two entries build the
+    same model with the same options (it would train twice under two names)."""
+    from tacfn.models.registry import list_models
+
+    registered = list_models()
+    built: dict[str, int] = {}
+    for index, entry in enumerate(protocol.model_entries.values()):
+        if entry.name != entry.model and entry.name in registered:
+            raise CheckFailed(
+                f"models[{index}].name",
+                f"{entry.name!r} is a registered model, but the entry builds {entry.model!r}; "
+                f"expected model: {entry.name}, or another name",
+            )
+        recipe = canonical_json({"model": entry.model, "options": entry.options})
+        if recipe in built:
+            raise CheckFailed(
+                f"models[{index}]",
+                f"{entry.name!r} builds the same model as models[{built[recipe]}]; expected each "
+                "model once",
+            )
+        built[recipe] = index
 
 
 def _check_training(protocol: Protocol) -> None:
@@ -277,24 +303,31 @@ def _check_metric(protocol: Protocol, data: DatasetDescription) -> None:
 def _check_sweep_points(
     protocol: Protocol, modalities: tuple[str, ...] | None, code: set[str]
 ) -> None:
-    """Every sweep point builds its corruption (e.g. p within 0..1), as the run will; with the
-    data set's modalities, the whole condition grid is expanded as the run expands it. Sweeps
-    of a corruption in `code` are left out."""
+    """Every sweep point builds its corruption (e.g. p within 0..1), as the run will; each part
+    of a joint sweep has a point that is not the identity; with the data set's modalities, the
+    whole condition grid is expanded as the run expands it. Sweeps of a corruption in `code`
+    are left out."""
     from tacfn_robust.protocols.conditions import resolve_point
     from tacfn_robust.protocols.grid import expand_conditions
 
     parts = sweep_parts(protocol.test.sweeps)
+    for path, sweep in parts:
+        if sweep.kind == "corruption" and sweep.corruption not in code:
+            identities = _check_points(sweep, path, resolve_point)
+            if ".joint[" in path and all(identities):
+                raise CheckFailed(
+                    path,
+                    f"every point of {sweep.corruption}[{sweep.modality}] "
+                    f"({excerpt(sweep.values or sweep.levels)}) is the identity, so the joint "
+                    "grid (non-identity points only) is empty; expected a point that corrupts",
+                )
     if modalities is not None and not any(s.corruption in code for _, s in parts):
         with at("test.sweeps"):
             expand_conditions(protocol, modalities, resolve_point)
-        return
-    for path, sweep in parts:
-        if sweep.kind == "corruption" and sweep.corruption not in code:
-            _check_points(sweep, path, resolve_point)
 
 
-def _check_points(sweep: Sweep, path: str, resolve: Any) -> None:
+def _check_points(sweep: Sweep, path: str, resolve: Any) -> list[bool]:
+    """Whether each point of a corruption sweep is the identity (each point built)."""
     points = sweep.values if sweep.values is not None else sweep.levels
     with at(path):
-        for point in points or ():
-            resolve(sweep, point, sweep.levels is not None)
+        return [resolve(sweep, point, sweep.levels is not None)[1] for point in points or ()]

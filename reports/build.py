@@ -9,9 +9,12 @@ save_baseline and check hand the same Analysis to the CI gate.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from tacfn.core import store
+from tacfn.core.hashing import digest
 from tacfn.core.io import directory_lock, remove_temporaries
 from tacfn.core.store import CLEAN
 from tacfn_robust.reports.gate.baseline import load_baseline, write_baseline
@@ -45,6 +48,14 @@ FIGURES = (  # the names of every PNG make_figures writes: a rebuild deletes onl
 )
 
 
+def _stems(texts: Iterable[str]) -> dict[str, str]:
+    """A distinct file-name stem per text: its slug, plus a digest of the text where two slugs
+    are equal (regimes `a` and `a_`, or `bruité` and `bruitè`)."""
+    slugs = {text: _slug(text) for text in texts}
+    count = Counter(slugs.values())
+    return {t: s if count[s] == 1 else f"{s}-{digest(t, 8)}" for t, s in slugs.items()}
+
+
 def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     """Every PNG of the report, grouped by report section, each named after one of FIGURES."""
     figures: dict[str, list[Path]] = {
@@ -53,22 +64,23 @@ def make_figures(analysis: Analysis, out: Path) -> dict[str, list[Path]]:
     palette = model_styles(analysis.models)
     scores = analysis.means[analysis.means["metric"] == analysis.metric]
     curves = curve_means(analysis)
-    for sweep in sorted(curves["sweep"].unique()):
+    sweeps = _stems(sorted(curves["sweep"].unique()))
+    for sweep, stem in sweeps.items():
         f = analysis.floors[analysis.floors["sweep"] == sweep]
         floors = dict(zip(f["regime"], f["floor"], strict=True))
-        path = out / f"curve_{_slug(sweep)}.png"
+        path = out / f"curve_{stem}.png"
         figures["curves"].append(plots.curve_plot(curves, sweep, path, palette, floors))
-    for sweep in sorted(scores.loc[scores["corruption2"].notna(), "sweep"].unique()):
-        figures["joint"].append(
-            plots.joint_heatmap(scores, sweep, out / f"joint_{_slug(sweep)}.png")
-        )
+    joints = _stems(sorted(scores.loc[scores["corruption2"].notna(), "sweep"].unique()))
+    for sweep, stem in joints.items():
+        figures["joint"].append(plots.joint_heatmap(scores, sweep, out / f"joint_{stem}.png"))
     if (scores["condition"] != CLEAN).any():
         figures["drop"].append(plots.drop_heatmap(scores, out / "drop_heatmap.png"))
     if analysis.friedman is not None:
         figures["cd"].append(plots.cd_diagram(analysis.friedman, out / "cd_diagram.png", palette))
     worst = worst_condition(analysis)
-    for regime in sorted(analysis.table["regime"].unique()) if worst is not None else []:
-        path = out / f"class_scores_worst_{_slug(regime)}.png"
+    regimes = _stems(sorted(analysis.table["regime"].unique()) if worst is not None else [])
+    for regime, stem in regimes.items():
+        path = out / f"class_scores_worst_{stem}.png"
         figures["classes"].append(
             plots.class_scores_plot(analysis.table, worst, regime, path, palette)
         )

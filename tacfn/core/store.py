@@ -177,8 +177,11 @@ def sweep_id(target: str, param: str) -> str:
 
 
 def condition_id(sweep: str, value: float) -> str:
-    """One sweep point, e.g. missing[audio].p=0.4."""
-    return f"{sweep}={value:g}"
+    """One sweep point, e.g. missing[audio].p=0.4: the value's shortest text that reads back as
+    exactly it (6 significant digits when they suffice, so 0.5000001 is not 0.5), -0.0 as 0."""
+    value = float(value) + 0.0
+    short = f"{value:g}"
+    return f"{sweep}={short if float(short) == value else repr(value)}"
 
 
 def joint_id(first: str, second: str) -> str:

@@ -30,7 +30,23 @@ protocols_app = typer.Typer(help="List, show, validate shipped protocols; print 
 PROTOCOL = typer.Argument(..., help="A protocol YAML path or a shipped protocol name.")
 OUT = typer.Option(None, "--out", help="Run directory (default runs/<name>/).")
 SET = typer.Option([], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable).")
-WORKERS = typer.Option(None, "--workers", min=1, help="Parallel train cells.")
+
+
+def _workers_within_limit(workers: int | None) -> int | None:
+    """--workers as given, or a one-line ConfigError above the protocol schema's limit."""
+    from tacfn.core.errors import ConfigError
+    from tacfn_robust.protocols.schema import WORKERS_LIMIT
+
+    if workers is not None and workers > WORKERS_LIMIT:
+        raise ConfigError(
+            f"--workers {workers}: more than any machine's cores; expected at most {WORKERS_LIMIT}"
+        )
+    return workers
+
+
+WORKERS = typer.Option(
+    None, "--workers", min=1, callback=_workers_within_limit, help="Parallel train cells."
+)
 EXECUTOR = typer.Option(
     None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
 )
