@@ -179,8 +179,9 @@ def _adopt(
     """Store a trained checkpoint in the cell and load it; the training fields of cell.json.
 
     It is stored as a checkpoint.pt with its own metadata (the cell's `metadata` for a plain
-    state_dict or saved module, best epoch unknown) and the cell's key."""
-    checkpoint = read_checkpoint(source)
+    state_dict or saved module, best epoch unknown) and the cell's key. `source` was read by
+    the parent first (match_checkpoints), a saved module only under `--trust-pickle`."""
+    checkpoint = read_checkpoint(source, trust_pickle=True)
     recorded = {**(checkpoint.metadata or metadata), "key": metadata["key"]}
     payload = {
         "state_dict": checkpoint.state_dict,

@@ -71,21 +71,35 @@ def checkpoint_metadata(protocol: Protocol, cell: TrainCell, info: Any) -> dict[
     }
 
 
-def _unpickle(path: Path) -> Any:
-    """A checkpoint file's object: weights only first; a saved module (torch.save(model)) is
-    unpickled in full, which runs code named in the file (evaluate files you trust)."""
+def _unpickle(path: Path, trust_pickle: bool) -> Any:
+    """A checkpoint file's object, weights only (tensors and plain values); a saved module
+    (torch.save(model)) is unpickled in full, which runs code named in the file, only with
+    `trust_pickle` (`evaluate --trust-pickle`)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ConfigError(f"checkpoint {path}: no such file") from None
-    except pickle.UnpicklingError:
-        pass
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # not a pickle torch can read at all
+            raise _unreadable(path, _weights_reason(exc)) from None
+        if not trust_pickle:
+            raise ConfigError(
+                f"checkpoint {path}: holds objects beyond tensors and plain values (a saved "
+                "module?), and unpickling them runs code the file names; expected a state_dict "
+                "or a checkpoint.pt, or --trust-pickle for a file you trust"
+            ) from None
     except Exception as exc:
         raise _unreadable(path, exc) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise _unreadable(path, exc) from None
+
+
+def _weights_reason(exc: Exception) -> Exception:
+    """torch's weights-only failure, its own reason (after "WeightsUnpickler error:") kept."""
+    reason = str(exc).partition("WeightsUnpickler error:")[2].strip().split("\n\n")[0]
+    return pickle.UnpicklingError(reason) if reason else exc
 
 
 def _unreadable(path: Path, exc: Exception) -> ConfigError:
@@ -103,10 +117,10 @@ class Checkpoint:
     best_epoch: int | None = None
 
 
-def read_checkpoint(path: Path) -> Checkpoint:
-    """A checkpoint.pt of the runner, a dict holding `state_dict`, a plain state_dict or a saved
-    nn.Module; anything else is a one-line ConfigError."""
-    payload = _unpickle(path)
+def read_checkpoint(path: Path, trust_pickle: bool = False) -> Checkpoint:
+    """A checkpoint.pt of the runner, a dict holding `state_dict`, a plain state_dict or (with
+    `trust_pickle`) a saved nn.Module; anything else is a one-line ConfigError."""
+    payload = _unpickle(path, trust_pickle)
     if isinstance(payload, torch.nn.Module):
         return Checkpoint(path, payload.state_dict())
     if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):

@@ -164,6 +164,7 @@ def evaluate_checkpoints(
     fail_fast: bool = False,
     events: RunEvents | None = None,
     report: bool = True,
+    trust_pickle: bool = False,
 ) -> RunResult:
     """Evaluate already-trained models under a protocol's test sweeps into a run directory.
 
@@ -171,15 +172,17 @@ def evaluate_checkpoints(
     `checkpoints` ((protocol model name, file) pairs). A file is a checkpoint.pt of the runner,
     a plain state_dict or a saved module (torch.save(model)); one without the runner's
     metadata stands for the protocol's first regime, seed and fold and must fit the model's
-    keys. Without `run_dir`, the grid is narrowed to the models, regimes, seeds and folds the
-    checkpoints name. Each must be a train cell of the protocol (model built alike, same data
-    set, regime, a seed and fold of the protocol) and every cell needs one; otherwise a
-    one-line ConfigError names the checkpoint and field.
+    keys. A saved module is unpickled in full, which runs code the file names: only with
+    `trust_pickle`, and never for a run directory's own checkpoints. Without `run_dir`, the
+    grid is narrowed to the models, regimes, seeds and folds the checkpoints name. Each must
+    be a train cell of the protocol (model built alike, same data set, regime, a seed and fold
+    of the protocol) and every cell needs one; otherwise a one-line ConfigError names the
+    checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
     p = plan(protocol, Path(out) if out is not None else None)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
-    named = [(name, read_checkpoint(Path(path))) for name, path in pairs]
+    named = [(name, read_checkpoint(Path(path), trust_pickle)) for name, path in pairs]
     if run_dir is not None:
         named += [(None, read_checkpoint(path)) for path in _run_checkpoints(Path(run_dir))]
     elif (narrowed := checkpoint_grid(protocol, named)) is not protocol:

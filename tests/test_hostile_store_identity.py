@@ -172,6 +172,30 @@ def test_swapped_checkpoints_are_trained_again(run_dir: Path) -> None:
     assert weights["metadata"]["seed"] == 0 and weights["metadata"]["key"] == cells[0].name
 
 
+class _Payload:
+    """A pickle that runs code when unpickled in full: it creates the file `marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))
+
+
+def test_a_stored_checkpoint_that_would_run_code_is_never_unpickled(run_dir: Path) -> None:
+    before = _predictions(run_dir)
+    cells = _cells(run_dir)
+    marker = run_dir / "PWNED"
+    payload = torch.load(cells[0] / store.CHECKPOINT_FILE, weights_only=True)
+    torch.save({**payload, "extra": _Payload(marker)}, cells[0] / store.CHECKPOINT_FILE)
+    (cells[0] / store.PREDICTIONS_FILE).unlink()  # seed 0 is evaluated again from its checkpoint
+    _update_checksums(cells[0])
+    _run(run_dir)
+    assert not marker.exists()  # read as weights only: refused, so the cell was trained again
+    pd.testing.assert_frame_equal(_predictions(run_dir)[0], before[0])
+    assert "extra" not in torch.load(cells[0] / store.CHECKPOINT_FILE, weights_only=True)
+
+
 # ---- the data cache --------------------------------------------------------------------------
 
 

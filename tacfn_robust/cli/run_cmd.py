@@ -97,6 +97,11 @@ def evaluate(
     executor: ExecutorKind | None = EXECUTOR,
     address: str | None = ADDRESS,
     fail_fast: bool = FAIL_FAST,
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Unpickle a --checkpoint saved module in full (runs code the file names).",
+    ),
 ) -> None:
     """Evaluate trained checkpoints under a protocol's test sweeps, build the report. Resumes."""
     from tacfn.core.errors import ConfigError
@@ -119,7 +124,8 @@ def evaluate(
     kind = executor.value if executor else None
     options = {"workers": workers, "executor": kind, "address": address}
     resume = [("--from", from_), *(("--checkpoint", c) for c in checkpoint)]
-    with _run_outcome(["evaluate", protocol], set_, options, resume):
+    command = ["evaluate", protocol, *(["--trust-pickle"] if trust_pickle else [])]
+    with _run_outcome(command, set_, options, resume):
         result = evaluate_checkpoints(
             loaded,
             run_dir=from_,
@@ -127,6 +133,7 @@ def evaluate(
             out=out,
             fail_fast=fail_fast,
             events=_console_events(),
+            trust_pickle=trust_pickle,
             **options,
         )
     _print_result(result)
