@@ -23,7 +23,7 @@ from tacfn.core.io import DiskFull, file_problem, remove_temporaries, write_byte
 from tacfn_robust.protocols.checkpoints import checkpoint_metadata, load_checkpoint, read_checkpoint
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
-from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.evaluate import evaluate, refuse_feature_stage
 from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
 from tacfn_robust.protocols.loading import validate
@@ -173,6 +173,7 @@ def _train_and_evaluate(
     split = fold_split(dataset, protocol.dataset, cell.fold)
     device = resolve_device(protocol.device)
     model = build_cell_model(protocol, cell, dataset.info)
+    refuse_feature_stage(protocol, cell.model, model)
     means = TrainMeans(dataset, split.train)
     if _checkpoint_intact(stored, directory):
         assert stored is not None
