@@ -11,6 +11,7 @@ import torch
 
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
+from tacfn.data.base import all_finite
 from tacfn.models.base import splits_encode_fuse
 from tacfn.train.predict import check_logits
 from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
@@ -78,15 +79,14 @@ def refuse_feature_stage(protocol: Protocol, name: str, model: Any) -> None:
 
 
 def _own_copy(batch: Batch, modalities: Collection[str]) -> Batch:
-    """`batch` with private copies of the inputs of `modalities`, of the presence masks, the
-    feature fills and the metadata columns: what one condition may change in place without
-    changing what another condition sees."""
+    """`batch` with private copies of the inputs of `modalities`, of the presence masks and
+    of the feature fills: what one condition may change in place without changing what
+    another condition sees."""
     return replace(
         batch,
         inputs={m: x.clone() if m in modalities else x for m, x in batch.inputs.items()},
         present={m: p.clone() for m, p in batch.present.items()},
         feature_fill=dict(batch.feature_fill),
-        meta={c: list(v) for c, v in batch.meta.items()},
     )
 
 
@@ -103,11 +103,12 @@ def _features(
     return feats
 
 
-def _check_inputs(corrupted: Corrupted, where: str) -> None:
-    """DataError naming `where` when a corruption left NaN or Inf in an input it changed."""
-    for m in sorted(corrupted.touched):
+def _check_inputs(corrupted: Corrupted, seen: Collection[str], where: str) -> None:
+    """DataError naming `where` when a corruption left NaN or Inf in an input it changed that
+    the model sees (`seen`)."""
+    for m in sorted(corrupted.touched & frozenset(seen)):
         x = corrupted.batch.inputs[m]
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        if not all_finite(x):
             bad = int((~torch.isfinite(x)).sum())
             raise DataError(
                 f"{where}: the corrupted {m} input holds {bad} NaN/Inf values; expected the "
@@ -154,9 +155,9 @@ def evaluate(
             cache = _features(model, _own_copy(clean, model.modalities), model.modalities, None)
         for condition in bound:
             where = f"condition {condition.condition.id!r}"
-            seen = condition.touches if reuse else clean.modalities
+            seen = condition.touches & frozenset(model.modalities) if reuse else clean.modalities
             corrupted = corrupt(_own_copy(clean, seen), condition, seed)
-            _check_inputs(corrupted, where)
+            _check_inputs(corrupted, seen, where)
             batch = corrupted.batch
             if reuse:
                 keep = {m: f for m, f in cache.items() if m not in corrupted.touched}

@@ -19,10 +19,19 @@ def _as_index(indices: IndexLike) -> torch.Tensor:
     return torch.as_tensor(np.asarray(indices, dtype=np.int64))
 
 
+def all_finite(x: torch.Tensor) -> bool:
+    """Whether `x` holds no NaN or Inf: one min/max pass (both propagate NaN), many times
+    faster than torch.isfinite(x).all()."""
+    if not x.is_floating_point() or x.numel() == 0:
+        return True
+    low, high = torch.aminmax(x)
+    return bool(torch.isfinite(low) & torch.isfinite(high))
+
+
 def check_finite(x: np.ndarray | torch.Tensor, source: str) -> None:
     """Raise DataError naming `source` when `x` holds NaN or Inf."""
     t = torch.as_tensor(x)
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         bad = int((~torch.isfinite(t)).sum())
         raise DataError(f"{source}: {bad} NaN/Inf values; expected finite numbers")
 

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
+from tacfn.data.base import all_finite
 from tacfn.data.info import DatasetInfo
 
 
@@ -54,7 +55,7 @@ def check_logits(
             f"{where}: the model returned logits of shape {tuple(logits.shape)}; expected "
             f"{expected} ({n} samples, {what})"
         )
-    if finite and logits.is_floating_point() and not bool(torch.isfinite(logits).all()):
+    if finite and not all_finite(logits):
         bad = ~torch.isfinite(logits).reshape(n, -1)
         raise DataError(
             f"{where}: the model's logits hold {int(bad.sum())} NaN/Inf values in "
