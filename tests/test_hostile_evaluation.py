@@ -1,13 +1,14 @@
 """Hostile models, data sets and corruptions at evaluation: every result either honest or a
 named failure, never a silent wrong number.
 
-Plug-ins are registered in this process (a tiny data set of two feature streams, plain and
-split models with a `hostile` option, corruptions) and run through the smallest protocol
-(one epoch, one seed, one fold) in process, or evaluated directly.
+Plug-ins are registered in this process for this module's tests (a tiny data set of two
+feature streams, plain and split models with a `hostile` option, corruptions) and run through
+the smallest protocol (one epoch, one seed, one fold) in process, or evaluated directly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from torch.nn import functional as F
 from tacfn.core import store
 from tacfn.core.batch import Batch
 from tacfn.core.errors import ConfigError, DataError
-from tacfn.data import DatasetInfo, EmotionDataset
+from tacfn.data import DATASETS, DatasetInfo, EmotionDataset
 from tacfn.data.info import Split
-from tacfn_robust import register_corruption, register_dataset, register_model
+from tacfn.models import MODELS
 from tacfn_robust.cli import main
+from tacfn_robust.corruptions import CORRUPTIONS
 from tacfn_robust.corruptions.base import Corruption
 from tacfn_robust.protocols import run_protocol, validate
 from tacfn_robust.protocols.conditions import resolve_point
@@ -167,7 +169,6 @@ def plain_by_function(info: DatasetInfo, hostile: str = "none") -> nn.Module:
     return Plain(info, hostile)
 
 
-@register_corruption
 class NanOut(Corruption):
     """Puts NaN into the first step of the affected samples (a broken plug-in corruption)."""
 
@@ -185,7 +186,6 @@ class NanOut(Corruption):
         return out, [{} for _ in seeds]
 
 
-@register_corruption
 class InPlace(Corruption):
     """Scales its input in place and returns it (a careless plug-in corruption)."""
 
@@ -201,10 +201,22 @@ class InPlace(Corruption):
         return x.mul_(self.value), [{} for _ in seeds]
 
 
-register_dataset("hostile_toy", load_hostile)
-register_model("hostile_plain", Plain)
-register_model("hostile_split", SplitModel)
-register_model("hostile_plain_fn", plain_by_function)
+@pytest.fixture(scope="module", autouse=True)
+def plugins() -> Iterator[None]:
+    """The hostile plug-ins, registered for this module's tests only (other tests list the
+    registries' names)."""
+    entries = [
+        (DATASETS, "hostile_toy", load_hostile),
+        (MODELS, "hostile_plain", Plain),
+        (MODELS, "hostile_split", SplitModel),
+        (MODELS, "hostile_plain_fn", plain_by_function),
+        (CORRUPTIONS, NanOut.name, NanOut),
+        (CORRUPTIONS, InPlace.name, InPlace),
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        for registry, name, obj in entries:
+            patch.setitem(registry._objects, name, obj)
+        yield
 
 
 def protocol(
