@@ -170,7 +170,7 @@ def plain_by_function(info: DatasetInfo, hostile: str = "none") -> nn.Module:
 
 
 class NanOut(Corruption):
-    """Puts NaN into the first step of the affected samples (a broken plug-in corruption)."""
+    """Puts NaN into the first value of every sample (a broken plug-in corruption)."""
 
     name = "hostile_nan_out"
     kind = "features"
