@@ -29,7 +29,7 @@ from tacfn_robust.protocols.checkpoints import (
 )
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
-from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.evaluate import evaluate, refuse_feature_stage
 from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
 from tacfn_robust.protocols.loading import validate
@@ -214,6 +214,7 @@ def _train_and_evaluate(
     split = fold_split(dataset, protocol.dataset, cell.fold)
     device = resolve_device(protocol.device)
     model = build_cell_model(protocol, cell, dataset.info)
+    refuse_feature_stage(protocol, cell.model, model)
     means = TrainMeans(dataset, split.train)
     key = directory.name
     reused = _stored_checkpoint(stored, directory, key, cell)

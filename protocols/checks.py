@@ -71,6 +71,7 @@ def check_protocol(
     _check_training(protocol)
     _check_model_options(protocol, code)
     _check_learned_fill(protocol)
+    _check_feature_stage(protocol, code)
     _check_regimes(protocol, None if data is None else data.modalities, code)
     if data is not None:
         _check_modalities(protocol, data)
@@ -237,6 +238,22 @@ def _check_learned_fill(protocol: Protocol) -> None:
             "lack it; expected each model as {name: ..., model: ..., options: "
             "{learned_fill: true}}",
         )
+
+
+def _check_feature_stage(protocol: Protocol, code: set[str]) -> None:
+    """stage: feature needs models with the encode/fuse split: checked here for models built
+    by a class, when a cell starts for models built by a function (or named in `code`)."""
+    from tacfn.models.registry import model_class
+    from tacfn_robust.protocols.evaluate import feature_stage_fields, refuse_feature_stage
+
+    fields = feature_stage_fields(protocol)
+    for name, entry in protocol.model_entries.items() if fields else ():
+        if entry.model in code:
+            continue
+        factory = model_class(entry.model)
+        if isinstance(factory, type):
+            with at(fields[0]):
+                refuse_feature_stage(protocol, name, factory)
 
 
 def _check_regimes(protocol: Protocol, modalities: tuple[str, ...] | None, code: set[str]) -> None:

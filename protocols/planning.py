@@ -67,16 +67,20 @@ def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True)
     """
     run_dir = store.check_run_dir(run_dir if run_dir is not None else default_run_dir(protocol))
     _check_data_path(protocol)
+    dataset = None
     try:
         check_trust(protocol)  # before the loader, which the protocol may name
         if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
             data = static_description(protocol)
         else:
-            data = load_dataset(protocol.dataset).description
+            dataset = load_dataset(protocol.dataset)
+            data = dataset.description
         assert data is not None
         check_protocol(protocol, data)
     except CheckFailed as exc:
         raise ConfigError(f"protocol {protocol.name!r}: {exc}") from None
+    if dataset is not None:
+        dataset.splits(protocol.dataset.folds)  # each split checked (tacfn.data.base.check_split)
     folds = data.fold_count(protocol.dataset.folds)
     assert folds is not None
     cells = train_cells(protocol, folds)
