@@ -2,8 +2,9 @@
 
 Per model, at the cell's torch thread count and on a real batch: a training step and an
 evaluation forward, each timed after a warm-up. A cell costs its training steps and
-validation forwards over every epoch plus a forward of every test sample under every
-condition; cells spread over the lanes the run would use (workers, at most the cores allow).
+validation forwards over every epoch plus every test sample under every condition, timed
+through the evaluation itself (corrupting, forward and records) on a few of the conditions;
+cells spread over the lanes the run would use (workers, at most the cores allow).
 Start-up is measured too: the wall time this process took so far (imports, protocol, plan)
 plus the data set's build, once for the run and once more for pool workers, which start in
 parallel; the report is the time a fresh interpreter takes to import its modules
@@ -28,6 +29,7 @@ from tacfn.core.registry import unportable
 from tacfn.core.timing import median_time
 from tacfn_robust.protocols.cell_task import torch_threads
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
+from tacfn_robust.protocols.evaluate import evaluate
 from tacfn_robust.protocols.executors import resolve_workers
 from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell
@@ -39,10 +41,12 @@ TIMED = 3  # timed repetitions after one warm-up
 
 @dataclass(frozen=True)
 class ModelTimes:
-    """Seconds of one training step (a train batch) and of one test sample's forward."""
+    """Seconds of one training step (a train batch), of one test sample's forward and of one
+    test sample under one test condition (corrupted, forward, recorded: `evaluate`)."""
 
     step: float
     forward: float
+    condition: float
 
 
 def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -> ModelTimes:
@@ -62,15 +66,26 @@ def _model_times(p: Plan, dataset: Any, cell: TrainCell, device: torch.device) -
         optimizer.step()
         optimizer.zero_grad()
 
-    test = dataset.batch(split.test[: protocol.test.batch_size]).to(device)
+    first = split.test[: protocol.test.batch_size]
+    test = dataset.batch(first).to(device)
 
     def forward() -> None:
         model.eval()
         with torch.inference_mode():
             model(test)
 
+    timed = p.conditions[:: max(1, len(p.conditions) // TIMED)][:TIMED]  # spread over the sweeps
+    means = TrainMeans(dataset, split.train)
+
+    def conditions() -> None:
+        seed, size = protocol.test.seed, protocol.test.batch_size
+        evaluate(model, dataset, first, timed, seed, size, device, means=means)
+
+    samples = max(1, len(test.labels))
     return ModelTimes(
-        median_time(step, TIMED), median_time(forward, TIMED) / max(1, len(test.labels))
+        median_time(step, TIMED),
+        median_time(forward, TIMED) / samples,
+        median_time(conditions, TIMED) / (samples * max(1, len(timed))),
     )
 
 
@@ -128,7 +143,7 @@ def estimate_seconds(p: Plan, workers: int | None = None, kind: str | None = Non
             split = fold_split(dataset, protocol.dataset, cell.fold)
             steps = math.ceil(len(split.train) / protocol.train.batch_size)
             train = epochs * (steps * t.step + len(split.val) * t.forward)
-            evaluation = len(p.conditions) * len(split.test) * t.forward
+            evaluation = len(p.conditions) * len(split.test) * t.condition
             cells.append(train + evaluation)
     if not cells:
         return start_up + report

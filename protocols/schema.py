@@ -20,6 +20,7 @@ from tacfn.core.errors import excerpt, suggest
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
+MAX_CONDITIONS = 2000  # test conditions of a cell; the cost per condition: docs/protocols.md
 
 Effect = Literal["training", "predictions", "protocol", "report", "nothing"]
 
@@ -148,6 +149,14 @@ class JointSweep(BaseModel):
         return self
 
 
+def declared_points(sweep: Sweep | JointSweep) -> int:
+    """Test conditions a sweep declares: its values or levels, a joint sweep the product of its
+    two (a subsets sweep's count follows from the data set's modalities: none here)."""
+    if isinstance(sweep, JointSweep):
+        return math.prod(declared_points(s) for s in sweep.joint)
+    return len(sweep.values if sweep.values is not None else sweep.levels or [])
+
+
 def sweep_parts(sweeps: list[Sweep | JointSweep]) -> list[tuple[str, Sweep]]:
     """(YAML path, sweep) of every one-dimensional sweep, the parts of joint sweeps included."""
     found = []
@@ -245,6 +254,18 @@ class TestSpec(Strict):
     batch_size: Annotated[PositiveInt, PROTOCOL] = 64
     seed: Annotated[int, PREDICTIONS] = 0
     sweeps: Annotated[list[Sweep | JointSweep], PREDICTIONS] = Field(default_factory=list)
+
+    @field_validator("sweeps")
+    @classmethod
+    def _bounded(cls, sweeps: list[Sweep | JointSweep]) -> list[Sweep | JointSweep]:
+        count = 1 + sum(declared_points(s) for s in sweeps)
+        if count > MAX_CONDITIONS:
+            raise ValueError(
+                f"{count} test conditions (clean and every sweep point, a joint sweep the "
+                f"product of its two); expected at most {MAX_CONDITIONS} per cell (split the "
+                "sweep over several protocols)"
+            )
+        return sweeps
 
 
 class ReportSpec(Strict):
