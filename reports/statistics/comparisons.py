@@ -48,15 +48,18 @@ def condition_means(
     keys = ["model", "regime", *[c for c in CONDITION_COLUMNS if c != "realised"], "metric"]
     run_keys = ["model", "regime", "seed", "fold", "condition"]
     by_run = predictions.groupby(run_keys, sort=False)
+    table = table.reset_index(drop=True)
+    column = {c: table[c].to_numpy() for c in ("score", "n", *run_keys[2:])}
+    realised = table["realised"].to_numpy(dtype=float, na_value=np.nan)
     last: tuple[tuple, tuple[dict[str, np.ndarray], int]] | None = None
     rows = []
     for key, g in table.groupby(keys, sort=True, dropna=False):
+        at = g.index.to_numpy()  # positions: columns are read as arrays, not per group
         row = dict(zip(keys, key, strict=True))
-        scores = g["score"].to_numpy()
-        folds, sizes = g["fold"].to_numpy(), g["n"].to_numpy()
+        scores, folds, sizes = column["score"][at], column["fold"][at], column["n"][at]
         mean, ci = inference.mean_interval(scores, level, folds, sizes)
-        if len(g) == 1:
-            run = (row["model"], row["regime"], *g[run_keys[2:]].to_numpy()[0])
+        if len(at) == 1:
+            run = (row["model"], row["regime"], *(column[k][at[0]] for k in run_keys[2:]))
             if last is None or last[0] != run:  # a run's metrics are consecutive groups
                 scored = inference.single_run_scores(
                     by_run.get_group(run), class_names or [], extra=extra
@@ -67,10 +70,11 @@ def condition_means(
                 draws[row["metric"]], level, inference.single_run_what(n)
             )
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+        shares = realised[at]
         rows.append(
             {
                 **row,
-                "realised": float(g["realised"].mean()) if g["realised"].notna().any() else None,
+                "realised": float(np.nanmean(shares)) if not np.isnan(shares).all() else None,
                 "mean": mean,
                 "std": std,
                 "ci_low": ci.low,
