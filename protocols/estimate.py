@@ -41,9 +41,9 @@ from tacfn_robust.protocols.training import build_cell_model, train_regime
 from tacfn_robust.reports.statistics.inference import single_run_scores
 
 TIMED = 3  # timed repetitions after one warm-up
-# The report's cost of one run x condition over its bootstrap's: 34 ms against 5 ms of CPU
+# The report's cost of one run x condition over its bootstrap's: 13 ms against 5 ms of CPU
 # (the tables, figures and pages around it; 120 test clips, 100 and 1000 levels).
-REPORT_WORK = 7
+REPORT_WORK = 3
 
 
 @dataclass(frozen=True)
