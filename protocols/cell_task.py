@@ -19,11 +19,17 @@ import torch
 
 from tacfn.core import store
 from tacfn.core.device import resolve_device
+from tacfn.core.errors import ConfigError
 from tacfn.core.io import DiskFull, file_problem, remove_temporaries, write_bytes
-from tacfn_robust.protocols.checkpoints import checkpoint_metadata, load_checkpoint, read_checkpoint
+from tacfn_robust.protocols.checkpoints import (
+    Checkpoint,
+    cell_checkpoint_problem,
+    checkpoint_metadata,
+    read_checkpoint,
+)
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import fold_split, load_dataset
-from tacfn_robust.protocols.evaluate import evaluate
+from tacfn_robust.protocols.evaluate import evaluate, refuse_feature_stage
 from tacfn_robust.protocols.fills import TrainMeans
 from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
 from tacfn_robust.protocols.loading import validate
@@ -52,24 +58,32 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def is_stored(record: dict[str, Any] | None, conditions: str, directory: Path) -> bool:
-    """Whether a cell.json says the cell is done for these test conditions and every artefact
-    it records is there, with its recorded size and sha256 (else the cell is run again)."""
+    """Whether a cell.json says the cell of its directory is done for these test conditions,
+    every artefact it records is there with its recorded size and sha256, and every table
+    records that cell and conditions (store.cell_problems; else the cell is run again)."""
     return (
         bool(record)
         and record.get("status") == "done"
-        and record.get("conditions_hash") == conditions
-        and not store.artefact_problems(directory, record)
+        and not store.cell_problems(directory, record, conditions)
     )
 
 
-def _checkpoint_intact(record: dict[str, Any] | None, directory: Path) -> bool:
-    """Whether a done cell's checkpoint is there as its cell.json records it."""
-    if not record or record.get("status") != "done":
-        return False
+def _stored_checkpoint(
+    record: dict[str, Any] | None, directory: Path, key: str, cell: TrainCell
+) -> Checkpoint | None:
+    """A done cell's checkpoint when it is there as its cell.json records it and holds that
+    cell's model (else None: the cell is trained again)."""
+    if not record or record.get("status") != "done" or record.get("key") != key:
+        return None
+    path = directory / store.CHECKPOINT_FILE
     expected = (record.get("artefacts") or {}).get(store.CHECKPOINT_FILE)
-    return isinstance(expected, dict) and (
-        file_problem(directory / store.CHECKPOINT_FILE, expected) is None
-    )
+    if not isinstance(expected, dict) or file_problem(path, expected) is not None:
+        return None
+    try:
+        checkpoint = read_checkpoint(path)
+    except ConfigError:
+        return None
+    return checkpoint if cell_checkpoint_problem(checkpoint, key, cell) is None else None
 
 
 def execute_cell(
@@ -107,18 +121,7 @@ def _execute(
     directory.mkdir(parents=True, exist_ok=True)
     remove_temporaries(directory)
     started = time.perf_counter()
-    fields: dict[str, Any] = {
-        "key": key,
-        "model": cell.model,
-        "builds": protocol.model_entries[cell.model].model,
-        "options": protocol.model_entries[cell.model].options,
-        "regime": cell.regime,
-        "seed": cell.seed,
-        "fold": cell.fold,
-        "protocol": protocol.name,
-        "conditions_hash": tests,
-        "threads": protocol.executor.threads,
-    }
+    fields = _cell_fields(protocol, cell, key, tests)
     try:
         fields.update(_train_and_evaluate(protocol, cell, directory, stored, progress, source))
         fields.update(artefacts=store.artefacts(directory), status="done")
@@ -135,21 +138,59 @@ def _execute(
     return record.model_dump()
 
 
+def _cell_fields(protocol: Protocol, cell: TrainCell, key: str, tests: str) -> dict[str, Any]:
+    """The fields of a cell's cell.json known before it runs."""
+    return {
+        "key": key,
+        "model": cell.model,
+        "builds": protocol.model_entries[cell.model].model,
+        "options": protocol.model_entries[cell.model].options,
+        "regime": cell.regime,
+        "seed": cell.seed,
+        "fold": cell.fold,
+        "protocol": protocol.name,
+        "conditions_hash": tests,
+        "threads": protocol.executor.threads,
+    }
+
+
+def record_lost_cell(
+    run_dir: Path, protocol: Protocol, cell: TrainCell, error: str
+) -> dict[str, Any]:
+    """Record a cell whose worker process died as failed with `error` (unless it was stored
+    before the worker died) and remove the temporaries the worker left; its cell.json."""
+    key = cell_key(protocol, cell)
+    directory = store.cell_dir(run_dir, key)
+    tests = conditions_hash(protocol)
+    stored = read_cell(run_dir, key)
+    if is_stored(stored, tests, directory):
+        return stored
+    directory.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(directory)
+    fields = _cell_fields(protocol, cell, key, tests)
+    record = store.CellRecord(**fields, status="failed", error=error)
+    store.write_record(directory / store.CELL_FILE, record)
+    return record.model_dump()
+
+
 def _adopt(
     source: Path, model: torch.nn.Module, directory: Path, metadata: dict[str, Any]
 ) -> dict[str, Any]:
     """Store a trained checkpoint in the cell and load it; the training fields of cell.json.
 
-    The runner's checkpoint.pt is copied as it is; a plain state_dict or saved module is
-    stored as a checkpoint.pt with the cell's `metadata` (best epoch unknown)."""
-    checkpoint = read_checkpoint(source)
-    if checkpoint.foreign:
-        buffer = io.BytesIO()
-        payload = {"state_dict": checkpoint.state_dict, "best_epoch": None, "metadata": metadata}
-        torch.save(payload, buffer)
-        write_bytes(directory / store.CHECKPOINT_FILE, buffer.getvalue())
-    else:
-        write_bytes(directory / store.CHECKPOINT_FILE, source.read_bytes())
+    It is stored as a checkpoint.pt with its own metadata (the cell's `metadata` for a plain
+    state_dict or saved module, best epoch unknown) and the cell's key. `source` was read by
+    the parent first (match_checkpoints), a saved module only under `--trust-pickle`."""
+    checkpoint = read_checkpoint(source, trust_pickle=True)
+    recorded = {**(checkpoint.metadata or metadata), "key": metadata["key"]}
+    payload = {
+        "state_dict": checkpoint.state_dict,
+        "best_epoch": checkpoint.best_epoch,
+        "metadata": recorded,
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_bytes(directory / store.CHECKPOINT_FILE, buffer.getvalue())
     model.load_state_dict(checkpoint.state_dict)
     return {
         "best_epoch": checkpoint.best_epoch,
@@ -173,11 +214,13 @@ def _train_and_evaluate(
     split = fold_split(dataset, protocol.dataset, cell.fold)
     device = resolve_device(protocol.device)
     model = build_cell_model(protocol, cell, dataset.info)
+    refuse_feature_stage(protocol, cell.model, model)
     means = TrainMeans(dataset, split.train)
-    if _checkpoint_intact(stored, directory):
+    key = directory.name
+    reused = _stored_checkpoint(stored, directory, key, cell)
+    if reused is not None:
         assert stored is not None
-        payload = load_checkpoint(directory / store.CHECKPOINT_FILE)
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(reused.state_dict)
         training = {k: stored[k] for k in TRAINING_FIELDS if k in stored}
     elif source is not None:
         metadata = checkpoint_metadata(protocol, cell, dataset.info)
@@ -198,10 +241,10 @@ def _train_and_evaluate(
         means=means,
     )
     meta = dataset.meta.set_index(pd.Index(dataset.ids, name="sample_id"))
-    store.write_parquet(
-        directory / store.PREDICTIONS_FILE, predictions_frame(cell, conditions, outputs, meta)
-    )
-    store.write_parquet(directory / store.RECORDS_FILE, records_frame(outputs))
+    identity = store.cell_identity(key, conditions_hash(protocol))
+    predictions = predictions_frame(cell, conditions, outputs, meta)
+    store.write_parquet(directory / store.PREDICTIONS_FILE, predictions, identity)
+    store.write_parquet(directory / store.RECORDS_FILE, records_frame(outputs), identity)
     info = dataset.info
     return {
         **training,

@@ -1,8 +1,10 @@
 """What a cell's checkpoint.pt records about its model, and which train cell a checkpoint is.
 
-fit stores `metadata` beside the weights; `match_checkpoints` maps checkpoint files onto the
-train cells of a protocol, refusing (one line naming the checkpoint and the field) any that
-was built differently, trained on another data set or is not a cell of the protocol.
+fit stores `metadata` (the cell key among it) beside the weights; `cell_checkpoint_problem`
+says when a cell's stored checkpoint is another cell's; `match_checkpoints` maps checkpoint
+files onto the train cells of a protocol, refusing (one line naming the checkpoint and the
+field) any that was built differently, trained on another data set or is not a cell of the
+protocol.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 from tacfn import __version__
 from tacfn.core.errors import ConfigError
-from tacfn_robust.protocols.grid import TrainCell
+from tacfn_robust.protocols.grid import TrainCell, cell_key
 from tacfn_robust.protocols.schema import Protocol
 
 METADATA_FIELDS = (
@@ -50,9 +52,11 @@ def dataset_spec(protocol: Protocol) -> dict[str, Any]:
 
 
 def checkpoint_metadata(protocol: Protocol, cell: TrainCell, info: Any) -> dict[str, Any]:
-    """What checkpoint.pt records about the model of a cell (model, build, data, regime, ...)."""
+    """What checkpoint.pt records about the model of a cell (its key, model, build, data,
+    regime, ...)."""
     entry = protocol.model_entries[cell.model]
     return {
+        "key": cell_key(protocol, cell),
         "model": cell.model,
         "builds": entry.model,
         "preset": protocol.preset,
@@ -67,21 +71,35 @@ def checkpoint_metadata(protocol: Protocol, cell: TrainCell, info: Any) -> dict[
     }
 
 
-def _unpickle(path: Path) -> Any:
-    """A checkpoint file's object: weights only first; a saved module (torch.save(model)) is
-    unpickled in full, which runs code named in the file (evaluate files you trust)."""
+def _unpickle(path: Path, trust_pickle: bool) -> Any:
+    """A checkpoint file's object, weights only (tensors and plain values); a saved module
+    (torch.save(model)) is unpickled in full, which runs code named in the file, only with
+    `trust_pickle` (`evaluate --trust-pickle`)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ConfigError(f"checkpoint {path}: no such file") from None
-    except pickle.UnpicklingError:
-        pass
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # not a pickle torch can read at all
+            raise _unreadable(path, _weights_reason(exc)) from None
+        if not trust_pickle:
+            raise ConfigError(
+                f"checkpoint {path}: holds objects beyond tensors and plain values (a saved "
+                "module?), and unpickling them runs code the file names; expected a state_dict "
+                "or a checkpoint.pt, or --trust-pickle for a file you trust"
+            ) from None
     except Exception as exc:
         raise _unreadable(path, exc) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise _unreadable(path, exc) from None
+
+
+def _weights_reason(exc: Exception) -> Exception:
+    """torch's weights-only failure, its own reason (after "WeightsUnpickler error:") kept."""
+    reason = str(exc).partition("WeightsUnpickler error:")[2].strip().split("\n\n")[0]
+    return pickle.UnpicklingError(reason) if reason else exc
 
 
 def _unreadable(path: Path, exc: Exception) -> ConfigError:
@@ -98,16 +116,11 @@ class Checkpoint:
     metadata: dict[str, Any] | None = None
     best_epoch: int | None = None
 
-    @property
-    def foreign(self) -> bool:
-        """Written outside the runner (a plain state_dict, a saved module, no metadata)."""
-        return self.metadata is None
 
-
-def read_checkpoint(path: Path) -> Checkpoint:
-    """A checkpoint.pt of the runner, a dict holding `state_dict`, a plain state_dict or a saved
-    nn.Module; anything else is a one-line ConfigError."""
-    payload = _unpickle(path)
+def read_checkpoint(path: Path, trust_pickle: bool = False) -> Checkpoint:
+    """A checkpoint.pt of the runner, a dict holding `state_dict`, a plain state_dict or (with
+    `trust_pickle`) a saved nn.Module; anything else is a one-line ConfigError."""
+    payload = _unpickle(path, trust_pickle)
     if isinstance(payload, torch.nn.Module):
         return Checkpoint(path, payload.state_dict())
     if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
@@ -132,10 +145,19 @@ def read_checkpoint(path: Path) -> Checkpoint:
     )
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The payload of a checkpoint.pt the runner wrote (weights only), or a one-line ConfigError."""
-    checkpoint = read_checkpoint(path)
-    return {"state_dict": checkpoint.state_dict, "best_epoch": checkpoint.best_epoch}
+def cell_checkpoint_problem(checkpoint: Checkpoint, key: str, cell: TrainCell) -> str | None:
+    """Why a cell's stored checkpoint is not the model of cell `key` (None when it is): its
+    metadata names another key, or (a checkpoint written before keys were recorded) another
+    model, regime, seed or fold."""
+    meta = checkpoint.metadata
+    if meta is None:
+        return f"{checkpoint.path}: records no cell metadata; expected cell {key!r}"
+    if meta.get("key", key) != key:
+        return f"{checkpoint.path}: holds cell {meta['key']!r}; expected {key!r}"
+    found = TrainCell(meta["model"], meta["regime"], meta["seed"], meta["fold"])
+    if found != cell:
+        return f"{checkpoint.path}: holds cell {_label(found)}; expected {_label(cell)}"
+    return None
 
 
 def fit_problem(state_dict: dict[str, torch.Tensor], model: torch.nn.Module) -> str | None:

@@ -68,6 +68,11 @@ def resolve_point(sweep: Sweep, point: float, is_level: bool) -> tuple[Axis, boo
             f"corruption {sweep.corruption!r} is swept over {info['param']!r}, "
             f"not {param!r}; expected param: {info['param']}"
         )
+    if param in sweep.params:
+        raise ConfigError(
+            f"{param}: {sweep.params[param]!r} is fixed and swept at once; expected either "
+            f"a fixed {param} or {param} in the swept values"
+        )
     level = int(point)
     value = (info["identity"] if level == 0 else info["levels"][level - 1]) if is_level else point
     fixed = tuple(sorted(sweep.params.items()))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from tacfn.core.batch import Batch
+from tacfn.core.errors import ConfigError, DataError
+from tacfn.data.base import all_finite
 from tacfn.models.base import splits_encode_fuse
+from tacfn.train.predict import check_logits
 from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
 from tacfn_robust.protocols.grid import Condition
+from tacfn_robust.protocols.schema import Protocol, sweep_parts
 
 
 @dataclass
@@ -49,17 +53,67 @@ class ConditionOutput:
         return torch.cat(self.logits), torch.cat(self.labels)
 
 
+def feature_stage_fields(protocol: Protocol) -> list[str]:
+    """YAML paths of the test sweeps and train corruptions that fill at `stage: feature`."""
+    found = [path for path, sweep in sweep_parts(protocol.test.sweeps) if sweep.stage == "feature"]
+    found += [
+        f"train.regimes.{name}[{i}]"
+        for name, specs in protocol.train.regimes.items()
+        for i, spec in enumerate(specs)
+        if spec.params.get("stage") == "feature"
+    ]
+    return found
+
+
+def refuse_feature_stage(protocol: Protocol, name: str, model: Any) -> None:
+    """ConfigError when `protocol` fills at `stage: feature` and model entry `name` (a model or
+    its class) lacks the encode/fuse split through which that fill reaches encoder outputs."""
+    fields = feature_stage_fields(protocol)
+    if fields and not splits_encode_fuse(model):
+        raise ConfigError(
+            f"{fields[0]}: stage: feature fills encoder outputs, but model {name!r} has no "
+            "encode/fuse split (modalities, encode_modality, fuse) to apply it, so it would "
+            "ignore the fill; expected stage: input or a model with tacfn.models.FusionModel's "
+            "interface"
+        )
+
+
+def _own_copy(batch: Batch, modalities: Collection[str]) -> Batch:
+    """`batch` with private copies of the inputs of `modalities`, of the presence masks and
+    of the feature fills: what one condition may change in place without changing what
+    another condition sees."""
+    return replace(
+        batch,
+        inputs={m: x.clone() if m in modalities else x for m, x in batch.inputs.items()},
+        present={m: p.clone() for m, p in batch.present.items()},
+        feature_fill=dict(batch.feature_fill),
+    )
+
+
 def _features(
     model: Any, batch: Batch, names: Sequence[str], cache: dict[str, torch.Tensor] | None
 ) -> dict[str, torch.Tensor]:
-    """Encoder outputs of `names`, taken from `cache` for modalities it already holds."""
+    """Encoder outputs of `names`: private copies of those in `cache`, the others encoded."""
     feats = {}
     for name in names:
         if cache is not None and name in cache:
-            feats[name] = cache[name]
+            feats[name] = cache[name].clone()
         else:
             feats[name] = model.encode_modality(name, batch.inputs[name])
     return feats
+
+
+def _check_inputs(corrupted: Corrupted, seen: Collection[str], where: str) -> None:
+    """DataError naming `where` when a corruption left NaN or Inf in an input it changed that
+    the model sees (`seen`)."""
+    for m in sorted(corrupted.touched & frozenset(seen)):
+        x = corrupted.batch.inputs[m]
+        if not all_finite(x):
+            bad = int((~torch.isfinite(x)).sum())
+            raise DataError(
+                f"{where}: the corrupted {m} input holds {bad} NaN/Inf values; expected the "
+                "corruption to give finite values"
+            )
 
 
 @torch.no_grad()
@@ -84,6 +138,12 @@ def evaluate(
     modalities are re-encoded. Without it, or for a model without the encode/fuse split
     (tacfn.models.base.splits_encode_fuse), every condition runs the full forward pass. Both
     give identical logits (eval-mode outputs of a sample never depend on its batch).
+
+    Each condition corrupts and shows the model its own copy of every tensor the model sees
+    (inputs, presence masks, encoder outputs), never the labels, so a model or corruption that
+    changes its input in place changes no other condition. A condition whose corrupted inputs
+    or logits hold NaN/Inf, or whose logits do not have the data set's shape
+    (tacfn.train.predict.check_logits), is a DataError naming it.
     """
     reuse = reuse and splits_encode_fuse(model)
     model.eval()
@@ -91,15 +151,20 @@ def evaluate(
     bound = [bind(c, means) for c in conditions]
     for clean in dataset.iter_batches(indices, batch_size):
         clean = clean.to(device)
-        cache = _features(model, clean, model.modalities, None) if reuse else None
+        if reuse:
+            cache = _features(model, _own_copy(clean, model.modalities), model.modalities, None)
         for condition in bound:
-            corrupted = corrupt(clean, condition, seed)
+            where = f"condition {condition.condition.id!r}"
+            seen = condition.touches & frozenset(model.modalities) if reuse else clean.modalities
+            corrupted = corrupt(_own_copy(clean, seen), condition, seed)
+            _check_inputs(corrupted, seen, where)
             batch = corrupted.batch
             if reuse:
                 keep = {m: f for m, f in cache.items() if m not in corrupted.touched}
                 feats = _features(model, batch, model.modalities, keep)
                 logits = model.fuse(feats, batch.present, batch.feature_fill, batch.fill_seeds)
             else:
-                logits = model(batch)
+                logits = model(batch.without_labels())
+            check_logits(logits, len(batch), dataset.info, where)
             outputs[condition.condition.id].add(logits, corrupted)
     return outputs

@@ -23,7 +23,14 @@ from tacfn.core.store import (
     sweep_target,
 )
 from tacfn_robust.protocols.fills import STAND_IN_MEAN, needs_mean
-from tacfn_robust.protocols.schema import JointSweep, Protocol, Sweep, declared_dump, grid_axes
+from tacfn_robust.protocols.schema import (
+    JointSweep,
+    Protocol,
+    Sweep,
+    declared_dump,
+    grid_axes,
+    sweep_parts,
+)
 
 
 @dataclass(frozen=True)
@@ -161,8 +168,17 @@ _AXIS_KEYS = {
 
 def conditions_hash(protocol: Protocol) -> str:
     """Hash of what determines a trained model's predictions: every field declared to affect
-    predictions."""
-    return digest(declared_dump(protocol, {"predictions"}))
+    predictions.
+
+    A sweep value that 6 significant digits do not hold exactly (0.5000001) adds a mark:
+    its condition id was once rounded (p=0.5), so predictions stored under that id are
+    evaluated again rather than left out of the report.
+    """
+    content = declared_dump(protocol, {"predictions"})
+    values = [v for _, s in sweep_parts(protocol.test.sweeps) for v in s.values or ()]
+    if any(float(f"{v:g}") != v for v in values):
+        content["condition_ids"] = "exact"
+    return digest(content)
 
 
 def _points(sweep: Sweep, resolve: Any) -> list[tuple[Axis, bool]]:

@@ -63,6 +63,34 @@ class _ProtocolLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _plain_number(loader: _ProtocolLoader, node: yaml.ScalarNode, construct: Any) -> Any:
+    """An int or float scalar, refusing YAML 1.1 forms that YAML 1.2 reads otherwise: octal
+    with a leading 0 (010 is 8) and base 60 (1:00 is 60)."""
+    text = str(node.value).replace("_", "").lstrip("+-")
+    if ":" in text:
+        problem = "a YAML 1.1 base-60 number"
+    elif re.fullmatch(r"0[0-7]+", text) and int(text, 8) != int(text):
+        problem = "a YAML 1.1 octal number"
+    else:
+        return construct(loader, node)
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"{excerpt(node.value)} is {problem} (it reads as {construct(loader, node)!r}); "
+        "expected a decimal number, or quotes for text",
+        node.start_mark,
+    )
+
+
+_ProtocolLoader.add_constructor(
+    "tag:yaml.org,2002:int",
+    lambda loader, node: _plain_number(loader, node, yaml.SafeLoader.construct_yaml_int),
+)
+_ProtocolLoader.add_constructor(
+    "tag:yaml.org,2002:float",
+    lambda loader, node: _plain_number(loader, node, yaml.SafeLoader.construct_yaml_float),
+)
+
 # YAML 1.2 floats without a dot (1e-3), which YAML 1.1 reads as strings: with strict types a
 # learning rate written 1e-3 would otherwise be refused as a string.
 _ProtocolLoader.add_implicit_resolver(
@@ -226,8 +254,8 @@ def _one_line(error: dict[str, Any]) -> str:
 
 
 def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
-    """(protocol, "", "") when valid (schema and every check that needs no loaded data), else
-    (None, yaml path, one-line problem)."""
+    """(protocol, "", "") when valid (schema and every check that needs no loaded data and
+    imports no module the protocol names), else (None, yaml path, one-line problem)."""
     try:
         protocol = Protocol.model_validate(data)
     except ValidationError as exc:
@@ -235,7 +263,7 @@ def _first_error(data: dict[str, Any]) -> tuple[Protocol | None, str, str]:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return None, _yaml_path(tuple(errors[0]["loc"])), _one_line(errors[0]) + more
     try:
-        check_protocol(protocol, static_description(protocol))
+        check_protocol(protocol, static_description(protocol, imports=False), imports=False)
     except CheckFailed as exc:
         return None, exc.path, str(exc)
     return protocol, "", ""
@@ -275,6 +303,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
         raise ConfigError(f"--set {key}=...: {len(raw)} characters; expected at most {MAX_BYTES}")
     try:
         value = load_yaml(raw)
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"--set {_clip(assignment)}: {exc.problem}") from None
     except (yaml.YAMLError, RecursionError):
         raise ConfigError(f"--set {_clip(assignment)}: value is not valid YAML") from None
     out = copy.deepcopy(data)

@@ -8,7 +8,12 @@ from pathlib import Path
 from tacfn.core import store
 from tacfn.core.errors import ConfigError, DataError
 from tacfn_robust.protocols.cell_task import is_stored
-from tacfn_robust.protocols.checks import CheckFailed, check_protocol, static_description
+from tacfn_robust.protocols.checks import (
+    CheckFailed,
+    check_protocol,
+    check_trust,
+    static_description,
+)
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.grid import (
@@ -54,22 +59,28 @@ def _check_data_path(protocol: Protocol) -> None:
 
 def plan(protocol: Protocol, run_dir: Path | None = None, unpickle: bool = True) -> Plan:
     """Check the protocol against the data set, expand the grid (train cells and test
-    conditions) and find the stored cells; nothing is written.
+    conditions) and find the stored cells; nothing is written. A run directory `run` may not
+    write (tacfn.core.store.check_run_dir) is a PathError before any data is loaded.
 
     unpickle=False plans a pickled data set (one given split, fixed modalities) from its
     description without loading it, as --dry-run does: unpickling runs code.
     """
+    run_dir = store.check_run_dir(run_dir if run_dir is not None else default_run_dir(protocol))
     _check_data_path(protocol)
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(protocol)
-    if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
-        data = static_description(protocol)
-    else:
-        data = load_dataset(protocol.dataset).description
-    assert data is not None
+    dataset = None
     try:
+        check_trust(protocol)  # before the loader, which the protocol may name
+        if not unpickle and protocol.dataset.name in PICKLED_DATASETS:
+            data = static_description(protocol)
+        else:
+            dataset = load_dataset(protocol.dataset)
+            data = dataset.description
+        assert data is not None
         check_protocol(protocol, data)
     except CheckFailed as exc:
         raise ConfigError(f"protocol {protocol.name!r}: {exc}") from None
+    if dataset is not None:
+        dataset.splits(protocol.dataset.folds)  # each split checked (tacfn.data.base.check_split)
     folds = data.fold_count(protocol.dataset.folds)
     assert folds is not None
     cells = train_cells(protocol, folds)

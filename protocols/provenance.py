@@ -16,6 +16,7 @@ import yaml
 from tacfn.core import store
 from tacfn.core.io import write_text
 from tacfn_robust.protocols.datasets import load_dataset
+from tacfn_robust.protocols.grid import conditions_hash
 from tacfn_robust.protocols.loading import protocol_hash
 from tacfn_robust.protocols.planning import Plan
 from tacfn_robust.protocols.rerun_policy import recorded
@@ -74,6 +75,7 @@ def write_protocol_files(p: Plan) -> dict[str, Any]:
             for c in p.cells
         ],
         "conditions": [c.id for c in p.conditions],
+        "conditions_hash": conditions_hash(p.protocol),
         "skipped": list(load_dataset(p.protocol.dataset).skipped),
     }
     write_text(p.run_dir / store.PROTOCOL_YAML, yaml.safe_dump(data, sort_keys=False))

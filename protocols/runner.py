@@ -16,12 +16,13 @@ from typing import Any
 from tacfn.core import store
 from tacfn.core.errors import ConfigError
 from tacfn.core.io import directory_lock, remove_temporaries
-from tacfn_robust.protocols.cell_task import execute_cell
+from tacfn_robust.protocols.cell_task import execute_cell, record_lost_cell
 from tacfn_robust.protocols.checkpoints import checkpoint_grid, match_checkpoints, read_checkpoint
 from tacfn_robust.protocols.datasets import load_dataset
 from tacfn_robust.protocols.executors import (
     Executor,
     Relay,
+    Task,
     check_executor,
     check_not_bootstrapping,
     make_executor,
@@ -163,6 +164,7 @@ def evaluate_checkpoints(
     fail_fast: bool = False,
     events: RunEvents | None = None,
     report: bool = True,
+    trust_pickle: bool = False,
 ) -> RunResult:
     """Evaluate already-trained models under a protocol's test sweeps into a run directory.
 
@@ -170,15 +172,17 @@ def evaluate_checkpoints(
     `checkpoints` ((protocol model name, file) pairs). A file is a checkpoint.pt of the runner,
     a plain state_dict or a saved module (torch.save(model)); one without the runner's
     metadata stands for the protocol's first regime, seed and fold and must fit the model's
-    keys. Without `run_dir`, the grid is narrowed to the models, regimes, seeds and folds the
-    checkpoints name. Each must be a train cell of the protocol (model built alike, same data
-    set, regime, a seed and fold of the protocol) and every cell needs one; otherwise a
-    one-line ConfigError names the checkpoint and field.
+    keys. A saved module is unpickled in full, which runs code the file names: only with
+    `trust_pickle`, and never for a run directory's own checkpoints. Without `run_dir`, the
+    grid is narrowed to the models, regimes, seeds and folds the checkpoints name. Each must
+    be a train cell of the protocol (model built alike, same data set, regime, a seed and fold
+    of the protocol) and every cell needs one; otherwise a one-line ConfigError names the
+    checkpoint and field.
     """
     kind, address = _executor(protocol, executor, address)
     p = plan(protocol, Path(out) if out is not None else None)
     pairs = list(checkpoints.items() if isinstance(checkpoints, Mapping) else checkpoints)
-    named = [(name, read_checkpoint(Path(path))) for name, path in pairs]
+    named = [(name, read_checkpoint(Path(path), trust_pickle)) for name, path in pairs]
     if run_dir is not None:
         named += [(None, read_checkpoint(path)) for path in _run_checkpoints(Path(run_dir))]
     elif (narrowed := checkpoint_grid(protocol, named)) is not protocol:
@@ -226,6 +230,7 @@ def _execute_plan(
         prepare_run_dir(p.run_dir)
         with directory_lock(p.run_dir, store.RUN_LOCK, wait=False, what="running a protocol"):
             remove_temporaries(p.run_dir, store.ROOT_FILES)
+            _remove_cell_temporaries(p.run_dir)
             p.done = stored_cells(p)
             skipped = write_protocol_files(p)["skipped"]
             if skipped:
@@ -239,6 +244,16 @@ def _execute_plan(
             return RunResult(p.run_dir, cells, Path(build_report(p.run_dir)), len(p.done))
     finally:
         pool.close()
+
+
+def _remove_cell_temporaries(run_dir: Path) -> None:
+    """Remove the temporaries a killed run left in any cell directory (also of cells stored
+    since, which no cell of this run rewrites); call it under the run lock."""
+    root = store.cells_root(run_dir)
+    if root.is_dir() and not root.is_symlink():
+        for directory in root.iterdir():
+            if directory.is_dir() and not directory.is_symlink():
+                remove_temporaries(directory)
 
 
 def _run_cells(
@@ -261,11 +276,14 @@ def _run_cells(
     def receive(message: tuple[str, dict[str, Any]]) -> None:
         events.epoch(message[0], epochs, message[1])
 
+    def lost(task: Task, reason: str) -> dict[str, Any]:
+        return record_lost_cell(p.run_dir, protocol, task[2], reason)
+
     try:
         tasks = [
             (str(p.run_dir), data, c, Relay(c.label, receive), sources.get(c)) for c in p.pending
         ]
-        for record in pool.run(execute_cell, tasks, receive):
+        for record in pool.run(execute_cell, tasks, receive, lost):
             records[record["key"]] = record
             events.cell_finished(record, len(records), len(p.cells))
             if record["status"] != "done" and fail_fast:

@@ -11,9 +11,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tacfn.core.errors import excerpt, suggest
 
@@ -21,6 +32,10 @@ DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
 MAX_CONDITIONS = 2000  # test conditions of a cell; the cost per condition: docs/protocols.md
+# torch threads of a cell and parallel cells: beyond any one machine's cores (the OpenMP runtime
+# aborts the process at about 100,000 threads; a Dask LocalCluster starts every worker at once)
+THREADS_LIMIT = 1024
+WORKERS_LIMIT = 1024
 
 Effect = Literal["training", "predictions", "protocol", "report", "nothing"]
 
@@ -58,6 +73,32 @@ PREDICTIONS = Affects("predictions")
 PROTOCOL = Affects("protocol")
 REPORT = Affects("report")
 NOTHING = Affects("nothing")
+
+
+def nonfinite(data: Any, path: str = "") -> tuple[str, float] | None:
+    """(YAML path, value) of the first NaN or infinite number anywhere in `data`, else None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path, data
+    items: Any = ()
+    if isinstance(data, dict):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, list | tuple):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    for where, value in items:
+        found = nonfinite(value, where)
+        if found is not None:
+            return found
+    return None
+
+
+def repeated(values: list[Any]) -> Any:
+    """The first value that occurs twice in `values`, else None."""
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 class Strict(BaseModel):
@@ -127,6 +168,14 @@ class Sweep(BaseModel):
             raise ValueError(f"levels {excerpt(self.levels)} out of range; expected integers 0..5")
         if self.values is not None and any(not math.isfinite(v) for v in self.values):
             raise ValueError(f"values {excerpt(self.values)} must be finite numbers")
+        if self.values is not None:
+            self.values = [v + 0.0 for v in self.values]  # -0.0 is the point 0.0
+        again = repeated(points)
+        if again is not None:
+            which = "values" if self.values is not None else "levels"
+            raise ValueError(
+                f"{which} {excerpt(points)} repeat {again!r}; expected each point once"
+            )
         return self
 
     @property
@@ -146,6 +195,12 @@ class JointSweep(BaseModel):
     def _two_corruption_sweeps(self) -> JointSweep:
         if any(s.kind != "corruption" for s in self.joint):
             raise ValueError("a joint sweep combines two corruption sweeps, not subsets")
+        first, second = self.joint
+        if (first.corruption, first.modality) == (second.corruption, second.modality):
+            raise ValueError(
+                f"joint sweeps {first.corruption}[{first.modality}] with itself; expected two "
+                "different axes (another corruption or modality), or one sweep"
+            )
         return self
 
 
@@ -155,6 +210,19 @@ def declared_points(sweep: Sweep | JointSweep) -> int:
     if isinstance(sweep, JointSweep):
         return math.prod(declared_points(s) for s in sweep.joint)
     return len(sweep.values if sweep.values is not None else sweep.levels or [])
+
+
+def _sweep_kind(data: Any) -> str:
+    """The tag of a sweep entry: JointSweep when it has `joint`, else Sweep."""
+    joint = isinstance(data, JointSweep) or (isinstance(data, dict) and "joint" in data)
+    return "JointSweep" if joint else "Sweep"
+
+
+# a test sweep: errors of an entry name the one kind it is (not both members of the union)
+AnySweep = Annotated[
+    Annotated[Sweep, Tag("Sweep")] | Annotated[JointSweep, Tag("JointSweep")],
+    Discriminator(_sweep_kind),
+]
 
 
 def sweep_parts(sweeps: list[Sweep | JointSweep]) -> list[tuple[str, Sweep]]:
@@ -184,6 +252,13 @@ class DatasetSpec(Strict):
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> DatasetSpec:
+        for key, value in self.options.items():
+            field = getattr(self, key) if key in type(self).model_fields else None
+            if field is not None and field != value:
+                raise ValueError(
+                    f"options.{key}: {excerpt(value)} disagrees with {key}: {excerpt(field)}; "
+                    f"expected the setting once, as dataset.{key}"
+                )
         if self.name in DATASETS_NEEDING_PATH and not self.path:
             raise ValueError(
                 f"data set {self.name!r} needs path; expected the folder or file that holds it "
@@ -253,7 +328,7 @@ class TestSpec(Strict):
 
     batch_size: Annotated[PositiveInt, PROTOCOL] = 64
     seed: Annotated[int, PREDICTIONS] = 0
-    sweeps: Annotated[list[Sweep | JointSweep], PREDICTIONS] = Field(default_factory=list)
+    sweeps: Annotated[list[AnySweep], PREDICTIONS] = Field(default_factory=list)
 
     @field_validator("sweeps")
     @classmethod
@@ -313,6 +388,14 @@ class ExecutorSpec(Strict):
     address: Annotated[str | None, NOTHING] = None
     threads: Annotated[PositiveInt, NOTHING] = 1
 
+    @field_validator("workers", "threads")
+    @classmethod
+    def _within_limit(cls, count: int | str, info: ValidationInfo) -> int | str:
+        limit = THREADS_LIMIT if info.field_name == "threads" else WORKERS_LIMIT
+        if isinstance(count, int) and count > limit:
+            raise ValueError(f"{count} is more than any machine's cores; expected at most {limit}")
+        return count
+
 
 class Protocol(Strict):
     """A validated protocol with defaults filled."""
@@ -334,6 +417,20 @@ class Protocol(Strict):
     output: Annotated[str | None, NOTHING] = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     device: Annotated[Literal["auto", "cpu", "cuda"], NOTHING] = "auto"
+    # Lets the names above be "module:attr" targets that the run imports (code the file
+    # names; tacfn_robust.protocols.checks.check_trust). Changes nothing computed.
+    trust_code: Annotated[bool, NOTHING] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_numbers(cls, data: Any) -> Any:
+        found = nonfinite(data)
+        if found is not None:
+            raise ValueError(
+                f"{found[0]}: {found[1]!r} is not a finite number; expected a finite number "
+                "(no .inf, .nan or a number as large as 1e400)"
+            )
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -375,6 +472,17 @@ class Protocol(Strict):
             )
         return name
 
+    @field_validator("output")
+    @classmethod
+    def _output_inside(cls, output: str | None) -> str | None:
+        parts = PurePath(output).parts if output is not None else ()
+        if output is not None and (not parts or PurePath(output).is_absolute() or ".." in parts):
+            raise ValueError(
+                f"{excerpt(output)} leaves the working directory; expected a relative "
+                "folder without '..' (e.g. runs/mine), or --out on the command line"
+            )
+        return output
+
     @field_validator("seeds")
     @classmethod
     def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
@@ -391,6 +499,10 @@ class Protocol(Strict):
         if folds is not None and (not folds or any(f < 0 for f in folds)):
             raise ValueError(
                 f"folds {excerpt(folds)}; expected a non-empty list of fold indices >= 0"
+            )
+        if folds is not None and repeated(folds) is not None:
+            raise ValueError(
+                f"folds {excerpt(folds)} repeat fold {repeated(folds)}; expected each fold once"
             )
         return folds
 

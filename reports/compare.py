@@ -131,11 +131,11 @@ def comparison(run_a: Run, run_b: Run) -> dict[str, Any]:
 
 def compare_runs(run_a: str | Path, run_b: str | Path, out: str | Path | None = None) -> Path:
     """Compare run B with run A; write comparison.json, comparison.html and comparison.png
-    under `out` (default: B's directory/compare) and return the JSON's path."""
+    under `out` (default: B's directory/compare; never in a run's own entries:
+    tacfn.core.store.check_output) and return the JSON's path."""
     loaded_a, loaded_b = load_run(run_a), load_run(run_b)
+    directory = store.check_output(out if out is not None else loaded_b.root / "compare")
     result = comparison(loaded_a, loaded_b)
-    directory = Path(out) if out is not None else loaded_b.root / "compare"
-    directory.mkdir(parents=True, exist_ok=True)
     path = store.write_json(directory / COMPARISON_JSON, result)
     write_page(result, directory)
     return Path(path)

@@ -123,7 +123,7 @@ def test_mismatched_checkpoints_are_refused_in_one_line(trained, tmp_path, capsy
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(b"not a checkpoint")
     err = _one_line_error(capsys, ["evaluate", "smoke", "--checkpoint", f"concat={damaged}", *out])
-    assert err.startswith(f"error: checkpoint {damaged}: not a readable checkpoint (")
+    assert err.startswith(f"error: checkpoint {damaged}: not a readable checkpoint (Unsupported")
     assert not (tmp_path / "refused").exists()
 
 
@@ -170,10 +170,12 @@ def test_a_state_dict_from_ones_own_loop_evaluates_with_one_command(tmp_path, ca
     assert stored["metadata"]["model"] == "concat"
     assert all(torch.equal(stored["state_dict"][k], v) for k, v in model.state_dict().items())
     again = tmp_path / "from-module"
-    assert (
-        main(["evaluate", "smoke", "--checkpoint", f"concat={module}", "--out", str(again), *data])
-        == 0
-    )
+    evaluate_module = ["evaluate", "smoke", "--checkpoint", f"concat={module}", *data]
+    assert main([*evaluate_module, "--out", str(again)]) == 2  # unpickling runs code: opt in
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message and f"checkpoint {module}: holds objects beyond" in message
+    assert message.endswith("or --trust-pickle for a file you trust") and not again.exists()
+    assert main([*evaluate_module, "--trust-pickle", "--out", str(again)]) == 0
     (frame,) = _predictions(out).values()
     (same,) = _predictions(again).values()
     logits = [c for c in frame.columns if c.startswith("logit_")]

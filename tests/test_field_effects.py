@@ -92,9 +92,10 @@ BASE: dict[str, Any] = {
     "seeds": [0, 1],
     "folds": [0, 1],
     "report": {"metric": "accuracy", "reference": "concat", "focus": "tacfn", "ci": 0.95},
-    "output": "/tmp/walk",
+    "output": "runs/walk",
     "executor": {"kind": "local", "workers": "auto", "address": None, "threads": 1},
     "device": "cpu",
+    "trust_code": False,
 }
 
 # Where BASE holds an instance of each model that lives inside a list or mapping field.
@@ -111,11 +112,17 @@ def _sweep(**fields: Any) -> Callable[[dict[str, Any]], None]:
     return lambda data: data["test"]["sweeps"][0].update(fields)
 
 
+def _code_loader(data: dict[str, Any]) -> None:
+    """The synthetic loader named as "module:attr", which needs trust_code (it changes none)."""
+    data["dataset"]["name"] = "tacfn.data.synthetic:load_synthetic"
+    data["trust_code"] = True
+
+
 # Changes of the fields that have no automatic other value (see `other`).
 CHANGES: dict[str, Any] = {
     "name": "walk2",
     "description": "another text",
-    "dataset.name": "tacfn.data.synthetic:load_synthetic",
+    "dataset.name": _code_loader,
     "dataset.path": "/data/b",
     "dataset.size": 18,
     "dataset.duration": 0.6,
@@ -155,7 +162,7 @@ CHANGES: dict[str, Any] = {
     "report.metric": "macro_f1",
     "report.reference": "late",
     "report.focus": "late",
-    "output": "/tmp/walk2",
+    "output": "runs/walk2",
     "executor.kind": "dask",
     "executor.workers": 2,
     "executor.address": "tcp://scheduler:8786",

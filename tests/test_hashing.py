@@ -48,7 +48,7 @@ def test_digests_are_pinned() -> None:
         == "07c466c41323658b2f5f15898fcb513accfe7b1193fbfa9b48add2653b34bf6c"
     )
     key = params_key({"actors": 4, "frames": 4, "size": 32, "generator_version": 3})
-    assert key == "6341a75c036a3d4b"
+    assert key == "cfc8bb5895c910f7"
 
 
 def test_protocol_cell_and_condition_hashes_are_pinned() -> None:

@@ -83,7 +83,11 @@ def test_plugin_objects_by_module_attr_names(installed: Path, tmp_path: Path, mo
     model = f"{{name: mine, model: '{target}', options: {{hidden: 8}}}}"
     protocol = load_protocol(
         PROTOCOL,
-        ["dataset.name=tacfn_example_plugin.data:load_toy_emotions", f"models=[{model}]"],
+        [
+            "dataset.name=tacfn_example_plugin.data:load_toy_emotions",
+            f"models=[{model}]",
+            "trust_code=true",
+        ],
     )
     p = plan(protocol, tmp_path / "run")
     assert len(p.cells) == 2 and len(p.conditions) == 6

@@ -26,6 +26,8 @@ def undescribed(actors: int = 4, folds: int | None = None) -> EmotionDataset:
 
 
 register_dataset("undescribed_synthetic", undescribed)
+# A lazy target registered by code, as a plug-in's: validate reads its loader's description.
+register_dataset("described_synthetic", "tacfn.data.synthetic:load_synthetic")
 
 TYPOS = {
     "sweep": {
@@ -74,7 +76,7 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_validate_finds_a_modality_typo_through_the_loaders_description(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], typo: str
 ) -> None:
-    dataset = {"name": "tacfn.data.synthetic:load_synthetic", **TINY}
+    dataset = {"name": "described_synthetic", **TINY}
     path = protocol_file(tmp_path, dataset, typo)
     assert main(["protocols", "validate", str(path)]) == 2
     line = one_error_line(capsys)

@@ -102,9 +102,17 @@ def test_a_damaged_train_log_is_named(tmp_path: Path, capsys) -> None:
 
 def _stored_cell(tmp_path: Path) -> tuple[Path, dict]:
     directory = tmp_path / "cell"
-    io.write_bytes(directory / store.PREDICTIONS_FILE, b"PAR1 predictions PAR1")
+    directory.mkdir()
+    table = pd.DataFrame({"sample_id": ["s0"], "pred": [1]})
+    identity = store.cell_identity("cell", "h")
+    store.write_parquet(directory / store.PREDICTIONS_FILE, table, identity)
     io.write_bytes(directory / store.CHECKPOINT_FILE, b"weights")
-    record = {"status": "done", "conditions_hash": "h", "artefacts": store.artefacts(directory)}
+    record = {
+        "key": "cell",
+        "status": "done",
+        "conditions_hash": "h",
+        "artefacts": store.artefacts(directory),
+    }
     return directory, record
 
 
@@ -112,7 +120,7 @@ def test_a_cell_counts_as_stored_only_while_its_artefacts_match(tmp_path: Path) 
     directory, record = _stored_cell(tmp_path)
     assert is_stored(record, "h", directory)
     assert not is_stored(record, "other conditions", directory)
-    (directory / store.PREDICTIONS_FILE).write_bytes(b"PAR1 predictionX PAR1")  # same size
+    (directory / store.CHECKPOINT_FILE).write_bytes(b"weightX")  # same size
     assert not is_stored(record, "h", directory)
 
 

@@ -221,6 +221,7 @@ def simulate_run(
     # as the protocol runner: the current grid's cells and conditions
     record["cells"] = grid
     record["conditions"] = [c["condition"] for c in conds]
+    record["conditions_hash"] = conditions = f"sim-{values}"
     store.write_json(root / store.PROTOCOL_FILE, record)
     for entry in grid:
         model, regime, seed, fold = entry["model"], entry["regime"], entry["seed"], entry["fold"]
@@ -238,6 +239,7 @@ def simulate_run(
             "fold": fold,
             "status": "failed" if error else "done",
             "error": error,
+            "conditions_hash": conditions,
             "modalities": MODALITIES[model],
             "num_classes": len(CLASSES),
             "class_names": CLASSES,
@@ -261,15 +263,15 @@ def simulate_run(
             }
         ).to_csv(cell_dir / store.LOG_FILE, index=False)
         preds = _predictions(model, regime, seed, fold, conds, accuracy, n_samples, sim_seed)
-        store.write_parquet(cell_dir / store.PREDICTIONS_FILE, preds)
-        pd.DataFrame(
-            {
-                "condition": ["clean"],
-                "sample_id": ["s0000"],
-                "field": ["none"],
-                "value": [0.0],
-            }
-        ).to_parquet(cell_dir / store.RECORDS_FILE)
+        identity = store.cell_identity(key, conditions)
+        store.write_parquet(cell_dir / store.PREDICTIONS_FILE, preds, identity)
+        records = {
+            "condition": ["clean"],
+            "sample_id": ["s0000"],
+            "field": ["none"],
+            "value": [0.0],
+        }
+        store.write_parquet(cell_dir / store.RECORDS_FILE, pd.DataFrame(records), identity)
     return root
 
 

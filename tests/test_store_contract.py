@@ -13,7 +13,7 @@ from tacfn.core import store
 from tacfn.core.errors import DataError
 from tacfn_robust.protocols.conditions import resolve_point
 from tacfn_robust.protocols.evaluate import ConditionOutput
-from tacfn_robust.protocols.grid import TrainCell, cell_key, expand_conditions
+from tacfn_robust.protocols.grid import TrainCell, cell_key, conditions_hash, expand_conditions
 from tacfn_robust.protocols.loading import load_protocol
 from tacfn_robust.protocols.predictions import predictions_frame
 from tacfn_robust.protocols.rerun_policy import read_cell, recorded
@@ -55,13 +55,17 @@ def _write_run(root: Path) -> tuple[str, list]:
         for c in conditions
     }
     directory = store.cell_dir(root, key)
+    tests = conditions_hash(protocol)
     store.write_parquet(
-        directory / store.PREDICTIONS_FILE, predictions_frame(cell, conditions, outputs, meta)
+        directory / store.PREDICTIONS_FILE,
+        predictions_frame(cell, conditions, outputs, meta),
+        store.cell_identity(key, tests),
     )
     record = {
         "key": key,
         **dict(zip(store.RUN_KEYS, ("concat", "clean", 0, 0), strict=True)),
         "status": "done",
+        "conditions_hash": tests,
         "modalities": ["audio", "video"],
         "class_names": ["a", "b", "c"],
         "artefacts": store.artefacts(directory),
@@ -74,6 +78,7 @@ def _write_run(root: Path) -> tuple[str, list]:
             "protocol": protocol.model_dump(mode="json"),
             "cells": [{"key": key, "model": "concat", "regime": "clean", "seed": 0, "fold": 0}],
             "conditions": [c.id for c in conditions],
+            "conditions_hash": tests,
         },
     )
     return key, conditions

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tacfn.core.io import write_bytes
+from tacfn.core.store import check_output
 from tacfn_robust.reports.gate.regression import CheckResult
 from tacfn_robust.reports.scoring.metrics import metric_label
 
@@ -41,7 +42,9 @@ def render_table(result: CheckResult) -> Table:
 
 
 def write_junit(result: CheckResult, path: str | Path) -> Path:
-    """JUnit XML: one testcase per point, nAUC and invariant; a failure element when it fails."""
+    """JUnit XML: one testcase per point, nAUC and invariant; a failure element when it fails.
+    Never written over a run's own files (tacfn.core.store.check_output)."""
+    path = check_output(path)
     suite = ET.Element(
         "testsuite",
         name=f"tacfn-robust check of {metric_label(result.metric)}",

@@ -315,9 +315,10 @@ def invariants(analysis: Analysis) -> list[CheckRow]:
 
 
 def check_settings(abs_tol: float, alpha: float) -> None:
-    """Refuse a negative tolerance or a level outside (0, 1) with a one-line ConfigError."""
-    if abs_tol < 0:
-        raise ConfigError(f"--abs-tol {abs_tol}: expected a non-negative score difference")
+    """Refuse a negative or non-finite tolerance (NaN or inf would pass every point) or a level
+    outside (0, 1) with a one-line ConfigError."""
+    if not 0 <= abs_tol < math.inf:
+        raise ConfigError(f"--abs-tol {abs_tol}: expected a finite, non-negative score difference")
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha {alpha}: expected a level between 0 and 1")
 

@@ -15,8 +15,8 @@ from tacfn.core.store import (
     PROTOCOL_FILE,
     RUN_KEYS,
     CellRecord,
-    artefact_problems,
     cell_dir,
+    cell_problems,
     cells_root,
     read_json,
     read_record,
@@ -76,12 +76,13 @@ class Run:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _artefact_problem(directory: Path, cell: dict) -> str | None:
-    """The first artefact that differs from its cell.json record (a cell.json without artefact
-    records, e.g. a simulated run's, has none to check)."""
+def _cell_problem(directory: Path, cell: dict, conditions: str | None) -> str | None:
+    """Why a done cell's directory does not hold that cell under the protocol's test
+    `conditions` (store.cell_problems; a cell.json without artefact records, e.g. a simulated
+    run's, has none to check)."""
     if not isinstance(cell.get("artefacts"), dict):
         return None
-    return next(iter(artefact_problems(directory, cell)), None)
+    return next(iter(cell_problems(directory, cell, conditions)), None)
 
 
 def _read_predictions(path: Path) -> pd.DataFrame:
@@ -113,12 +114,16 @@ def check_run_dir(run_dir: str | Path) -> Path:
 
 
 def load_cells(root: Path) -> pd.DataFrame:
-    """One row per cell.json, a column per CellRecord field (a file that does not match it is a
-    DataError naming the file and the field)."""
-    rows = [
-        read_record(path, CellRecord, f"{RUN_AGAIN} to recompute the cell").model_dump()
-        for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}"))
-    ]
+    """One row per cell.json, a column per CellRecord field (a file that does not match it, or
+    that records another cell's key than its directory's, is a DataError naming the file)."""
+    rows = []
+    for path in sorted(cells_root(root).glob(f"*/{CELL_FILE}")):
+        cell = read_record(path, CellRecord, f"{RUN_AGAIN} to recompute the cell")
+        if cell.key != path.parent.name:
+            raise DataError(
+                f"{path}: records cell {cell.key!r}; expected {path.parent.name!r}{RERUN}"
+            )
+        rows.append(cell.model_dump())
     return pd.DataFrame(rows, columns=list(CellRecord.model_fields))
 
 
@@ -154,7 +159,7 @@ def load_run(run_dir: str | Path) -> Run:
         path = directory / PREDICTIONS_FILE
         if not path.is_file():
             raise DataError(f"{path}: missing, but {CELL_FILE} says status 'done'{RERUN}")
-        problem = _artefact_problem(directory, row._asdict())
+        problem = _cell_problem(directory, row._asdict(), record.get("conditions_hash"))
         if problem is not None:
             raise DataError(f"{problem}{RERUN}")
         frames.append(_read_predictions(path))

@@ -10,14 +10,15 @@ each run x condition (and of each bootstrap resample), on single-label (multicla
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
-from tacfn.core.errors import ConfigError
-from tacfn.core.registry import Registry
+from tacfn.core.errors import ConfigError, excerpt
+from tacfn.core.registry import TRUST_CODE, Registry, untrusted
 
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
@@ -160,8 +161,18 @@ def get_metric(name: str) -> Metric:
 
 
 def check_report_metric(name: str) -> str:
-    """`name` if it can be the report metric: registered, and higher-is-better (verdicts,
-    floors, worst conditions and the check read a higher score as better)."""
+    """`name` if it can be the report metric: registered, callable as `metric(labels, preds)`,
+    and higher-is-better (verdicts, floors, worst conditions and the check read a higher
+    score as better)."""
+    try:
+        inspect.signature(get_metric(name)).bind(np.zeros(1), np.zeros(1))
+    except TypeError as exc:
+        raise ConfigError(
+            f"report.metric {excerpt(name)}: cannot be called as metric(labels, preds) ({exc}); "
+            "expected a function (labels, preds) -> float"
+        ) from None
+    except ValueError:  # no signature to read (some built-ins): called as it is
+        pass
     if not metric_info(name).higher_is_better:
         raise ConfigError(
             f"report.metric {name!r}: registered as lower-is-better; expected a metric where "
@@ -171,8 +182,12 @@ def check_report_metric(name: str) -> str:
 
 
 def report_metric(protocol: dict) -> str:
-    """The protocol's report metric (`report.metric`, default accuracy), checked."""
-    return check_report_metric(str((protocol.get("report") or {}).get("metric", DEFAULT_METRIC)))
+    """The protocol's report metric (`report.metric`, default accuracy), checked; a
+    `"module:attr"` metric only when the protocol sets `trust_code: true` (it names code)."""
+    name = str((protocol.get("report") or {}).get("metric", DEFAULT_METRIC))
+    if METRICS.is_code(name) and protocol.get(TRUST_CODE) is not True:
+        raise ConfigError(f"report.metric: {untrusted(name)}")
+    return check_report_metric(name)
 
 
 def custom_metrics(names: Sequence[str]) -> list[str]:

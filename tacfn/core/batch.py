@@ -19,7 +19,8 @@ class Batch:
     feature_fill: modality -> fill mode ("zeros" | "mean" | "noise" | "learned") that the
              model applies to the encoder output of absent samples. Modalities not listed
              here were filled at the input stage (or are present) and are used as given.
-    labels:  (B,) int64 class indices, or (B, K) int64 binary labels for multi-label sets.
+    labels:  (B,) int64 class indices, or (B, K) int64 binary labels for multi-label sets;
+             None in the batch a model is given (without_labels): a model never sees labels.
     ids:     stable sample ids (str), the seed key of every corruption.
     fill_seeds: (B,) int64 seeds of the feature-stage fill (noise), set by whatever set
              feature_fill: (test seed, condition, id) at test time, (seed, epoch, id) in training.
@@ -29,7 +30,7 @@ class Batch:
 
     inputs: dict[str, torch.Tensor]
     present: dict[str, torch.Tensor]
-    labels: torch.Tensor
+    labels: torch.Tensor | None
     ids: tuple[str, ...]
     meta: dict[str, list[Any]] = field(default_factory=dict)
     feature_fill: dict[str, str] = field(default_factory=dict)
@@ -60,6 +61,10 @@ class Batch:
         """A copy with some presence masks replaced."""
         return replace(self, present={**self.present, **changes})
 
+    def without_labels(self) -> Batch:
+        """A copy with the labels withheld (None): what a model's forward is given."""
+        return replace(self, labels=None)
+
     def with_feature_fill(self, **changes: str) -> Batch:
         return replace(self, feature_fill={**self.feature_fill, **changes})
 
@@ -75,7 +80,7 @@ class Batch:
             self,
             inputs={k: move(v) for k, v in self.inputs.items()},
             present={k: move(v) for k, v in self.present.items()},
-            labels=move(self.labels),
+            labels=None if self.labels is None else move(self.labels),
         )
 
     def select(self, index: torch.Tensor | list[int]) -> Batch:
@@ -86,7 +91,7 @@ class Batch:
             self,
             inputs={k: v[idx.to(v.device)] for k, v in self.inputs.items()},
             present={k: v[idx.to(v.device)] for k, v in self.present.items()},
-            labels=self.labels[idx.to(self.labels.device)],
+            labels=None if self.labels is None else self.labels[idx.to(self.labels.device)],
             ids=tuple(self.ids[i] for i in rows),
             meta={k: [v[i] for i in rows] for k, v in self.meta.items()},
             fill_seeds=None if self.fill_seeds is None else self.fill_seeds[idx],

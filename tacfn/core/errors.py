@@ -1,6 +1,7 @@
 """User-facing errors: one line that names the file, field or value and what was expected."""
 
 import difflib
+import unicodedata
 
 
 class UserError(Exception):
@@ -42,3 +43,14 @@ def excerpt(value: object, limit: int = 60) -> str:
     """repr(value) cut to at most `limit` characters, so an error line stays one short line."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character and line separator escaped (a newline as `\\n`), so
+    a value or path inside an error message can never start a second line."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp")
+        else c
+        for c in text
+    )

@@ -3,7 +3,10 @@
 Every file the toolkit writes goes through `atomic_write`: a temporary sibling named
 `.<name>.<random>.tmp`, fsync, then os.replace onto the target, so a reader never sees a torn
 file and a kill leaves at most a temporary that `remove_temporaries` deletes on the next run.
-A full disk raises DiskFull (a UserError: one line with the path and "no space left").
+A full disk raises DiskFull (a UserError: one line with the path and "no space left"); any
+other operating-system error of a write (read-only, a file where a folder belongs) a PathError
+naming the path. `checked_path` is the one test of a path inside a directory the toolkit
+writes: no part of it a symbolic link, each part of the expected type.
 JSON is written with numbers as numbers (numpy scalars and arrays converted); any other
 object that JSON cannot hold is a TypeError naming it.
 """
@@ -14,6 +17,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +42,11 @@ class DiskFull(UserError):
     """A write failed for lack of space; the CLI prints it as one line and exits 2."""
 
 
+class PathError(UserError):
+    """A path the toolkit cannot or will not write (a symbolic link, the wrong file type, no
+    permission, a run's own file); the CLI prints it as one line and exits 2."""
+
+
 class Locked(UserError):
     """Another process holds a directory's lock; the CLI prints it as one line and exits 2."""
 
@@ -58,15 +67,53 @@ def _is_disk_full(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_disk_full(cause)
 
 
+def write_error(path: str | os.PathLike[str], exc: BaseException) -> UserError:
+    """The one-line error of a failed write to `path`: DiskFull for a full disk, else a
+    PathError with the system's reason (and the part of the path it concerns)."""
+    if _is_disk_full(exc):
+        return DiskFull(f"{path}: no space left on device; free space and rerun")
+    filename = getattr(exc, "filename", None)
+    where = f"{filename}: " if filename and str(filename) != str(path) else ""
+    return PathError(f"{path}: cannot write ({where}{getattr(exc, 'strerror', None) or exc})")
+
+
+def checked_path(root: str | os.PathLike[str], *parts: str, file: bool = False) -> Path:
+    """`root/parts...` when no existing part below `root` is a symbolic link or of the wrong
+    type (every part a directory; the last a regular file when `file`), else a PathError
+    naming the part. Parts that do not exist yet pass: they are created as plain ones."""
+    path = Path(root)
+    for position, part in enumerate(parts, 1):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # not there yet, nor what follows
+            break
+        except OSError as exc:
+            raise PathError(f"{path}: cannot read ({exc.strerror})") from None
+        want = "regular file" if file and position == len(parts) else "directory"
+        if stat.S_ISLNK(mode):
+            raise PathError(
+                f"{path}: is a symbolic link; expected a plain {want} (the toolkit never "
+                f"follows a link inside {root}); remove the link"
+            )
+        if not (stat.S_ISREG(mode) if want == "regular file" else stat.S_ISDIR(mode)):
+            raise PathError(f"{path}: exists and is not a {want}; remove or rename it")
+    return Path(root).joinpath(*parts)
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
     """Write through `write(binary file)` into a temporary sibling, fsync, os.replace onto path.
 
     The file gets the permissions a plain open() would (0o666 less the umask). On any failure
-    the temporary is removed; a full disk raises DiskFull naming the path.
+    the temporary is removed; a full disk raises DiskFull and any other operating-system error
+    a PathError, naming the path. os.replace replaces a link at `path`, never its target.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
@@ -76,8 +123,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if _is_disk_full(exc):
-            raise DiskFull(f"{path}: no space left on device; free space and rerun") from None
+        if _is_disk_full(exc) or (isinstance(exc, OSError) and exc.errno is not None):
+            raise write_error(path, exc) from None
         raise
     return path
 
@@ -175,11 +222,15 @@ def directory_lock(
 
     wait=False raises Locked at once when another process holds it (naming the holder's pid
     and `what` it does); wait=True blocks until the holder is done. The lock is released when
-    the process ends, however it ends, so a killed holder never blocks the next one.
+    the process ends, however it ends, so a killed holder never blocks the next one. A lock
+    that is a link or not a regular file, or cannot be created or written, is a PathError.
     """
-    path = Path(directory) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    path = checked_path(directory, name, file=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         if not _acquire(fd, wait):
             os.lseek(fd, 0, os.SEEK_SET)
@@ -188,9 +239,12 @@ def directory_lock(
                 f"{Path(directory)}: another process (pid {holder}) is {what} in this directory "
                 f"(lock {path}); wait for it to finish or choose another directory"
             ) from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            raise write_error(path, exc) from None
         yield path
     finally:
         os.close(fd)

@@ -5,6 +5,10 @@ lazy `"module:attr"` target registered under a name, a `"module:attr"` name itse
 entry point of the registry's group (`tacfn_robust.models`, ...). Lazy targets and entry
 points are imported on first use.
 
+A `"module:attr"` name that is none of a registry's entries is code its writer chose to run:
+a protocol file may name one only with `trust_code: true` (`TRUST_CODE`; `is_code`,
+`untrusted` say which names and how to refuse them).
+
 Worker processes (a spawned pool, Dask) do not run the parent's `register` calls.
 `portable()` captures every registration as an importable `"module:attr"` target and
 `call_with(registrations, fn, *args)` replays them in the worker before calling `fn`; an
@@ -15,16 +19,19 @@ named by its error there.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
 
-from tacfn.core.errors import ConfigError, unknown_message
+from tacfn.core.errors import ConfigError, excerpt, unknown_message
 
 T = TypeVar("T")
 
 PLUGINS_DOC = "docs/plugins.md"
+TRUST_CODE = "trust_code"  # the protocol field that lets a file name "module:attr" code
+_TARGET = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 # Registrations replayed from the parent process: group -> name -> "module:attr" target, or
 # the reason no worker can import it.
@@ -36,13 +43,28 @@ class Unportable(str):
     """Why a parent-process registration cannot be imported in a worker."""
 
 
+def check_target(target: str, kind: str) -> None:
+    """A one-line ConfigError unless `target` has the form `"module:attr"` (dotted names);
+    imports nothing."""
+    if not _TARGET.fullmatch(target):
+        raise ConfigError(
+            f"{kind} {excerpt(target)}: expected 'module:attr', e.g. 'my_pkg.fusion:MyFusion'"
+        )
+
+
+def untrusted(name: str) -> str:
+    """Why a protocol without `trust_code: true` may not name `name`, a "module:attr" name."""
+    return (
+        f"{excerpt(name)} is a 'module:attr' name: using it imports and runs that module; "
+        f"expected a registered name or a plug-in's entry point (see {PLUGINS_DOC}), or "
+        f"{TRUST_CODE}: true at the top level of a protocol you trust"
+    )
+
+
 def import_target(target: str, kind: str) -> Any:
     """The attribute named by `"module:attr"` (attr may be dotted); one-line ConfigError."""
+    check_target(target, kind)
     module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(
-            f"{kind} {target!r}: expected 'module:attr', e.g. 'my_pkg.fusion:MyFusion'"
-        )
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure of user code, as one line
@@ -145,6 +167,11 @@ class Registry(Generic[T]):
             or name in _REPLAYED.get(self.group, {})
             or name in self._group_entry_points()
         )
+
+    def is_code(self, name: object) -> bool:
+        """Whether resolving `name` imports a module the name itself names: a `"module:attr"`
+        name that is none of this registry's entries (imports nothing)."""
+        return isinstance(name, str) and ":" in name and name not in self
 
     def get(self, name: str) -> T:
         """The object named `name`; unknown names list the valid ones ("did you mean")."""

@@ -2,12 +2,19 @@
 
 The protocol runner writes a run directory and the reports read it, both through this module:
 the layout and file names, the lock names, the condition and sweep id formats, the columns of
-predictions.parquet and records.parquet, the artefact checksums of cell.json, one JSON reader,
+predictions.parquet and records.parquet, the artefact checksums of cell.json, the identity
+(cell key, test conditions hash) each cell table records and its check, one JSON reader,
 and the typed content (pydantic models) of cell.json, summary.json and baseline files with
 their reader and writer. A missing or damaged file read here is a DataError naming the path and
 what was expected, a file that does not match its model one naming the path and the field; a
 caller that tolerates absence checks for the file first. Every write goes through
 tacfn.core.io's atomic writer.
+
+The path rule: the toolkit writes and deletes only inside a run directory it created or
+recognises (`check_run_dir`), never through a symbolic link inside it (the layout functions
+below check every part with tacfn.core.io.checked_path), and a file a user asks for (a
+baseline, JUnit XML, an export, a comparison) never replaces a run's own entries
+(`check_output`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from pydantic import (
 )
 
 from tacfn.core.errors import DataError
-from tacfn.core.io import atomic_write, describe_file, file_problem
+from tacfn.core.io import PathError, atomic_write, checked_path, describe_file, file_problem
 from tacfn.core.io import write_json as write_json  # the JSON writer of the pair with read_json
 
 # ---- layout ----------------------------------------------------------------------------------
@@ -46,8 +53,11 @@ REPORT_DIR = "report"  # report.html and the PNG figures
 REPORT_FILE = "report.html"
 RUN_LOCK = ".run.lock"  # one run at a time in a run directory
 REPORT_LOCK = ".report.lock"  # report builds of a run directory serialise
+STORE_DIR = "store"  # the cells
 ROOT_FILES = (PROTOCOL_FILE, PROTOCOL_YAML)  # what the runner writes at the top
 REPORT_FILES = (RESULTS_PARQUET, RESULTS_CSV, SUMMARY_FILE)  # what a report build writes there
+RUN_FILES = (*ROOT_FILES, *REPORT_FILES, RUN_LOCK, REPORT_LOCK)  # a run's own files at the top
+OWN_ENTRIES = (*RUN_FILES, STORE_DIR, REPORT_DIR)  # a run's own entries: nothing else writes them
 
 CELL_FILE = "cell.json"
 PREDICTIONS_FILE = "predictions.parquet"
@@ -58,16 +68,70 @@ ARTEFACTS = (CHECKPOINT_FILE, LOG_FILE, PREDICTIONS_FILE, RECORDS_FILE)
 
 
 def cells_root(run_dir: str | os.PathLike[str]) -> Path:
-    """`<run_dir>/store/cells`: one directory per trained model, named by its key."""
-    return Path(run_dir) / "store" / "cells"
+    """`<run_dir>/store/cells`: one directory per trained model, named by its key (each part
+    checked: a link or a file there is a PathError)."""
+    return checked_path(run_dir, STORE_DIR, "cells")
 
 
 def cell_dir(run_dir: str | os.PathLike[str], key: str) -> Path:
-    return cells_root(run_dir) / key
+    return checked_path(run_dir, STORE_DIR, "cells", key)
 
 
 def report_dir(run_dir: str | os.PathLike[str]) -> Path:
-    return Path(run_dir) / REPORT_DIR
+    return checked_path(run_dir, REPORT_DIR)
+
+
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a run directory: a directory holding protocol.json, which `run` writes
+    first, before any cell or report."""
+    return os.path.isdir(path) and os.path.isfile(Path(path) / PROTOCOL_FILE)
+
+
+def _left_by_a_run(name: str) -> bool:
+    """A lock, or a temporary of a protocol file: all a run killed before protocol.json leaves."""
+    own = name in (RUN_LOCK, REPORT_LOCK)
+    return own or any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in ROOT_FILES)
+
+
+def check_run_dir(run_dir: str | os.PathLike[str]) -> Path:
+    """`run_dir` when `run` may write there, else a PathError naming it and what is wrong.
+
+    It may be new, an empty directory, a run directory (`is_run_dir`) or one a killed run left
+    before protocol.json (locks and temporaries only): any other folder holds files the run
+    would overwrite or delete. None of its own entries may be a symbolic link or of the wrong
+    type (a folder where a file belongs, or the reverse).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return run_dir  # created by the runner, which names what is in the way
+    for name in RUN_FILES:
+        checked_path(run_dir, name, file=True)
+    report_dir(run_dir)
+    cells_root(run_dir)
+    if is_run_dir(run_dir):
+        return run_dir
+    foreign = sorted(name for name in os.listdir(run_dir) if not _left_by_a_run(name))
+    if foreign:
+        raise PathError(
+            f"run directory {run_dir}: exists and is not a run directory (no {PROTOCOL_FILE}; "
+            f"holds {len(foreign)} other entries, e.g. {foreign[0]!r}) that a run would "
+            "overwrite or delete; expected a new or empty folder, or one written by 'run'"
+        )
+    return run_dir
+
+
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """`path` for what a user asks a command to write (a baseline, JUnit XML, an export, a
+    comparison folder), unless it is or lies in a run directory's own entries (OWN_ENTRIES),
+    links resolved: a PathError then names the run."""
+    target = Path(os.path.realpath(path))
+    for parent in target.parents:
+        if is_run_dir(parent) and (own := target.relative_to(parent).parts[0]) in OWN_ENTRIES:
+            raise PathError(
+                f"{path}: is the run directory {parent}'s own {own!r}, which the run and its "
+                f"report write; expected a path outside {', '.join(OWN_ENTRIES)}"
+            )
+    return Path(path)
 
 
 # ---- condition and sweep ids -----------------------------------------------------------------
@@ -113,8 +177,11 @@ def sweep_id(target: str, param: str) -> str:
 
 
 def condition_id(sweep: str, value: float) -> str:
-    """One sweep point, e.g. missing[audio].p=0.4."""
-    return f"{sweep}={value:g}"
+    """One sweep point, e.g. missing[audio].p=0.4: the value's shortest text that reads back as
+    exactly it (6 significant digits when they suffice, so 0.5000001 is not 0.5), -0.0 as 0."""
+    value = float(value) + 0.0
+    short = f"{value:g}"
+    return f"{sweep}={short if float(short) == value else repr(value)}"
 
 
 def joint_id(first: str, second: str) -> str:
@@ -208,7 +275,14 @@ def read_json(path: str | os.PathLike[str], remedy: str = "") -> dict[str, Any]:
     return value
 
 
-def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
+def write_parquet(
+    path: str | os.PathLike[str], frame: pd.DataFrame, identity: Mapping[str, Any] | None = None
+) -> Path:
+    """Write a table as parquet; a cell's table gets its `identity` (cell_identity) in the
+    file's key/value metadata."""
+    if identity is not None:
+        frame = frame.copy(deep=False)
+        frame.attrs = {IDENTITY: dict(identity)}
     return atomic_write(path, lambda f: frame.to_parquet(f, index=False))
 
 
@@ -229,6 +303,62 @@ def artefact_problems(directory: Path, record: Mapping[str, Any]) -> list[str]:
         problem = file_problem(directory / name, expected if isinstance(expected, dict) else {})
         if problem is not None:
             problems.append(problem)
+    return problems
+
+
+# ---- identity --------------------------------------------------------------------------------
+
+IDENTITY = "tacfn-robust"  # the metadata entry of a cell's table that says whose it is
+TABLES = (PREDICTIONS_FILE, RECORDS_FILE)  # a cell's tables, each recording its identity
+
+
+def cell_identity(key: str, conditions: str | None) -> dict[str, str | None]:
+    """Whose a cell's table is: the cell key and the hash of the test conditions it is for."""
+    return {"cell": key, "conditions": conditions}
+
+
+def table_identity(path: Path) -> dict[str, Any] | None:
+    """The identity a table records (read from its footer), or None when it records none."""
+    try:
+        found = pd.read_parquet(path, columns=[]).attrs.get(IDENTITY)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _identity_problem(
+    path: Path, found: Mapping[str, Any] | None, key: str, conditions: Any
+) -> str:
+    expected = f"expected cell {key!r} under test conditions {conditions!r}"
+    if found is None:
+        return f"{path}: records no cell identity; {expected}"
+    return (
+        f"{path}: holds cell {found.get('cell')!r} under test conditions "
+        f"{found.get('conditions')!r}; {expected}"
+    )
+
+
+def cell_problems(directory: Path, record: Mapping[str, Any], conditions: str | None) -> list[str]:
+    """Why a done cell's directory does not hold the cell it is named for (its key) under the
+    test conditions `conditions` (empty when it does): its cell.json names another cell or
+    other conditions, an artefact differs from its checksum, or a table records another
+    identity. Checksums alone cannot tell a file copied from another cell, identities can."""
+    key = directory.name
+    if record.get("key") != key:
+        return [f"{directory / CELL_FILE}: records cell {record.get('key')!r}; expected {key!r}"]
+    if record.get("conditions_hash") != conditions:
+        return [
+            f"{directory / CELL_FILE}: made for test conditions "
+            f"{record.get('conditions_hash')!r}; expected {conditions!r}"
+        ]
+    problems = artefact_problems(directory, record)
+    if problems:
+        return problems
+    expected = cell_identity(key, conditions)
+    for name in TABLES:
+        path = directory / name
+        if name in record["artefacts"] and (found := table_identity(path)) != expected:
+            problems.append(_identity_problem(path, found, key, conditions))
     return problems
 
 

@@ -161,9 +161,9 @@ def _decode_clip(
         if not audio_file.is_file():
             raise DataError(f"{audio_file}: missing; audio='wav' expects it beside {file.name}")
     digests = [file_digest(p) for p in {file, audio_file} | ({csv} if csv else set())]
-    key = params_key({**settings, "files": sorted(digests), "version": DECODER_VERSION})
-    path = Path(str(settings["cache_root"])) / "ravdess" / f"{key}.pt"
-    stored = load_cached(path) if settings["use_cache"] else None
+    params = {**settings, "files": sorted(digests), "version": DECODER_VERSION}
+    path = Path(str(settings["cache_root"])) / "ravdess" / f"{params_key(params)}.pt"
+    stored = load_cached(path, params) if settings["use_cache"] else None
     if stored is None:
         try:
             stored = {
@@ -177,7 +177,7 @@ def _decode_clip(
         except Exception as exc:
             raise DataError(f"{file}: cannot decode ({type(exc).__name__}: {exc})") from None
         if settings["use_cache"]:
-            atomic_save(stored, path)
+            atomic_save(stored, path, params)
     return stored, "landmarks" if csv else "centre"
 
 

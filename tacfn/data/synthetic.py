@@ -57,9 +57,12 @@ class SynthConfig:
                     f"synthetic data set: {field}={getattr(self, field)!r}; expected {expected}"
                 )
 
+    def cache_params(self) -> dict[str, object]:
+        """What the cache entry of this set is built from (its key, recorded in the entry)."""
+        return {**asdict(self), "generator_version": GENERATOR_VERSION}
+
     def cache_path(self, root: str | Path | None = None) -> Path:
-        key = params_key({**asdict(self), "generator_version": GENERATOR_VERSION})
-        return cache_dir(root) / "synthetic" / f"{key}.pt"
+        return cache_dir(root) / "synthetic" / f"{params_key(self.cache_params())}.pt"
 
 
 def clip_factors(actors: int) -> pd.DataFrame:
@@ -139,12 +142,12 @@ def load_synthetic(
     config.validate()
     path = config.cache_path(cache)
     started = time.perf_counter()
-    stored = load_cached(path) if use_cache else None
+    stored = load_cached(path, config.cache_params()) if use_cache else None
     hit = stored is not None
     if stored is None:
         stored = generate(config)
         if use_cache:
-            atomic_save(stored, path)
+            atomic_save(stored, path, config.cache_params())
     factors = pd.DataFrame(stored["factors"])
     meta = pd.DataFrame(
         {

@@ -109,12 +109,14 @@ class FusionModel(nn.Module):
         return UnimodalProbe(self, m)
 
 
-def splits_encode_fuse(model: nn.Module) -> bool:
+def splits_encode_fuse(model: nn.Module | type) -> bool:
     """Whether `model` has FusionModel's split interface (`modalities`, `encode_modality`,
-    `fuse`), so that evaluation can reuse the encoder outputs of untouched modalities."""
-    return isinstance(getattr(model, "modalities", None), tuple | list) and all(
-        callable(getattr(model, name, None)) for name in ("encode_modality", "fuse")
-    )
+    `fuse`), so that evaluation can reuse the encoder outputs of untouched modalities and a
+    feature-stage fill reaches the encoder outputs; for a class, whether it has the methods."""
+    methods = all(callable(getattr(model, name, None)) for name in ("encode_modality", "fuse"))
+    if isinstance(model, type):
+        return methods
+    return methods and isinstance(getattr(model, "modalities", None), tuple | list)
 
 
 class UnimodalProbe(nn.Module):

@@ -25,6 +25,7 @@ from tacfn.train.config import TrainConfig
 from tacfn.train.predict import (
     BatchSource,
     accuracy,
+    check_logits,
     classification_loss,
     predict,
     to_device,
@@ -124,7 +125,9 @@ class _Loop:
             torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
         )
         with autocast:
-            logits = self.model(batch)
+            logits = self.model(batch.without_labels())
+            where = f"training ({self.stage}), epoch {epoch}, step {step}"
+            check_logits(logits, len(batch), self.data.info, where, finite=False)
             loss = classification_loss(logits.float(), batch.labels)
         value = loss.item()
         if not math.isfinite(value):

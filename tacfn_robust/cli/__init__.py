@@ -7,7 +7,7 @@ import sys
 import typer
 
 from tacfn import __version__
-from tacfn.core.errors import Interrupted, UserError
+from tacfn.core.errors import Interrupted, UserError, one_line
 
 app = typer.Typer(
     name="tacfn-robust",
@@ -56,6 +56,11 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _error(text: str) -> None:
+    """Print an error on stderr as exactly one line (a newline in a value or path escaped)."""
+    typer.echo(one_line(text), err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 on success, 2 on bad input (one line on stderr), else the command's code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -66,18 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="tacfn-robust", standalone_mode=False)
     except Interrupted as exc:
-        typer.echo(str(exc), err=True)
+        _error(str(exc))
         return exc.exit_code
     except UserError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        _error(f"error: {exc}")
         return 2
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
     except typer.TyperException as exc:  # usage errors: unknown command, bad option value
-        typer.echo(f"error: {exc.format_message()}", err=True)
+        _error(f"error: {exc.format_message()}")
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
             typer.echo(f"(see '{ctx.command_path} --help')", err=True)
@@ -85,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal fault, not bad input
         if debug:
             raise
-        typer.echo(
-            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
-            err=True,
-        )
+        _error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
         return 3
     if result == 130:  # typer turns Ctrl-C into exit code 130 before any handler sees it
         typer.echo("interrupted; rerun the same command to resume", err=True)

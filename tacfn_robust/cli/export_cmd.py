@@ -36,8 +36,11 @@ def export(
         typer.echo(f"mlflow: run {parent} in {tracking_uri}")
         return
     from tacfn.core.io import write_text
+    from tacfn.core.store import check_output
     from tacfn_robust.reports.rendering.export import export_table
 
+    if out is not None:
+        check_output(out)
     text = export_table(run_dir, format.value)
     if out is None:
         typer.echo(text, nl=False)

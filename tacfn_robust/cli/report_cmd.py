@@ -42,9 +42,12 @@ def check(
     """Compare DIR with a baseline: exit 0 pass, 1 regression, 2 bad input."""
     from rich.console import Console
 
+    from tacfn.core.store import check_output
     from tacfn_robust.reports.build import check as run_check
     from tacfn_robust.reports.gate.check_render import render_table, write_junit
 
+    if junit is not None:
+        check_output(junit)  # before the comparison's work, as write_junit will
     tolerance = {} if abs_tol is None else {"abs_tol": abs_tol}
     result = run_check(run_dir, baseline, alpha=alpha, **tolerance)
     console = Console(width=160)

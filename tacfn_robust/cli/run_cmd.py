@@ -30,7 +30,23 @@ protocols_app = typer.Typer(help="List, show, validate shipped protocols; print 
 PROTOCOL = typer.Argument(..., help="A protocol YAML path or a shipped protocol name.")
 OUT = typer.Option(None, "--out", help="Run directory (default runs/<name>/).")
 SET = typer.Option([], "--set", help="Override a field by dotted path, VALUE as YAML (repeatable).")
-WORKERS = typer.Option(None, "--workers", min=1, help="Parallel train cells.")
+
+
+def _workers_within_limit(workers: int | None) -> int | None:
+    """--workers as given, or a one-line ConfigError above the protocol schema's limit."""
+    from tacfn.core.errors import ConfigError
+    from tacfn_robust.protocols.schema import WORKERS_LIMIT
+
+    if workers is not None and workers > WORKERS_LIMIT:
+        raise ConfigError(
+            f"--workers {workers}: more than any machine's cores; expected at most {WORKERS_LIMIT}"
+        )
+    return workers
+
+
+WORKERS = typer.Option(
+    None, "--workers", min=1, callback=_workers_within_limit, help="Parallel train cells."
+)
 EXECUTOR = typer.Option(
     None, "--executor", help="Run cells here or on Dask (default: the protocol's)."
 )
@@ -54,6 +70,7 @@ def run(
     from tacfn_robust.protocols import load_protocol, run_protocol
 
     loaded = load_protocol(protocol, set_)
+    _say_imported_code(loaded)
     kind = executor.value if executor else None
     if dry_run:
         _print_dry_run(loaded, out, kind, address, workers)
@@ -80,6 +97,11 @@ def evaluate(
     executor: ExecutorKind | None = EXECUTOR,
     address: str | None = ADDRESS,
     fail_fast: bool = FAIL_FAST,
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Unpickle a --checkpoint saved module in full (runs code the file names).",
+    ),
 ) -> None:
     """Evaluate trained checkpoints under a protocol's test sweeps, build the report. Resumes."""
     from tacfn.core.errors import ConfigError
@@ -98,10 +120,12 @@ def evaluate(
             )
         pairs.append((name.strip(), Path(file.strip())))
     loaded = load_protocol(protocol, set_)
+    _say_imported_code(loaded)
     kind = executor.value if executor else None
     options = {"workers": workers, "executor": kind, "address": address}
     resume = [("--from", from_), *(("--checkpoint", c) for c in checkpoint)]
-    with _run_outcome(["evaluate", protocol], set_, options, resume):
+    command = ["evaluate", protocol, *(["--trust-pickle"] if trust_pickle else [])]
+    with _run_outcome(command, set_, options, resume):
         result = evaluate_checkpoints(
             loaded,
             run_dir=from_,
@@ -109,9 +133,27 @@ def evaluate(
             out=out,
             fail_fast=fail_fast,
             events=_console_events(),
+            trust_pickle=trust_pickle,
             **options,
         )
     _print_result(result)
+
+
+def _imported_code(protocol: Protocol) -> str | None:
+    """The `"module:attr"` targets that a run of `protocol` imports (allowed by trust_code:
+    true), as `path 'target', ...`; None when it names none."""
+    from tacfn.core.errors import excerpt
+    from tacfn_robust.protocols.checks import code_names
+
+    names = code_names(protocol)
+    return ", ".join(f"{path} {excerpt(name)}" for path, name in names) if names else None
+
+
+def _say_imported_code(protocol: Protocol) -> None:
+    """On stderr, before anything is imported: the code the protocol names that runs now."""
+    listed = _imported_code(protocol)
+    if listed:
+        typer.echo(f"trust_code: true: importing and running {listed}", err=True)
 
 
 def _console_events() -> RunEvents:
@@ -153,13 +195,13 @@ def _run_outcome(
     sources: Sequence[tuple[str, object]] = (),
 ) -> Iterator[None]:
     """--fail-fast stops with exit 1; Ctrl-C prints the command that resumes the run."""
-    from tacfn.core.errors import Interrupted
+    from tacfn.core.errors import Interrupted, one_line
     from tacfn_robust.protocols.runner import CellFailed, RunInterrupted
 
     try:
         yield
     except CellFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(one_line(f"error: {exc}"), err=True)
         raise typer.Exit(1) from None
     except RunInterrupted as exc:
         flags = [*(("--set", a) for a in set_), *sources, ("--out", exc.run_dir)]
@@ -216,6 +258,9 @@ def validate(
 
     protocol = load_protocol(file, set_)
     typer.echo(f"{file}: valid ({protocol.name}, hash {protocol_hash(protocol)[:16]})")
+    listed = _imported_code(protocol)
+    if listed:
+        typer.echo(f"{file}: trust_code: true: a run imports and runs {listed} (not imported now)")
 
 
 @protocols_app.command("schema")

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tacfn.core.errors import one_line
 from tacfn_robust.protocols.planning import Plan
 from tacfn_robust.protocols.runner import RunEvents
 
@@ -84,7 +85,8 @@ class ConsoleEvents(RunEvents):
         self.epochs: dict[str, Any] = {}  # running cell label -> its epoch bar
 
     def started(self, run_dir: Path) -> None:
-        self.console.print(f"run directory: {escape(str(run_dir.resolve()))}", soft_wrap=True)
+        path = escape(one_line(str(run_dir.resolve())))
+        self.console.print(f"run directory: {path}", soft_wrap=True)
 
     def skipped(self, problems: list[str]) -> None:
         self.console.print(f"skipped {len(problems)} unreadable media files (on_error: skip):")
