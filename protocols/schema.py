@@ -31,7 +31,7 @@ from tacfn.core.errors import excerpt, suggest
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
-MAX_CONDITIONS = 2000  # test conditions of a cell; the cost per condition: docs/protocols.md
+MAX_CONDITIONS = 1500  # test conditions of a cell; the cost per condition: docs/protocols.md
 # torch threads of a cell and parallel cells: beyond any one machine's cores (the OpenMP runtime
 # aborts the process at about 100,000 threads; a Dask LocalCluster starts every worker at once)
 THREADS_LIMIT = 1024

@@ -48,13 +48,13 @@ def test_a_sweep_beyond_the_limit_is_refused_in_one_line(
     assert main(args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and len(lines[0]) < 400, lines
-    for fragment in (str(path), "test.sweeps", f"{count} test conditions", "at most 2000"):
+    for fragment in (str(path), "test.sweeps", f"{count} test conditions", "at most 1500"):
         assert fragment in lines[0]
     assert not (sentinel / "run").exists()
 
 
 def test_a_sweep_at_the_limit_is_valid(tmp_path: Path) -> None:
-    path = _protocol(tmp_path / "edge.yaml", 1999)  # with clean: 2000 conditions
+    path = _protocol(tmp_path / "edge.yaml", 1499)  # with clean: 1500 conditions
     assert main(["protocols", "validate", str(path)]) == 0
 
 
