@@ -31,6 +31,7 @@ from tacfn.core.errors import excerpt, suggest
 DATASETS_NEEDING_PATH = ("ravdess", "mult_pickle", "npz")
 PICKLED_DATASETS = ("mult_pickle",)
 SEED_LIMIT = 2**32  # seeds feed numpy and torch generators
+MAX_CONDITIONS = 1500  # test conditions of a cell; the cost per condition: docs/protocols.md
 # torch threads of a cell and parallel cells: beyond any one machine's cores (the OpenMP runtime
 # aborts the process at about 100,000 threads; a Dask LocalCluster starts every worker at once)
 THREADS_LIMIT = 1024
@@ -203,6 +204,14 @@ class JointSweep(BaseModel):
         return self
 
 
+def declared_points(sweep: Sweep | JointSweep) -> int:
+    """Test conditions a sweep declares: its values or levels, a joint sweep the product of its
+    two (a subsets sweep's count follows from the data set's modalities: none here)."""
+    if isinstance(sweep, JointSweep):
+        return math.prod(declared_points(s) for s in sweep.joint)
+    return len(sweep.values if sweep.values is not None else sweep.levels or [])
+
+
 def _sweep_kind(data: Any) -> str:
     """The tag of a sweep entry: JointSweep when it has `joint`, else Sweep."""
     joint = isinstance(data, JointSweep) or (isinstance(data, dict) and "joint" in data)
@@ -320,6 +329,18 @@ class TestSpec(Strict):
     batch_size: Annotated[PositiveInt, PROTOCOL] = 64
     seed: Annotated[int, PREDICTIONS] = 0
     sweeps: Annotated[list[AnySweep], PREDICTIONS] = Field(default_factory=list)
+
+    @field_validator("sweeps")
+    @classmethod
+    def _bounded(cls, sweeps: list[Sweep | JointSweep]) -> list[Sweep | JointSweep]:
+        count = 1 + sum(declared_points(s) for s in sweeps)
+        if count > MAX_CONDITIONS:
+            raise ValueError(
+                f"{count} test conditions (clean and every sweep point, a joint sweep the "
+                f"product of its two); expected at most {MAX_CONDITIONS} per cell (split the "
+                "sweep over several protocols)"
+            )
+        return sweeps
 
 
 class ReportSpec(Strict):

@@ -42,39 +42,46 @@ def condition_means(
     Folds are clusters weighted by test size; n_samples is the test size summed over folds.
     With one run the CI is a percentile bootstrap over that run's test samples. `realised`
     (the share a missing corruption removed) differs between runs, so it is their mean, not
-    a key: one row per condition.
+    a key: one row per condition. A run's bootstrap draws are kept while its metrics are
+    summarised, then dropped: memory does not grow with the number of conditions.
     """
     keys = ["model", "regime", *[c for c in CONDITION_COLUMNS if c != "realised"], "metric"]
     run_keys = ["model", "regime", "seed", "fold", "condition"]
     by_run = predictions.groupby(run_keys, sort=False)
-    single: dict[tuple, tuple[dict[str, np.ndarray], int]] = {}
+    table = table.reset_index(drop=True)
+    column = {c: table[c].to_numpy() for c in ("score", "n", *run_keys[2:])}
+    realised = table["realised"].to_numpy(dtype=float, na_value=np.nan)
+    last: tuple[tuple, tuple[dict[str, np.ndarray], int]] | None = None
     rows = []
     for key, g in table.groupby(keys, sort=True, dropna=False):
+        at = g.index.to_numpy()  # positions: columns are read as arrays, not per group
         row = dict(zip(keys, key, strict=True))
-        scores = g["score"].to_numpy()
-        mean, ci = inference.mean_interval(scores, level, g["fold"].to_numpy(), g["n"].to_numpy())
-        if len(g) == 1:
-            run = tuple(g.iloc[0][run_keys])
-            if run not in single:
-                single[run] = inference.single_run_scores(
+        scores, folds, sizes = column["score"][at], column["fold"][at], column["n"][at]
+        mean, ci = inference.mean_interval(scores, level, folds, sizes)
+        if len(at) == 1:
+            run = (row["model"], row["regime"], *(column[k][at[0]] for k in run_keys[2:]))
+            if last is None or last[0] != run:  # a run's metrics are consecutive groups
+                scored = inference.single_run_scores(
                     by_run.get_group(run), class_names or [], extra=extra
                 )
-            draws, n = single[run]
+                last = (run, scored)
+            draws, n = last[1]
             ci = inference.percentile_interval(
                 draws[row["metric"]], level, inference.single_run_what(n)
             )
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+        shares = realised[at]
         rows.append(
             {
                 **row,
-                "realised": float(g["realised"].mean()) if g["realised"].notna().any() else None,
+                "realised": float(np.nanmean(shares)) if not np.isnan(shares).all() else None,
                 "mean": mean,
                 "std": std,
                 "ci_low": ci.low,
                 "ci_high": ci.high,
                 "ci_method": ci.method,
                 "n": len(scores),
-                "n_samples": int(g.drop_duplicates("fold")["n"].sum()),
+                "n_samples": int(sizes[np.unique(folds, return_index=True)[1]].sum()),
             }
         )
     return pd.DataFrame(rows)
