@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from processes import CLI, children, dask_cluster, wait_for
 
 from tacfn.core import store
 from tacfn.data.cache import CACHE_ENV, load_cached
@@ -22,8 +22,6 @@ from tacfn.data.synthetic import SynthConfig, load_synthetic
 from tacfn_robust.cli import main
 from tacfn_robust.protocols.executors import PoolExecutor
 
-CLI = str(Path(sys.executable).parent / "tacfn-robust")
-DASK = str(Path(sys.executable).parent / "dask")
 DATA = "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}"
 TINY = ["--set", DATA, "--set", "models=[concat]", "--set", "test.sweeps=[]"]
 SYNTHETIC = dict(actors=1, duration=0.5, frames=4, size=32, sample_rate=8000, seed=1)
@@ -51,13 +49,6 @@ time.sleep(600)
 """
 
 
-def _wait_for(predicate: Callable[[], object], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def _temporaries(*folders: Path) -> list[Path]:
     return sorted(t for folder in folders for t in folder.rglob(".*.tmp"))
 
@@ -68,7 +59,7 @@ def _stalled_writer(files: list[Path], cache_entries: list[Path] = ()) -> subpro
     args = [f"file:{f}" for f in files] + [f"cache:{f}" for f in cache_entries]
     writer = subprocess.Popen([sys.executable, "-c", STALLED_WRITER, *args])
     targets = [*files, *cache_entries]
-    _wait_for(
+    wait_for(
         lambda: all(list(t.parent.glob(f".{t.name}.*.tmp")) for t in targets), 120, "the writes"
     )
     return writer
@@ -77,18 +68,6 @@ def _stalled_writer(files: list[Path], cache_entries: list[Path] = ()) -> subpro
 def _kill(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait()
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
 
 
 def _running(pid: int) -> bool:
@@ -100,7 +79,7 @@ def _running(pid: int) -> bool:
 
 def _pool_workers(pid: int) -> set[int]:
     workers = set()
-    for child in _children(pid):
+    for child in children(pid):
         try:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 workers.add(child)
@@ -164,7 +143,7 @@ def test_a_killed_worker_fails_its_cell_not_the_run_and_the_next_run_recomputes_
     args += ["--set", "seeds=[0, 1]", "--set", "train.epochs=8"]
     run = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: _training(run_dir, 2), 300, "both cells to train")
+        wait_for(lambda: _training(run_dir, 2), 300, "both cells to train")
         victim = min(_pool_workers(run.pid))
         os.kill(victim, signal.SIGKILL)
         out, err = run.communicate(timeout=600)
@@ -190,11 +169,11 @@ def test_a_killed_run_ends_its_workers_and_frees_the_lock(sentinel) -> None:
     args = ["run", "smoke", "--out", str(run_dir), "--workers", "2", *TINY]
     args += ["--set", "seeds=[0, 1]", "--set", "train.epochs=8"]
     run = subprocess.Popen([CLI, *args], stderr=subprocess.DEVNULL)
-    _wait_for(lambda: _training(run_dir, 2), 300, "both cells to train")
+    wait_for(lambda: _training(run_dir, 2), 300, "both cells to train")
     workers = _pool_workers(run.pid)
     assert len(workers) == 2
     _kill(run)
-    _wait_for(lambda: not any(_running(w) for w in workers), 10, "the workers to end")
+    wait_for(lambda: not any(_running(w) for w in workers), 10, "the workers to end")
     assert main(args) == 0
     assert {c["status"] for c in _cells(run_dir).values()} == {"done"}
     assert not _temporaries(run_dir)
@@ -232,25 +211,7 @@ def _busy_threads(address: str) -> int:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_the_cells_running_on_remote_dask_workers(sentinel) -> None:
-    scheduler_file = sentinel / "scheduler.json"
-    quiet = ["--no-dashboard"]
-    processes = [
-        subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", *quiet]
-            + ["--scheduler-file", str(scheduler_file)],
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        _wait_for(scheduler_file.is_file, 120, "the scheduler")
-        address = json.loads(scheduler_file.read_text())["address"]
-        processes.append(
-            subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", *quiet]
-                + ["--host", "127.0.0.1"],
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    with dask_cluster(sentinel, workers=1) as (address, processes):
         run_dir = sentinel / "run"
         run = subprocess.Popen(
             [CLI, "run", "smoke", "--out", str(run_dir), "--executor", "dask"]
@@ -259,13 +220,9 @@ def test_ctrl_c_stops_the_cells_running_on_remote_dask_workers(sentinel) -> None
             text=True,
         )
         processes.append(run)
-        _wait_for(lambda: _training(run_dir, 1), 300, "the cell to train on the worker")
+        wait_for(lambda: _training(run_dir, 1), 300, "the cell to train on the worker")
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=60)
         assert run.returncode == 130, err
-        _wait_for(lambda: _busy_threads(address) == 0, 30, "the remote cell to stop")
+        wait_for(lambda: _busy_threads(address) == 0, 30, "the remote cell to stop")
         assert not _cells(run_dir)  # stopped: neither finished nor recorded as failed
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()

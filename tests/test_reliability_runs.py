@@ -10,19 +10,18 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from processes import CLI, children
 
 from tacfn.core import io, store
 from tacfn_robust.cli import main
 
 pytestmark = pytest.mark.slow
 
-CLI = str(Path(sys.executable).parent / "tacfn-robust")
 DATA = "dataset={name: synthetic, actors: 4, folds: 2, frames: 4, size: 32, duration: 0.5}"
 TINY = ["--set", DATA, "--set", "train.epochs=1", "--set", "models=[concat]"]
 TWO = [*TINY, "--set", "seeds=[0, 1]"]
@@ -73,18 +72,6 @@ def test_two_runs_into_one_directory_never_train_a_cell_twice(tmp_path: Path) ->
     assert not list(run_dir.rglob(".*.tmp"))
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
-
-
 def test_ctrl_c_prints_the_resume_command_and_stops_pool_workers(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     long = [*TINY, "--set", "seeds=[0, 1, 2, 3]", "--set", "train.epochs=40"]
@@ -94,7 +81,7 @@ def test_ctrl_c_prints_the_resume_command_and_stops_pool_workers(tmp_path: Path)
     workers: set[int] = set()
     while time.monotonic() < deadline and len(workers) < 2:
         time.sleep(1.0)
-        workers = {c for c in _children(run.pid) if b"spawn_main" in _cmdline(c)}
+        workers = {c for c in children(run.pid) if b"spawn_main" in _cmdline(c)}
     assert len(workers) >= 2, "the pool never started"
     time.sleep(3.0)  # the workers are inside their first cells
     os.kill(run.pid, signal.SIGINT)
