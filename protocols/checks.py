@@ -23,7 +23,7 @@ from tacfn.core.errors import ConfigError, UserError, excerpt, suggest, unknown_
 from tacfn.core.hashing import canonical_json
 from tacfn.core.registry import Registry
 from tacfn.data import DatasetDescription, describe_dataset
-from tacfn_robust.protocols.schema import Protocol, Sweep, sweep_parts
+from tacfn_robust.protocols.schema import Protocol, Sweep, corruption_fields, sweep_parts
 
 
 class CheckFailed(ConfigError):
@@ -220,13 +220,7 @@ def _check_model_options(protocol: Protocol, code: set[str]) -> None:
 
 def _check_learned_fill(protocol: Protocol) -> None:
     """fill: learned (test sweeps, train regimes) needs every model built with learned_fill."""
-    where = [path for path, sweep in sweep_parts(protocol.test.sweeps) if sweep.fill == "learned"]
-    where += [
-        f"train.regimes.{name}[{i}]"
-        for name, specs in protocol.train.regimes.items()
-        for i, spec in enumerate(specs)
-        if spec.params.get("fill") == "learned"
-    ]
+    where = corruption_fields(protocol, "fill", "learned")
     if not where:
         return
     entries = protocol.model_entries
@@ -244,9 +238,9 @@ def _check_feature_stage(protocol: Protocol, code: set[str]) -> None:
     """stage: feature needs models with the encode/fuse split: checked here for models built
     by a class, when a cell starts for models built by a function (or named in `code`)."""
     from tacfn.models.registry import model_class
-    from tacfn_robust.protocols.evaluate import feature_stage_fields, refuse_feature_stage
+    from tacfn_robust.protocols.evaluate import refuse_feature_stage
 
-    fields = feature_stage_fields(protocol)
+    fields = corruption_fields(protocol, "stage", "feature")
     for name, entry in protocol.model_entries.items() if fields else ():
         if entry.model in code:
             continue

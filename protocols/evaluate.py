@@ -16,7 +16,7 @@ from tacfn.models.base import splits_encode_fuse
 from tacfn.train.predict import check_logits
 from tacfn_robust.protocols.conditions import Corrupted, bind, corrupt
 from tacfn_robust.protocols.grid import Condition
-from tacfn_robust.protocols.schema import Protocol, sweep_parts
+from tacfn_robust.protocols.schema import Protocol, corruption_fields
 
 
 @dataclass
@@ -53,22 +53,10 @@ class ConditionOutput:
         return torch.cat(self.logits), torch.cat(self.labels)
 
 
-def feature_stage_fields(protocol: Protocol) -> list[str]:
-    """YAML paths of the test sweeps and train corruptions that fill at `stage: feature`."""
-    found = [path for path, sweep in sweep_parts(protocol.test.sweeps) if sweep.stage == "feature"]
-    found += [
-        f"train.regimes.{name}[{i}]"
-        for name, specs in protocol.train.regimes.items()
-        for i, spec in enumerate(specs)
-        if spec.params.get("stage") == "feature"
-    ]
-    return found
-
-
 def refuse_feature_stage(protocol: Protocol, name: str, model: Any) -> None:
     """ConfigError when `protocol` fills at `stage: feature` and model entry `name` (a model or
     its class) lacks the encode/fuse split through which that fill reaches encoder outputs."""
-    fields = feature_stage_fields(protocol)
+    fields = corruption_fields(protocol, "stage", "feature")
     if fields and not splits_encode_fuse(model):
         raise ConfigError(
             f"{fields[0]}: stage: feature fills encoder outputs, but model {name!r} has no "

@@ -583,3 +583,18 @@ def grid_axes() -> dict[str, str]:
         return found
 
     return walk(Protocol, "")
+
+
+def corruption_fields(protocol: Protocol, key: str, value: str) -> list[str]:
+    """YAML paths of the test sweeps (joint parts included) and train-regime corruptions that
+    set `key` to `value` (e.g. fill: learned, stage: feature)."""
+    found = [
+        path for path, sweep in sweep_parts(protocol.test.sweeps) if getattr(sweep, key) == value
+    ]
+    found += [
+        f"train.regimes.{name}[{i}]"
+        for name, specs in protocol.train.regimes.items()
+        for i, spec in enumerate(specs)
+        if spec.params.get(key) == value
+    ]
+    return found
